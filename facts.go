@@ -272,6 +272,7 @@ type PagerDutyService struct {
 	Name               string `json:"name,omitempty"`
 	Status             string `json:"status,omitempty"`
 	EscalationPolicyID string `json:"escalation_policy_id,omitempty"`
+	EscalationLevels   int    `json:"escalation_levels,omitempty"` // from the REST API, when synced
 	URL                string `json:"url,omitempty"`
 }
 
