@@ -1,0 +1,181 @@
+// Package storage keeps ReleaseOps' state in one SQLite file (modernc.org/sqlite, pure Go):
+// deliveries, facts, scores, history, the outbox, approvals and the audit log.
+//
+// Writes go through a single Writer that commits in groups; reads use a separate pool of
+// read-only connections, so WAL readers never wait for the writer.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Options tune durability and batching. The zero value is not valid; use DefaultOptions.
+type Options struct {
+	// Synchronous is SQLite's synchronous pragma in WAL mode. FULL (the default) fsyncs the
+	// WAL on every commit: an acknowledged delivery survives a power loss. NORMAL fsyncs only
+	// at checkpoints: it survives a process crash (kill -9) but a power loss may drop the
+	// last commits.
+	Synchronous string
+	// BusyTimeout is how long a connection waits on a lock before failing.
+	BusyTimeout time.Duration
+	// MaxBatch caps how many waiting writes share one transaction.
+	MaxBatch int
+	// CheckpointInterval is how often the background checkpointer runs. Automatic
+	// checkpoints are off so that no request pays for one.
+	CheckpointInterval time.Duration
+	Logger             *slog.Logger
+}
+
+// DefaultOptions returns the options used when config says nothing.
+func DefaultOptions() Options {
+	return Options{Synchronous: "FULL", BusyTimeout: 5 * time.Second, MaxBatch: 256, CheckpointInterval: time.Second}
+}
+
+// DB is an open database: a read pool, the group-commit writer and the checkpointer.
+type DB struct {
+	path   string
+	read   *sql.DB
+	write  *sql.DB
+	Writer *Writer
+	log    *slog.Logger
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func dsn(path string, opts Options, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous("+opts.Synchronous+")")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "wal_autocheckpoint(0)")
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database at path, applies pending migrations and
+// starts the writer and the checkpointer. Close stops them.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	switch strings.ToUpper(opts.Synchronous) {
+	case "FULL", "NORMAL", "EXTRA", "OFF":
+		opts.Synchronous = strings.ToUpper(opts.Synchronous)
+	default:
+		return nil, fmt.Errorf("open %s: synchronous must be FULL, NORMAL, EXTRA or OFF, got %q", path, opts.Synchronous)
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultOptions().MaxBatch
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultOptions().BusyTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	write, err := sql.Open("sqlite", dsn(path, opts, false))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", dsn(path, opts, true))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s for reading: %w", path, err)
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	db := &DB{path: path, read: read, write: write, log: opts.Logger, stop: make(chan struct{}), done: make(chan struct{})}
+	db.Writer = newWriter(write, opts.MaxBatch, opts.Logger)
+	interval := opts.CheckpointInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	go db.checkpointLoop(interval)
+	return db, nil
+}
+
+// Path returns the database file path.
+func (db *DB) Path() string { return db.path }
+
+// Ping checks that the database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("ping %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// checkpointLoop moves the WAL into the database file off the request path. It runs through
+// the writer, between batches, as a PASSIVE checkpoint, so it never waits for readers and no
+// request's commit pays for it.
+func (db *DB) checkpointLoop(interval time.Duration) {
+	defer close(db.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := db.Writer.Checkpoint(ctx, "PASSIVE"); err != nil {
+				db.log.Warn("wal checkpoint", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Close flushes the writer, runs a final checkpoint and closes every connection.
+func (db *DB) Close() error {
+	close(db.stop)
+	<-db.done
+	db.Writer.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		db.log.Warn("final wal checkpoint", "err", err)
+	}
+	rerr := db.read.Close()
+	werr := db.write.Close()
+	if werr != nil {
+		return fmt.Errorf("close %s: %w", db.path, werr)
+	}
+	if rerr != nil {
+		return fmt.Errorf("close %s: %w", db.path, rerr)
+	}
+	return nil
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns its verdict ("ok" when sound).
+func (db *DB) IntegrityCheck(ctx context.Context) (string, error) {
+	var res string
+	if err := db.read.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&res); err != nil {
+		return "", fmt.Errorf("integrity check: %w", err)
+	}
+	return res, nil
+}

@@ -1,0 +1,177 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/releaseops/releaseops"
+)
+
+// StoredFact is a fact with its row id and the id of the delivery it came from.
+type StoredFact struct {
+	ID       int64
+	Delivery int64
+	releaseops.Fact
+}
+
+// stateKinds are facts that describe a standing setting rather than a moment: the latest of
+// each is needed however old it is (branch protection configured two years ago still holds).
+var stateKinds = []releaseops.FactKind{releaseops.FactBranchProtection, releaseops.FactRuleset, releaseops.FactPagerDutyService}
+
+// FactsForService returns the service's facts that happened at or after since, plus every
+// state fact of any age, oldest first.
+func (db *DB) FactsForService(ctx context.Context, service string, since time.Time) ([]StoredFact, error) {
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(stateKinds)), ",")
+	args := []any{service, since.UTC().UnixMilli(), service}
+	for _, k := range stateKinds {
+		args = append(args, string(k))
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT id, delivery, data FROM facts WHERE service = ? AND at >= ?
+		UNION SELECT id, delivery, data FROM facts WHERE service = ? AND kind IN (`+ph+`) ORDER BY 1`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("facts of %s: %w", service, err)
+	}
+	return scanFacts(rows, "facts of "+service)
+}
+
+// FactsAfter returns up to limit facts with id greater than after, in id order: the feed the
+// rescoring worker follows.
+func (db *DB) FactsAfter(ctx context.Context, after int64, limit int) ([]StoredFact, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, delivery, data FROM facts WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("facts after %d: %w", after, err)
+	}
+	return scanFacts(rows, fmt.Sprintf("facts after %d", after))
+}
+
+// MaxFactID returns the highest fact id, 0 when there are none.
+func (db *DB) MaxFactID(ctx context.Context) (int64, error) {
+	var v sql.NullInt64
+	if err := db.read.QueryRowContext(ctx, `SELECT max(id) FROM facts`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("max fact id: %w", err)
+	}
+	return v.Int64, nil
+}
+
+func scanFacts(rows *sql.Rows, what string) ([]StoredFact, error) {
+	defer rows.Close()
+	var out []StoredFact
+	var data []byte
+	for rows.Next() {
+		var f StoredFact
+		if err := rows.Scan(&f.ID, &f.Delivery, &data); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		if err := json.Unmarshal(data, &f.Fact); err != nil {
+			return nil, fmt.Errorf("%s: fact %d: %w", what, f.ID, err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// UnmappedSubject is a subject seen in events that no service claims yet.
+type UnmappedSubject struct {
+	Subject releaseops.Subject `json:"subject"`
+	Facts   int                `json:"facts"`
+}
+
+// ListUnmapped returns subjects whose facts have no service.
+func (db *DB) ListUnmapped(ctx context.Context) ([]UnmappedSubject, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT subject_kind, subject_key, count(*) FROM facts WHERE service = '' GROUP BY 1, 2 ORDER BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("list unmapped subjects: %w", err)
+	}
+	defer rows.Close()
+	var out []UnmappedSubject
+	for rows.Next() {
+		var u UnmappedSubject
+		var kind string
+		if err := rows.Scan(&kind, &u.Subject.Key, &u.Facts); err != nil {
+			return nil, fmt.Errorf("list unmapped subjects: %w", err)
+		}
+		u.Subject.Kind = releaseops.SubjectKind(kind)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// ClaimSubject assigns the facts and deliveries of an unmapped subject to service, once the
+// catalog names it. The fact JSON keeps service empty; readers take the column as the truth.
+func ClaimSubject(t *Tx, s releaseops.Subject, service string) (int64, error) {
+	res, err := t.Exec(`UPDATE facts SET service = ? WHERE service = '' AND subject_kind = ? AND subject_key = ?`, service, string(s.Kind), s.Key)
+	if err != nil {
+		return 0, fmt.Errorf("claim %s:%s for %s: %w", s.Kind, s.Key, service, err)
+	}
+	n, _ := res.RowsAffected()
+	if _, err := t.Exec(`UPDATE deliveries SET service = ?, outcome = ? WHERE service = '' AND outcome = ? AND subject_kind = ? AND subject_key = ?`,
+		service, releaseops.OutcomeStored, releaseops.OutcomeUnmapped, string(s.Kind), s.Key); err != nil {
+		return 0, fmt.Errorf("claim deliveries of %s:%s for %s: %w", s.Kind, s.Key, service, err)
+	}
+	return n, nil
+}
+
+// RecordDiscovered remembers a service created by convention from an event's subject.
+func RecordDiscovered(t *Tx, name string, s releaseops.Subject, at time.Time) error {
+	if _, err := t.Exec(`INSERT INTO discovered_services (name, subject, first_seen) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+		name, string(s.Kind)+":"+s.Key, at.UTC().UnixMilli()); err != nil {
+		return fmt.Errorf("record discovered service %s: %w", name, err)
+	}
+	return nil
+}
+
+// DiscoveredService is a service known only from events.
+type DiscoveredService struct {
+	Name      string
+	Subject   string
+	FirstSeen time.Time
+}
+
+// ListDiscovered returns services created by convention, by name.
+func (db *DB) ListDiscovered(ctx context.Context) ([]DiscoveredService, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT name, subject, first_seen FROM discovered_services ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list discovered services: %w", err)
+	}
+	defer rows.Close()
+	var out []DiscoveredService
+	for rows.Next() {
+		var d DiscoveredService
+		var at int64
+		if err := rows.Scan(&d.Name, &d.Subject, &at); err != nil {
+			return nil, fmt.Errorf("list discovered services: %w", err)
+		}
+		d.FirstSeen = time.UnixMilli(at).UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Cursor returns a worker's saved position, 0 if it has none.
+func (db *DB) Cursor(ctx context.Context, name string) (int64, error) {
+	var v int64
+	err := db.read.QueryRowContext(ctx, `SELECT value FROM cursors WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read cursor %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// SetCursor saves a worker's position.
+func SetCursor(t *Tx, name string, v int64) error {
+	if _, err := t.Exec(`INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, v); err != nil {
+		return fmt.Errorf("save cursor %s: %w", name, err)
+	}
+	return nil
+}

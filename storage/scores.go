@@ -1,0 +1,117 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ScoreRow is a service's latest score with its scorecard JSON.
+type ScoreRow struct {
+	Service   string
+	Score     float64
+	Band      string
+	Level     string
+	Card      []byte
+	UpdatedAt time.Time
+}
+
+// HistoryPoint is one snapshot of a service's score.
+type HistoryPoint struct {
+	At    time.Time `json:"at"`
+	Score float64   `json:"score"`
+	Band  string    `json:"band"`
+	Level string    `json:"level"`
+}
+
+// PutScore saves the latest scorecard and, when snapshot is true, appends a history point.
+func PutScore(t *Tx, r ScoreRow, snapshot bool) error {
+	at := r.UpdatedAt.UTC().UnixMilli()
+	if _, err := t.Exec(`INSERT INTO scores (service, score, band, level, card, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (service) DO UPDATE SET score = excluded.score, band = excluded.band, level = excluded.level, card = excluded.card, updated_at = excluded.updated_at`,
+		r.Service, r.Score, r.Band, r.Level, r.Card, at); err != nil {
+		return fmt.Errorf("save score of %s: %w", r.Service, err)
+	}
+	if snapshot {
+		if _, err := t.Exec(`INSERT INTO score_history (service, at, score, band, level) VALUES (?, ?, ?, ?, ?)`,
+			r.Service, at, r.Score, r.Band, r.Level); err != nil {
+			return fmt.Errorf("save history of %s: %w", r.Service, err)
+		}
+	}
+	return nil
+}
+
+// GetScore returns a service's latest score, or ErrNotFound.
+func (db *DB) GetScore(ctx context.Context, service string) (ScoreRow, error) {
+	r := ScoreRow{Service: service}
+	var at int64
+	err := db.read.QueryRowContext(ctx, `SELECT score, band, level, card, updated_at FROM scores WHERE service = ?`, service).
+		Scan(&r.Score, &r.Band, &r.Level, &r.Card, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("score of %s: %w", service, ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("score of %s: %w", service, err)
+	}
+	r.UpdatedAt = time.UnixMilli(at).UTC()
+	return r, nil
+}
+
+// ListScores returns every service's latest score without the scorecard, by service name.
+func (db *DB) ListScores(ctx context.Context) ([]ScoreRow, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT service, score, band, level, updated_at FROM scores ORDER BY service`)
+	if err != nil {
+		return nil, fmt.Errorf("list scores: %w", err)
+	}
+	defer rows.Close()
+	var out []ScoreRow
+	for rows.Next() {
+		var r ScoreRow
+		var at int64
+		if err := rows.Scan(&r.Service, &r.Score, &r.Band, &r.Level, &at); err != nil {
+			return nil, fmt.Errorf("list scores: %w", err)
+		}
+		r.UpdatedAt = time.UnixMilli(at).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// History returns a service's snapshots at or after since, oldest first.
+func (db *DB) History(ctx context.Context, service string, since time.Time) ([]HistoryPoint, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT at, score, band, level FROM score_history WHERE service = ? AND at >= ? ORDER BY at, id`,
+		service, since.UTC().UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", service, err)
+	}
+	defer rows.Close()
+	out := []HistoryPoint{}
+	for rows.Next() {
+		var p HistoryPoint
+		var at int64
+		if err := rows.Scan(&at, &p.Score, &p.Band, &p.Level); err != nil {
+			return nil, fmt.Errorf("history of %s: %w", service, err)
+		}
+		p.At = time.UnixMilli(at).UTC()
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ScoreAt returns the last snapshot at or before t, and false if there is none.
+func (db *DB) ScoreAt(ctx context.Context, service string, t time.Time) (HistoryPoint, bool, error) {
+	var p HistoryPoint
+	var at int64
+	err := db.read.QueryRowContext(ctx, `SELECT at, score, band, level FROM score_history WHERE service = ? AND at <= ? ORDER BY at DESC, id DESC LIMIT 1`,
+		service, t.UTC().UnixMilli()).Scan(&at, &p.Score, &p.Band, &p.Level)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, fmt.Errorf("score of %s at %s: %w", service, t.Format(time.RFC3339), err)
+	}
+	p.At = time.UnixMilli(at).UTC()
+	return p, true, nil
+}

@@ -1,0 +1,246 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// ErrClosed is returned by Writer.Do after Close has begun.
+var ErrClosed = errors.New("storage: writer closed")
+
+// Writer is the database's only writer. Each call to Do waits for its function to run inside a
+// transaction and for that transaction to commit; calls that arrive while a commit is under way
+// share the next transaction (group commit), so the cost of a durable commit (one WAL fsync
+// with synchronous=FULL) is paid once per batch, not once per request. Each function runs under
+// its own SAVEPOINT, so one failing request rolls back only its own writes.
+type Writer struct {
+	db      *sql.DB
+	reqs    chan *writeReq
+	max     int
+	log     *slog.Logger
+	mu      sync.RWMutex // held for reading while sending, for writing while closing
+	closed  bool
+	stopped chan struct{}
+
+	// OnBatch, if set before the first Do, is called after each commit with the batch size,
+	// the time the commit took and the number of requests still queued. For metrics.
+	OnBatch func(size int, took time.Duration, queued int)
+}
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	solo func(context.Context, *sql.DB) error // runs outside any transaction, alone
+	done chan error
+}
+
+// Tx is the transaction a write function runs in. Exec prepares each distinct query once per
+// batch and reuses the statement for every request in it.
+type Tx struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+// Context returns the request's context.
+func (t *Tx) Context() context.Context { return t.ctx }
+
+// Exec runs a statement in the transaction.
+func (t *Tx) Exec(query string, args ...any) (sql.Result, error) {
+	st, ok := t.stmts[query]
+	if !ok {
+		var err error
+		if st, err = t.tx.PrepareContext(t.ctx, query); err != nil {
+			return nil, fmt.Errorf("prepare %q: %w", query, err)
+		}
+		t.stmts[query] = st
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+// QueryRow runs a query that returns at most one row.
+func (t *Tx) QueryRow(query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, query, args...)
+}
+
+// Query runs a query in the transaction.
+func (t *Tx) Query(query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, query, args...)
+}
+
+func newWriter(db *sql.DB, max int, log *slog.Logger) *Writer {
+	w := &Writer{db: db, reqs: make(chan *writeReq, max*4), max: max, log: log, stopped: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// Queued returns the number of writes waiting for a transaction.
+func (w *Writer) Queued() int { return len(w.reqs) }
+
+// Do runs fn in a transaction shared with other waiting writes and returns once that
+// transaction has committed (nil) or fn or the commit failed. If ctx ends while the request
+// waits, Do returns ctx.Err(); the write may still commit later, which is why every write is
+// idempotent on its natural key.
+func (w *Writer) Do(ctx context.Context, fn func(*Tx) error) error {
+	return w.submit(&writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// Checkpoint runs PRAGMA wal_checkpoint(mode) between batches.
+func (w *Writer) Checkpoint(ctx context.Context, mode string) error {
+	return w.submit(&writeReq{ctx: ctx, done: make(chan error, 1), solo: func(ctx context.Context, db *sql.DB) error {
+		_, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(`+mode+`)`)
+		return err
+	}})
+}
+
+func (w *Writer) submit(r *writeReq) error {
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case w.reqs <- r:
+		w.mu.RUnlock()
+	case <-r.ctx.Done():
+		w.mu.RUnlock()
+		return r.ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
+}
+
+// close stops accepting writes, commits everything already queued and stops the loop.
+func (w *Writer) close() {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		<-w.stopped
+		return
+	}
+	w.closed = true
+	close(w.reqs)
+	w.mu.Unlock()
+	<-w.stopped
+}
+
+func (w *Writer) loop() {
+	defer close(w.stopped)
+	batch := make([]*writeReq, 0, w.max)
+	var solos []*writeReq
+	for r := range w.reqs {
+		if r.solo != nil {
+			r.done <- r.solo(r.ctx, w.db)
+			continue
+		}
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < w.max {
+			select {
+			case r2, ok := <-w.reqs:
+				if !ok {
+					break fill
+				}
+				if r2.solo != nil {
+					solos = append(solos, r2) // runs after this batch commits
+					break fill
+				}
+				batch = append(batch, r2)
+			default:
+				break fill
+			}
+		}
+		start := time.Now()
+		w.commit(batch)
+		if w.OnBatch != nil {
+			w.OnBatch(len(batch), time.Since(start), len(w.reqs))
+		}
+		for _, s := range solos {
+			s.done <- s.solo(s.ctx, w.db)
+		}
+		solos = solos[:0]
+	}
+}
+
+func (w *Writer) commit(batch []*writeReq) {
+	errs := make([]error, len(batch))
+	// The transaction is not tied to any one request's context: a client that hangs up must
+	// not roll back the writes of the others in its batch.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	finish := func(commitErr error) {
+		for i, r := range batch {
+			if errs[i] == nil {
+				errs[i] = commitErr
+			}
+			r.done <- errs[i]
+		}
+	}
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		finish(fmt.Errorf("begin: %w", err))
+		return
+	}
+	multi := len(batch) > 1
+	stmts := map[string]*sql.Stmt{} // closed with the transaction
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		t := &Tx{ctx: ctx, tx: tx, stmts: stmts}
+		if multi {
+			if _, err := t.Exec(`SAVEPOINT req`); err != nil {
+				tx.Rollback() //nolint:errcheck
+				finish(fmt.Errorf("savepoint: %w", err))
+				return
+			}
+		}
+		if err := runSafely(r.fn, t); err != nil {
+			errs[i] = err
+			if multi {
+				if _, rerr := t.Exec(`ROLLBACK TO req`); rerr != nil {
+					tx.Rollback() //nolint:errcheck
+					finish(fmt.Errorf("rollback to savepoint: %w", rerr))
+					return
+				}
+			} else {
+				tx.Rollback() //nolint:errcheck
+				finish(nil)
+				return
+			}
+		}
+		if multi {
+			if _, err := t.Exec(`RELEASE req`); err != nil {
+				tx.Rollback() //nolint:errcheck
+				finish(fmt.Errorf("release savepoint: %w", err))
+				return
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		finish(fmt.Errorf("commit: %w", err))
+		return
+	}
+	finish(nil)
+}
+
+// runSafely turns a panic in a write function into that request's error, so one bad request
+// cannot take down the writer and every request waiting on it.
+func runSafely(fn func(*Tx) error, t *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write function panicked: %v", p)
+		}
+	}()
+	return fn(t)
+}
