@@ -23,7 +23,8 @@ type Service struct {
 	StatusPageURL       string   `yaml:"status_page_url" json:"status_page_url,omitempty"`
 	StakeholderChannel  string   `yaml:"stakeholder_channel" json:"stakeholder_channel,omitempty"`
 	DefaultBranch       string   `yaml:"default_branch" json:"default_branch,omitempty"`
-	Terraform           *bool    `yaml:"terraform" json:"terraform,omitempty"` // false: the Terraform dimensions are not applicable
+	Codeowners          bool     `yaml:"codeowners" json:"codeowners,omitempty"` // the repository has a CODEOWNERS file
+	Terraform           *bool    `yaml:"terraform" json:"terraform,omitempty"`   // false: the Terraform dimensions are not applicable
 	TerraformWorkspaces []string `yaml:"terraform_workspaces" json:"terraform_workspaces,omitempty"`
 	TerraformModules    []Module `yaml:"terraform_modules" json:"terraform_modules,omitempty"`
 	NotApplicable       []string `yaml:"not_applicable" json:"not_applicable,omitempty"` // dimension ids left out of the mean

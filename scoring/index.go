@@ -1,0 +1,473 @@
+package scoring
+
+import (
+	"cmp"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/releaseops/releaseops"
+)
+
+// facts is the input of one Score call, sorted and grouped once so that every signal reads
+// the same deterministic view. Facts later than now are ignored.
+type facts struct {
+	now time.Time
+	svc *releaseops.Service
+
+	all    []*releaseops.Fact // sorted by factLess
+	byKind map[releaseops.FactKind][]*releaseops.Fact
+
+	deploys []*deployRec // sorted by start, then key
+	prs     []*prRec     // merged PRs, sorted by merge time, then repo and number
+
+	branch    *branchView    // built on first use
+	incidents []*incidentRec // built on first use
+}
+
+func newFacts(in *Input) *facts {
+	x := &facts{
+		now:    in.Now,
+		svc:    &in.Service,
+		all:    make([]*releaseops.Fact, 0, len(in.Facts)),
+		byKind: make(map[releaseops.FactKind][]*releaseops.Fact, 16),
+	}
+	for i := range in.Facts {
+		f := &in.Facts[i]
+		if f.At.After(in.Now) || !hasPayload(f) {
+			continue
+		}
+		x.all = append(x.all, f)
+	}
+	slices.SortFunc(x.all, factCmp)
+	for _, f := range x.all {
+		x.byKind[f.Kind] = append(x.byKind[f.Kind], f)
+	}
+	x.deploys = buildDeploys(x.byKind[releaseops.FactDeploy])
+	x.prs = buildPRs(x.byKind[releaseops.FactPullRequest], x.byKind[releaseops.FactReview])
+	return x
+}
+
+// hasPayload reports whether the typed payload named by Kind is set.
+func hasPayload(f *releaseops.Fact) bool {
+	switch f.Kind {
+	case releaseops.FactDeploy:
+		return f.Deploy != nil
+	case releaseops.FactPullRequest:
+		return f.PullRequest != nil
+	case releaseops.FactReview:
+		return f.Review != nil
+	case releaseops.FactBranchProtection:
+		return f.BranchProtection != nil
+	case releaseops.FactRuleset:
+		return f.Ruleset != nil
+	case releaseops.FactPush:
+		return f.Push != nil
+	case releaseops.FactCIRun:
+		return f.CIRun != nil
+	case releaseops.FactRelease:
+		return f.Release != nil
+	case releaseops.FactVulnerability:
+		return f.Vulnerability != nil
+	case releaseops.FactIncident:
+		return f.Incident != nil
+	case releaseops.FactPagerDutyService:
+		return f.PagerDutyService != nil
+	case releaseops.FactTerraformRun:
+		return f.TerraformRun != nil
+	case releaseops.FactAssessment:
+		return f.Assessment != nil
+	case releaseops.FactProtectionRule:
+		return f.ProtectionRule != nil
+	case releaseops.FactGateDecision:
+		return f.GateDecision != nil
+	case releaseops.FactNotification:
+		return f.Notification != nil
+	}
+	return false
+}
+
+// factCmp is a total order on facts so that the input order never shows in the output:
+// time, then the delivery that carried the fact, then the fact's own identity.
+func factCmp(a, b *releaseops.Fact) int {
+	if c := a.At.Compare(b.At); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Evidence.Source, b.Evidence.Source); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Evidence.Delivery, b.Evidence.Delivery); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Kind, b.Kind); c != 0 {
+		return c
+	}
+	return cmp.Compare(factKey(a), factKey(b))
+}
+
+// factKey identifies a fact within its kind, for ordering facts that share a delivery.
+func factKey(f *releaseops.Fact) string {
+	switch f.Kind {
+	case releaseops.FactDeploy:
+		return f.Deploy.ID + "\x00" + f.Deploy.Status + "\x00" + f.Deploy.Environment
+	case releaseops.FactPullRequest:
+		return f.PullRequest.Repo + "#" + strconv.Itoa(f.PullRequest.Number)
+	case releaseops.FactReview:
+		return f.Review.Repo + "#" + strconv.Itoa(f.Review.PRNumber) + "\x00" + f.Review.Reviewer + "\x00" + f.Review.State
+	case releaseops.FactBranchProtection:
+		return f.BranchProtection.Repo + "\x00" + f.BranchProtection.Pattern
+	case releaseops.FactRuleset:
+		return f.Ruleset.Repo + "\x00" + strconv.FormatInt(f.Ruleset.ID, 10)
+	case releaseops.FactPush:
+		return f.Push.Repo + "\x00" + f.Push.Ref + "\x00" + f.Push.After
+	case releaseops.FactCIRun:
+		return f.CIRun.Repo + "\x00" + f.CIRun.Name + "\x00" + f.CIRun.HeadSHA + "\x00" + f.CIRun.Status + "\x00" + f.CIRun.Conclusion
+	case releaseops.FactIncident:
+		return f.Incident.ID + "\x00" + f.Incident.Status
+	case releaseops.FactTerraformRun:
+		return f.TerraformRun.RunID + "\x00" + f.TerraformRun.Trigger
+	case releaseops.FactAssessment:
+		return f.Assessment.Workspace + "\x00" + f.Assessment.Trigger
+	case releaseops.FactNotification:
+		return f.Notification.Kind + "\x00" + f.Notification.Channel + "\x00" + f.Notification.Ref
+	case releaseops.FactGateDecision:
+		return f.GateDecision.Environment + "\x00" + f.GateDecision.Version + "\x00" + f.GateDecision.CommitSHA
+	case releaseops.FactPagerDutyService:
+		return f.PagerDutyService.ID + "\x00" + f.PagerDutyService.EventType
+	case releaseops.FactRelease:
+		return f.Release.Repo + "\x00" + f.Release.Tag + "\x00" + f.Release.Action
+	case releaseops.FactVulnerability:
+		return f.Vulnerability.Repo + "\x00" + f.Vulnerability.Tool + "\x00" + strconv.Itoa(f.Vulnerability.Number)
+	case releaseops.FactProtectionRule:
+		return f.ProtectionRule.Repo + "\x00" + strconv.FormatInt(f.ProtectionRule.DeploymentID, 10)
+	}
+	return ""
+}
+
+// since reports whether t is within the window ending at now, boundary included.
+func (x *facts) since(t time.Time, window time.Duration) bool {
+	return !t.Before(x.now.Add(-window)) && !t.After(x.now)
+}
+
+// repoMatches reports whether a repository named in a fact is the service's (when the catalog
+// names one; facts were already mapped to the service, so a catalog without a repo accepts all).
+func (x *facts) repoMatches(repo string) bool {
+	return x.svc.Repo == "" || repo == "" || strings.EqualFold(repo, x.svc.Repo)
+}
+
+// isProduction reports whether an environment name is production.
+func isProduction(env string) bool {
+	return strings.EqualFold(env, "production") || strings.EqualFold(env, "prod")
+}
+
+// deployRec is one deploy: the started event and the final event of the same deploy, paired by
+// deploy id (a trailing -started / -finished style suffix is ignored, so "deploy-8842-started"
+// and "deploy-8842-finished" are one deploy).
+type deployRec struct {
+	key        string
+	env        string
+	kind       string
+	status     string // the final status, or "started" while none arrived
+	started    *releaseops.Fact
+	final      *releaseops.Fact
+	start, end time.Time // end is zero while unfinished
+	strategy   string
+	phases     int
+	health     *bool
+	flags      *bool
+	snapshot   *bool
+	rto        *float64
+	version    string
+	commit     string
+	facts      []*releaseops.Fact
+}
+
+func (d *deployRec) production() bool { return isProduction(d.env) }
+
+// isDeploy reports whether the record is a regular deploy (not a rollback or rehearsal).
+func (d *deployRec) isDeploy() bool { return d.kind == "" || d.kind == releaseops.KindDeploy }
+
+func (d *deployRec) finished() bool { return d.final != nil }
+
+func (d *deployRec) succeeded() bool { return d.status == releaseops.DeploySucceeded }
+
+// failedOrRolledBack reports the deploy's own failure (not an incident after it).
+func (d *deployRec) failedOrRolledBack() bool {
+	return d.status == releaseops.DeployFailed || d.status == releaseops.DeployRolledBack
+}
+
+// phased reports a progressive rollout: canary, blue/green, or rolling in more than one phase.
+func (d *deployRec) phased() bool {
+	switch strings.ToLower(d.strategy) {
+	case "canary", "blue_green", "blue-green", "bluegreen":
+		return true
+	case "rolling":
+		return d.phases > 1
+	}
+	return false
+}
+
+var deploySuffixes = []string{"-started", "-start", "-finished", "-finish", "-succeeded", "-success", "-failed", "-failure", "-rolled_back", "-rolled-back", "-completed", "-complete", "-done"}
+
+func deployKey(d *releaseops.Deploy) string {
+	id := d.ID
+	low := strings.ToLower(id)
+	for _, s := range deploySuffixes {
+		if strings.HasSuffix(low, s) && len(id) > len(s) {
+			return id[:len(id)-len(s)]
+		}
+	}
+	if id == "" {
+		return d.Environment + "@" + d.CommitSHA + "@" + d.Version
+	}
+	return id
+}
+
+func buildDeploys(fs []*releaseops.Fact) []*deployRec {
+	byKey := make(map[string]*deployRec, len(fs)/2+1)
+	var out []*deployRec
+	for _, f := range fs { // in time order
+		d := f.Deploy
+		k := deployKey(d)
+		r := byKey[k]
+		if r == nil {
+			r = &deployRec{key: k, status: releaseops.DeployStarted, start: f.At}
+			byKey[k] = r
+			out = append(out, r)
+		}
+		r.facts = append(r.facts, f)
+		if d.Environment != "" {
+			r.env = d.Environment
+		}
+		if d.Kind != "" {
+			r.kind = d.Kind
+		}
+		if d.Strategy != "" {
+			r.strategy = d.Strategy
+		}
+		if d.Phases > 0 {
+			r.phases = d.Phases
+		}
+		if d.HealthChecks != nil {
+			r.health = d.HealthChecks
+		}
+		if d.FeatureFlags != nil {
+			r.flags = d.FeatureFlags
+		}
+		if d.Snapshot != nil {
+			r.snapshot = d.Snapshot
+		}
+		if d.RTOSeconds != nil {
+			r.rto = d.RTOSeconds
+		}
+		if d.Version != "" {
+			r.version = d.Version
+		}
+		if d.CommitSHA != "" {
+			r.commit = d.CommitSHA
+		}
+		if d.Status == releaseops.DeployStarted {
+			if r.started == nil {
+				r.started = f
+			}
+		} else {
+			r.final = f
+			r.status = d.Status
+			r.end = f.At
+			if d.FinishedAt != nil && !d.FinishedAt.IsZero() {
+				r.end = *d.FinishedAt
+			}
+		}
+		if d.StartedAt != nil && !d.StartedAt.IsZero() && d.StartedAt.Before(r.start) {
+			r.start = *d.StartedAt
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *deployRec) int {
+		if c := a.start.Compare(b.start); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	return out
+}
+
+// prRec is a merged pull request with the approvals it received.
+type prRec struct {
+	fact      *releaseops.Fact
+	pr        *releaseops.PullRequest
+	approvals []*releaseops.Fact // latest approving review per reviewer, not by the author
+}
+
+func prKey(repo string, n int) string { return strings.ToLower(repo) + "#" + strconv.Itoa(n) }
+
+func buildPRs(prFacts, reviews []*releaseops.Fact) []*prRec {
+	byKey := make(map[string]*prRec, len(prFacts))
+	var out []*prRec
+	for _, f := range prFacts {
+		k := prKey(f.PullRequest.Repo, f.PullRequest.Number)
+		if r := byKey[k]; r != nil { // a redelivered or edited merge: keep the latest
+			r.fact, r.pr = f, f.PullRequest
+			continue
+		}
+		r := &prRec{fact: f, pr: f.PullRequest}
+		byKey[k] = r
+		out = append(out, r)
+	}
+	// A reviewer's latest approved / changes_requested / dismissed review decides; comments do not.
+	type rk struct{ pr, reviewer string }
+	latest := map[rk]*releaseops.Fact{}
+	var order []rk
+	for _, f := range reviews {
+		rv := f.Review
+		switch strings.ToLower(rv.State) {
+		case "approved", "changes_requested", "dismissed":
+		default:
+			continue
+		}
+		k := rk{prKey(rv.Repo, rv.PRNumber), strings.ToLower(rv.Reviewer)}
+		if _, ok := latest[k]; !ok {
+			order = append(order, k)
+		}
+		latest[k] = f
+	}
+	for _, k := range order {
+		f := latest[k]
+		r := byKey[k.pr]
+		if r == nil || !strings.EqualFold(f.Review.State, "approved") {
+			continue
+		}
+		if r.pr.Author != "" && strings.EqualFold(r.pr.Author, f.Review.Reviewer) {
+			continue
+		}
+		r.approvals = append(r.approvals, f)
+	}
+	slices.SortStableFunc(out, func(a, b *prRec) int {
+		if c := a.pr.MergedAt.Compare(b.pr.MergedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(prKey(a.pr.Repo, a.pr.Number), prKey(b.pr.Repo, b.pr.Number))
+	})
+	return out
+}
+
+// mergedAt is when the PR merged (the fact time when the payload has none).
+func (p *prRec) mergedAt() time.Time {
+	if p.pr.MergedAt.IsZero() {
+		return p.fact.At
+	}
+	return p.pr.MergedAt
+}
+
+// incidentRec is one PagerDuty incident: when it was triggered and, if so, resolved.
+type incidentRec struct {
+	id         string
+	triggered  time.Time
+	resolved   time.Time // zero while open
+	first      *releaseops.Fact
+	resolvedBy *releaseops.Fact
+	inc        *releaseops.Incident
+}
+
+func (x *facts) incidentRecs() []*incidentRec {
+	if x.incidents != nil {
+		return x.incidents
+	}
+	byID := map[string]*incidentRec{}
+	out := []*incidentRec{}
+	for _, f := range x.byKind[releaseops.FactIncident] {
+		in := f.Incident
+		if x.svc.PagerDutyServiceID != "" && in.ServiceID != "" && in.ServiceID != x.svc.PagerDutyServiceID {
+			continue
+		}
+		r := byID[in.ID]
+		if r == nil {
+			r = &incidentRec{id: in.ID, triggered: f.At, first: f}
+			byID[in.ID] = r
+			out = append(out, r)
+		}
+		r.inc = in
+		if !in.CreatedAt.IsZero() && in.CreatedAt.Before(r.triggered) {
+			r.triggered = in.CreatedAt
+		}
+		if strings.EqualFold(in.Status, "resolved") || strings.HasSuffix(in.EventType, ".resolved") {
+			if r.resolvedBy == nil {
+				r.resolved, r.resolvedBy = f.At, f
+			}
+		} else if r.resolvedBy != nil && (strings.HasSuffix(in.EventType, ".reopened") || strings.EqualFold(in.Status, "triggered")) {
+			r.resolved, r.resolvedBy = time.Time{}, nil
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *incidentRec) int {
+		if c := a.triggered.Compare(b.triggered); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	x.incidents = out
+	return out
+}
+
+// matchBranch reports whether a GitHub branch pattern (fnmatch style) names the branch.
+func matchBranch(pattern, branch string) bool {
+	if pattern == branch {
+		return true
+	}
+	ok, err := path.Match(pattern, branch)
+	return err == nil && ok
+}
+
+// rulesetCovers reports whether a ruleset's include list covers the default branch.
+func rulesetCovers(includes []string, branch string) bool {
+	for _, inc := range includes {
+		switch inc {
+		case "~DEFAULT_BRANCH", "~ALL":
+			return true
+		}
+		if matchBranch(strings.TrimPrefix(inc, "refs/heads/"), branch) {
+			return true
+		}
+	}
+	return false
+}
+
+// evidenceOf collects the evidence of facts: newest first, deduplicated, at most maxEvidence.
+func evidenceOf(fs ...*releaseops.Fact) []releaseops.Evidence {
+	out := make([]releaseops.Evidence, 0, min(len(fs), maxEvidence))
+	for _, f := range fs {
+		if f == nil {
+			continue
+		}
+		out = append(out, f.Evidence)
+	}
+	return tidyEvidence(out)
+}
+
+// maxEvidence bounds the evidence listed per signal; the reason carries the counts.
+const maxEvidence = 5
+
+func tidyEvidence(ev []releaseops.Evidence) []releaseops.Evidence {
+	slices.SortFunc(ev, func(a, b releaseops.Evidence) int {
+		if c := b.At.Compare(a.At); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Source, b.Source); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Event, b.Event); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Delivery, b.Delivery)
+	})
+	ev = slices.CompactFunc(ev, func(a, b releaseops.Evidence) bool {
+		return a.Source == b.Source && a.Event == b.Event && a.Delivery == b.Delivery && a.At.Equal(b.At)
+	})
+	if len(ev) > maxEvidence {
+		ev = ev[:maxEvidence]
+	}
+	if ev == nil {
+		ev = []releaseops.Evidence{}
+	}
+	return ev
+}
