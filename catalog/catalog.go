@@ -224,8 +224,10 @@ func (c *Catalog) Subjects() map[releaseops.Subject]string {
 }
 
 // Closest returns up to n known names nearest to name, for "did you mean".
-func (c *Catalog) Closest(name string, n int) []string {
-	names := c.Names()
+func (c *Catalog) Closest(name string, n int) []string { return Nearest(name, c.Names(), n) }
+
+// Nearest returns up to n of names nearest to name: by edit distance, substrings first.
+func Nearest(name string, names []string, n int) []string {
 	type cand struct {
 		name string
 		d    int

@@ -1,0 +1,188 @@
+// Package config loads and validates the ReleaseOps configuration: YAML, then RELEASEOPS_*
+// environment overrides, then checks that report every problem with its YAML path.
+package config
+
+import (
+	"time"
+
+	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/scoring"
+)
+
+// Config is the whole configuration. config.example.yaml documents every key.
+type Config struct {
+	Listen    string               `yaml:"listen"`
+	PublicURL string               `yaml:"public_url"`
+	Log       Log                  `yaml:"log"`
+	Storage   Storage              `yaml:"storage"`
+	Server    Server               `yaml:"server"`
+	GitHub    GitHub               `yaml:"github"`
+	PagerDuty PagerDuty            `yaml:"pagerduty"`
+	Deploy    Deploy               `yaml:"deploy"`
+	Terraform Terraform            `yaml:"terraform"`
+	Slack     Slack                `yaml:"slack"`
+	API       API                  `yaml:"api"`
+	Gate      Gate                 `yaml:"gate"`
+	Scoring   scoring.Config       `yaml:"scoring"`
+	Catalog   Catalog              `yaml:"catalog"`
+	Services  []releaseops.Service `yaml:"services"`
+}
+
+// Log sets the structured logger.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+}
+
+// Storage is the SQLite database.
+type Storage struct {
+	SQLitePath string `yaml:"sqlite_path"`
+	// Synchronous: FULL survives power loss (an fsync per group commit); NORMAL survives a
+	// process crash only.
+	Synchronous string              `yaml:"synchronous"`
+	BusyTimeout releaseops.Duration `yaml:"busy_timeout"`
+	MaxBatch    int                 `yaml:"max_batch"`
+}
+
+// Server limits what one client can make the server do.
+type Server struct {
+	ReadTimeout     releaseops.Duration `yaml:"read_timeout"`
+	WriteTimeout    releaseops.Duration `yaml:"write_timeout"`
+	ShutdownTimeout releaseops.Duration `yaml:"shutdown_timeout"`
+	MaxHeaderBytes  int                 `yaml:"max_header_bytes"`
+	MaxBodyBytes    int64               `yaml:"max_body_bytes"`
+	// MaxInFlight caps concurrent requests; beyond it the server answers 503 with Retry-After.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// RateLimits caps requests per second per webhook source (github, pagerduty, deploy,
+	// terraform, slack); 0 or absent means no limit.
+	RateLimits map[string]float64 `yaml:"rate_limits"`
+}
+
+// GitHub is the GitHub App or repository webhook and REST access.
+type GitHub struct {
+	Enabled       *bool  `yaml:"enabled"`
+	WebhookSecret Secret `yaml:"webhook_secret"`
+	Token         Secret `yaml:"token"`
+	APIURL        string `yaml:"api_url"`
+	// RunbookPaths are path patterns (path.Match, or a prefix ending in /) whose pushes count
+	// as runbook updates, in addition to runbook*.md files.
+	RunbookPaths []string `yaml:"runbook_paths"`
+}
+
+// PagerDuty is the V3 webhook subscription and REST access.
+type PagerDuty struct {
+	Enabled        *bool    `yaml:"enabled"`
+	WebhookSecrets []Secret `yaml:"webhook_secrets"`
+	Token          Secret   `yaml:"token"`
+	APIURL         string   `yaml:"api_url"`
+}
+
+// Deploy is the generic deploy-event webhook.
+type Deploy struct {
+	Enabled       *bool  `yaml:"enabled"`
+	WebhookSecret Secret `yaml:"webhook_secret"`
+}
+
+// Terraform is the HCP Terraform / TFE notification webhook.
+type Terraform struct {
+	Enabled       *bool  `yaml:"enabled"`
+	WebhookSecret Secret `yaml:"webhook_secret"`
+}
+
+// Slack is the bot.
+type Slack struct {
+	BotToken       Secret `yaml:"bot_token"`
+	SigningSecret  Secret `yaml:"signing_secret"`
+	AppToken       Secret `yaml:"app_token"` // xapp-…, for Socket Mode
+	SocketMode     bool   `yaml:"socket_mode"`
+	APIURL         string `yaml:"api_url"`
+	DefaultChannel string `yaml:"default_channel"`
+	// MaxAttempts is how many times the outbox tries a message before it is dead.
+	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// API holds the bearer tokens for /api/v1.
+type API struct {
+	Tokens []APIToken `yaml:"tokens"`
+}
+
+// APIToken is one bearer token and what it may do.
+type APIToken struct {
+	Name   string   `yaml:"name"`
+	Token  Secret   `yaml:"token"`
+	Scopes []string `yaml:"scopes"` // read, gate
+}
+
+// Gate is the deploy gate.
+type Gate struct {
+	Thresholds      map[string]scoring.Thresholds `yaml:"thresholds"`
+	ApprovalTimeout releaseops.Duration           `yaml:"approval_timeout"`
+	// OnUnknown is what the gate answers when a service has no score or stale data:
+	// block or needs_approval.
+	OnUnknown string `yaml:"on_unknown"`
+	// StaleAfter: a service with no event for this long is treated as unknown.
+	StaleAfter releaseops.Duration `yaml:"stale_after"`
+	// Users maps requesters (GitHub logins, CI actors, emails) to Slack user ids, so that a
+	// requester cannot approve their own deploy under another name.
+	Users map[string]string `yaml:"users"`
+}
+
+// Catalog says where service definitions come from besides `services:`.
+type Catalog struct {
+	// BackstagePaths are catalog-info.yaml files or directories searched for them.
+	BackstagePaths []string `yaml:"backstage_paths"`
+}
+
+// Default returns the embedded defaults: what `releaseops serve` runs on with no config.
+func Default() Config {
+	return Config{
+		Listen:    "127.0.0.1:8080",
+		PublicURL: "http://127.0.0.1:8080",
+		Log:       Log{Level: "info", Format: "text"},
+		Storage: Storage{SQLitePath: "./releaseops.db", Synchronous: "FULL",
+			BusyTimeout: releaseops.Duration(5 * time.Second), MaxBatch: 256},
+		Server: Server{ReadTimeout: releaseops.Duration(30 * time.Second), WriteTimeout: releaseops.Duration(30 * time.Second),
+			ShutdownTimeout: releaseops.Duration(20 * time.Second), MaxHeaderBytes: 64 << 10, MaxBodyBytes: 25 << 20, MaxInFlight: 1024},
+		GitHub:    GitHub{APIURL: "https://api.github.com/"},
+		PagerDuty: PagerDuty{APIURL: "https://api.pagerduty.com"},
+		Slack:     Slack{APIURL: "https://slack.com/api/", MaxAttempts: 8},
+		Gate: Gate{
+			Thresholds: map[string]scoring.Thresholds{
+				"default":    {BlockBelow: 60, ApprovalBelow: 75, MatureAt: 85},
+				"production": {BlockBelow: 60, ApprovalBelow: 75, MatureAt: 85},
+			},
+			ApprovalTimeout: releaseops.Duration(30 * time.Minute),
+			OnUnknown:       "block",
+			StaleAfter:      releaseops.Duration(30 * 24 * time.Hour),
+		},
+		Scoring: scoring.DefaultConfig(),
+	}
+}
+
+// SourceEnabled reports whether a webhook source is on: explicitly, or by having its secret.
+func sourceEnabled(flag *bool, hasSecret bool) bool {
+	if flag != nil {
+		return *flag
+	}
+	return hasSecret
+}
+
+// GitHubEnabled reports whether POST /webhooks/github is on.
+func (c *Config) GitHubEnabled() bool {
+	return sourceEnabled(c.GitHub.Enabled, c.GitHub.WebhookSecret.IsSet())
+}
+
+// PagerDutyEnabled reports whether POST /webhooks/pagerduty is on.
+func (c *Config) PagerDutyEnabled() bool {
+	return sourceEnabled(c.PagerDuty.Enabled, len(c.PagerDuty.WebhookSecrets) > 0)
+}
+
+// DeployEnabled reports whether POST /webhooks/deploy is on.
+func (c *Config) DeployEnabled() bool {
+	return sourceEnabled(c.Deploy.Enabled, c.Deploy.WebhookSecret.IsSet())
+}
+
+// TerraformEnabled reports whether POST /webhooks/terraform is on.
+func (c *Config) TerraformEnabled() bool {
+	return sourceEnabled(c.Terraform.Enabled, c.Terraform.WebhookSecret.IsSet())
+}

@@ -1,0 +1,417 @@
+// Package rescore keeps every service's scorecard current. It follows the facts table in id
+// order from a saved cursor, so a crash loses nothing: after a restart it resumes where the
+// last committed rescore stopped. Scoring itself is pure (package scoring); this package does
+// the I/O around it: load facts, store the scorecard and its history, record regressions.
+package rescore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/catalog"
+	"github.com/releaseops/releaseops/scoring"
+	"github.com/releaseops/releaseops/storage"
+)
+
+const cursorName = "rescore"
+
+// Listener is told about newly committed facts before the rescore that includes them is
+// saved. It may run again for the same facts after a crash, so it must be idempotent.
+type Listener func(ctx context.Context, facts []storage.StoredFact)
+
+// Observer receives the worker's measurements (metrics).
+type Observer interface {
+	Rescored(service string, took time.Duration)
+}
+
+// RegressionFunc records a regression; it runs after the new score is stored.
+type RegressionFunc func(ctx context.Context, reg *scoring.Regression, card *scoring.Scorecard) error
+
+// Worker rescoring services. Start it with Run; wake it with Wake after a commit.
+type Worker struct {
+	DB         *storage.DB
+	Catalog    *catalog.Catalog
+	Engine     *scoring.Engine
+	Scoring    scoring.Config
+	Now        func() time.Time
+	Log        *slog.Logger
+	Observer   Observer
+	Listeners  []Listener
+	Regression RegressionFunc
+	// BatchFacts caps the facts read per round.
+	BatchFacts int
+	// CacheFacts caps the facts kept in memory across services (hot services skip the load).
+	CacheFacts int
+
+	wake chan struct{}
+	once sync.Once
+
+	mu      sync.Mutex // guards cache and last (Run and RescoreAll may overlap)
+	cache   map[string][]releaseops.Fact
+	cached  int
+	last    map[string]summary
+	settled chan struct{}
+}
+
+type summary struct {
+	score float64
+	band  string
+	level string
+}
+
+func (w *Worker) init() {
+	w.once.Do(func() {
+		w.wake = make(chan struct{}, 1)
+		w.cache = map[string][]releaseops.Fact{}
+		w.last = map[string]summary{}
+		w.settled = make(chan struct{}, 1)
+		if w.BatchFacts <= 0 {
+			w.BatchFacts = 5000
+		}
+		if w.CacheFacts <= 0 {
+			w.CacheFacts = 200_000
+		}
+	})
+}
+
+// Wake asks the worker to look for new facts now. It never blocks.
+func (w *Worker) Wake() {
+	w.init()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Settled receives a value each time the worker has caught up with every committed fact.
+func (w *Worker) Settled() <-chan struct{} {
+	w.init()
+	return w.settled
+}
+
+// Run follows new facts until ctx ends, and rescores every service each interval for
+// signals that decay with time. It rescores all services once at start.
+func (w *Worker) Run(ctx context.Context) error {
+	w.init()
+	interval := w.Scoring.RescoreInterval.Std()
+	if interval <= 0 {
+		interval = scoring.DefaultRescoreInterval
+	}
+	if err := w.RescoreAll(ctx); err != nil && ctx.Err() == nil {
+		w.Log.Error("initial rescore", "err", err)
+	}
+	full := time.NewTicker(interval)
+	defer full.Stop()
+	poll := time.NewTicker(500 * time.Millisecond) // a safety net should a wake be missed
+	defer poll.Stop()
+	for {
+		for {
+			n, err := w.Step(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				w.Log.Error("rescore step", "err", err)
+				break
+			}
+			if n < w.BatchFacts {
+				break
+			}
+		}
+		select {
+		case w.settled <- struct{}{}:
+		default:
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.wake:
+		case <-poll.C:
+		case <-full.C:
+			if err := w.RescoreAll(ctx); err != nil && ctx.Err() == nil {
+				w.Log.Error("periodic rescore", "err", err)
+			}
+		}
+	}
+}
+
+// Step processes the facts committed since the cursor: listeners first, then one rescore per
+// affected service, saved with the new cursor in one transaction. It returns how many facts
+// it read.
+func (w *Worker) Step(ctx context.Context) (int, error) {
+	w.init()
+	cursor, err := w.DB.Cursor(ctx, cursorName)
+	if err != nil {
+		return 0, err
+	}
+	facts, err := w.DB.FactsAfter(ctx, cursor, w.BatchFacts)
+	if err != nil || len(facts) == 0 {
+		return 0, err
+	}
+	for _, l := range w.Listeners {
+		l(ctx, facts)
+	}
+	byService := map[string][]releaseops.Fact{}
+	for _, f := range facts {
+		if f.Service != "" {
+			byService[f.Service] = append(byService[f.Service], f.Fact)
+		}
+	}
+	w.mu.Lock()
+	for svc, fs := range byService {
+		if c, ok := w.cache[svc]; ok {
+			w.cache[svc] = append(c, fs...)
+			w.cached += len(fs)
+		}
+	}
+	w.mu.Unlock()
+	names := make([]string, 0, len(byService))
+	for n := range byService {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	newCursor := facts[len(facts)-1].ID
+	if err := w.rescore(ctx, names, &newCursor); err != nil {
+		return 0, err
+	}
+	return len(facts), nil
+}
+
+// RescoreAll rescores every known service: catalogued, discovered, and any with facts.
+func (w *Worker) RescoreAll(ctx context.Context) error {
+	w.init()
+	names := w.Catalog.Names()
+	const chunk = 200 // bounded transactions: ingestion keeps flowing between chunks
+	for i := 0; i < len(names); i += chunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := w.rescore(ctx, names[i:min(i+chunk, len(names))], nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type pending struct {
+	row      storage.ScoreRow
+	snapshot bool
+	reg      *scoring.Regression
+	card     *scoring.Scorecard
+}
+
+// rescore scores the services and stores the results (and the cursor, if given) atomically.
+func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64) error {
+	now := w.Now().UTC()
+	var out []pending
+	for _, name := range names {
+		start := time.Now()
+		p, err := w.scoreOne(ctx, name, now)
+		if err != nil {
+			return err
+		}
+		out = append(out, p)
+		if w.Observer != nil {
+			w.Observer.Rescored(name, time.Since(start))
+		}
+	}
+	err := w.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+		for _, p := range out {
+			if err := storage.PutScore(t, p.row, p.snapshot); err != nil {
+				return err
+			}
+		}
+		if cursor != nil {
+			return storage.SetCursor(t, cursorName, *cursor)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store scores: %w", err)
+	}
+	w.mu.Lock()
+	for _, p := range out {
+		w.last[p.row.Service] = summary{p.row.Score, p.row.Band, p.row.Level}
+	}
+	w.mu.Unlock()
+	for _, p := range out {
+		if p.reg != nil && w.Regression != nil {
+			if err := w.Regression(ctx, p.reg, p.card); err != nil {
+				w.Log.Error("record regression", "service", p.reg.Service, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (w *Worker) scoreOne(ctx context.Context, name string, now time.Time) (pending, error) {
+	facts, err := w.facts(ctx, name, now)
+	if err != nil {
+		return pending{}, err
+	}
+	svc, ok := w.Catalog.Get(name)
+	if !ok {
+		svc = releaseops.Service{Name: name, Origin: "events"}
+	}
+	card := w.Engine.Score(scoring.Input{Service: svc, Facts: facts, Now: now})
+	trend, err := w.trend(ctx, name, card.Score, now)
+	if err != nil {
+		return pending{}, err
+	}
+	card.Trend = trend
+	card.UpdatedAt = now
+	b, err := json.Marshal(card)
+	if err != nil {
+		return pending{}, fmt.Errorf("encode scorecard of %s: %w", name, err)
+	}
+	prev, known, err := w.previous(ctx, name)
+	if err != nil {
+		return pending{}, err
+	}
+	cur := summary{card.Score, card.Band, card.Level}
+	p := pending{row: storage.ScoreRow{Service: name, Score: card.Score, Band: card.Band, Level: card.Level, Card: b, UpdatedAt: now},
+		snapshot: !known || prev != cur, card: &card}
+	if known && (cur.score < prev.score || scoring.BandRank(cur.band) < scoring.BandRank(prev.band)) {
+		prevCard, err := w.storedCard(ctx, name)
+		if err != nil {
+			return pending{}, err
+		}
+		if prevCard != nil {
+			p.reg = scoring.DetectRegression(prevCard, &card, w.alertPoints())
+		}
+	}
+	return p, nil
+}
+
+func (w *Worker) alertPoints() float64 {
+	if w.Scoring.RegressionAlertPoints > 0 {
+		return w.Scoring.RegressionAlertPoints
+	}
+	return scoring.DefaultRegressionAlertPoints
+}
+
+func (w *Worker) previous(ctx context.Context, name string) (summary, bool, error) {
+	w.mu.Lock()
+	s, ok := w.last[name]
+	w.mu.Unlock()
+	if ok {
+		return s, true, nil
+	}
+	row, err := w.DB.GetScore(ctx, name)
+	if err != nil {
+		if isNotFound(err) {
+			return summary{}, false, nil
+		}
+		return summary{}, false, err
+	}
+	return summary{row.Score, row.Band, row.Level}, true, nil
+}
+
+func (w *Worker) storedCard(ctx context.Context, name string) (*scoring.Scorecard, error) {
+	row, err := w.DB.GetScore(ctx, name)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var c scoring.Scorecard
+	if err := json.Unmarshal(row.Card, &c); err != nil {
+		return nil, fmt.Errorf("decode stored scorecard of %s: %w", name, err)
+	}
+	return &c, nil
+}
+
+func (w *Worker) trend(ctx context.Context, name string, score float64, now time.Time) (scoring.Trend, error) {
+	window := w.Scoring.TrendWindow.Std()
+	if window <= 0 {
+		window = scoring.DefaultTrendWindow
+	}
+	since := now.Add(-window)
+	var pts []scoring.Point
+	if base, ok, err := w.DB.ScoreAt(ctx, name, since); err != nil {
+		return scoring.Trend{}, err
+	} else if ok {
+		pts = append(pts, scoring.Point{At: base.At, Score: base.Score})
+	}
+	hist, err := w.DB.History(ctx, name, since)
+	if err != nil {
+		return scoring.Trend{}, err
+	}
+	for _, h := range hist {
+		pts = append(pts, scoring.Point{At: h.At, Score: h.Score})
+	}
+	return scoring.ComputeTrend(pts, score, now, window), nil
+}
+
+// facts returns the service's facts within the engine's lookback, from the cache when hot.
+func (w *Worker) facts(ctx context.Context, name string, now time.Time) ([]releaseops.Fact, error) {
+	cutoff := now.Add(-w.Engine.Lookback())
+	w.mu.Lock()
+	c, ok := w.cache[name]
+	w.mu.Unlock()
+	if ok {
+		t := trim(c, cutoff)
+		if len(t) < len(c) {
+			w.mu.Lock()
+			if _, still := w.cache[name]; still {
+				w.cache[name] = t
+				w.cached -= len(c) - len(t)
+			}
+			w.mu.Unlock()
+		}
+		return t, nil
+	}
+	stored, err := w.DB.FactsForService(ctx, name, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	fs := make([]releaseops.Fact, len(stored))
+	for i := range stored {
+		fs[i] = stored[i].Fact
+		fs[i].Service = name
+	}
+	w.mu.Lock()
+	if w.cached+len(fs) > w.CacheFacts {
+		for k, v := range w.cache { // evict arbitrary entries until it fits
+			delete(w.cache, k)
+			w.cached -= len(v)
+			if w.cached+len(fs) <= w.CacheFacts {
+				break
+			}
+		}
+	}
+	if len(fs) <= w.CacheFacts {
+		w.cache[name] = fs
+		w.cached += len(fs)
+	}
+	w.mu.Unlock()
+	return fs, nil
+}
+
+// trim drops moment facts older than cutoff; state facts (settings) are kept at any age.
+func trim(fs []releaseops.Fact, cutoff time.Time) []releaseops.Fact {
+	out := fs[:0:0]
+	for _, f := range fs {
+		switch f.Kind {
+		case releaseops.FactBranchProtection, releaseops.FactRuleset, releaseops.FactPagerDutyService:
+			out = append(out, f)
+		default:
+			if !f.At.Before(cutoff) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+func isNotFound(err error) bool {
+	return errors.Is(err, storage.ErrNotFound)
+}
