@@ -1,12 +1,14 @@
 package deploy
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -282,4 +284,24 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("code = %s", releaseops.ErrorCode(err))
 		}
 	})
+}
+
+// TestOpenSSLRecipe checks the signing recipe of docs/integrations.md against Verify.
+func TestOpenSSLRecipe(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed")
+	}
+	body := readTestdata(t, "finished.json")
+	cmd := exec.Command("sh", "-c", `openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1`)
+	cmd.Env = append(os.Environ(), "SECRET="+secret)
+	cmd.Stdin = bytes.NewReader(body)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("openssl: %v", err)
+	}
+	h := http.Header{}
+	h.Set(SignatureHeader, "sha256="+strings.TrimSpace(string(out)))
+	if err := New(secret).Verify(h, body); err != nil {
+		t.Fatalf("Verify(openssl signature) = %v", err)
+	}
 }
