@@ -7,6 +7,8 @@
 package github
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -54,6 +56,14 @@ func New(secret string, opts Options) *Source {
 
 // Name returns "github".
 func (s *Source) Name() string { return releaseops.SourceGitHub }
+
+// Sign returns the X-Hub-Signature-256 value GitHub sends for body: "sha256=" and the
+// lowercase hex HMAC-SHA256 of the raw body keyed with the webhook secret.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
 
 // Verify checks X-Hub-Signature-256 over the raw body (for form-encoded deliveries too: GitHub
 // signs the raw form body). Errors are EUNAUTHORIZED and never show a signature; an

@@ -28,7 +28,11 @@ const secret = "github-webhook-secret"
 func sign256(secret string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	want := "sha256=" + hex.EncodeToString(m.Sum(nil))
+	if got := Sign(secret, body); got != want {
+		panic("Sign disagrees with HMAC-SHA256: " + got)
+	}
+	return want
 }
 
 func sign1(secret string, body []byte) string {
