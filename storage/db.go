@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -49,6 +50,9 @@ type DB struct {
 	log    *slog.Logger
 	stop   chan struct{}
 	done   chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 func dsn(path string, opts Options, readOnly bool) string {
@@ -150,8 +154,14 @@ func (db *DB) checkpointLoop(interval time.Duration) {
 	}
 }
 
-// Close flushes the writer, runs a final checkpoint and closes every connection.
+// Close flushes the writer, runs a final checkpoint and closes every connection. Calling it
+// again returns the first result.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { db.closeErr = db.close() })
+	return db.closeErr
+}
+
+func (db *DB) close() error {
 	close(db.stop)
 	<-db.done
 	db.Writer.close()

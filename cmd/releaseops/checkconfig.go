@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/releaseops/releaseops/config"
+)
+
+func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file (default: RELEASEOPS_CONFIG, else embedded defaults)")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2}
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		var p *config.Problems
+		if errors.As(err, &p) {
+			fmt.Fprintf(stdout, "%s: %d problem(s)\n", p.Source, len(p.List))
+			for _, line := range p.List {
+				fmt.Fprintln(stdout, "  "+line)
+			}
+			return &exitError{code: 1}
+		}
+		return &exitError{code: 1, err: err}
+	}
+	fmt.Fprintf(stdout, "config ok: %d services declared, sources: github=%v pagerduty=%v deploy=%v terraform=%v, slack posting=%v\n",
+		len(cfg.Services), cfg.GitHubEnabled(), cfg.PagerDutyEnabled(), cfg.DeployEnabled(), cfg.TerraformEnabled(), cfg.Slack.BotToken.IsSet())
+	return nil
+}

@@ -1,0 +1,106 @@
+// Command releaseops is the ReleaseOps binary: it wires the packages together and nothing else.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/releaseops/releaseops/config"
+)
+
+// Set by the build (-ldflags "-X main.version=... -X main.commit=...").
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// exitError carries a process exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+var commands = []struct {
+	name, usage string
+	run         func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}{
+	{"serve", "serve [--config FILE] [--demo]      run the service", runServe},
+	{"score", "score SERVICE [--json] [--config FILE]  print a service's scorecard", runScore},
+	{"ingest", "ingest FILE [--config FILE]         replay recorded deliveries (JSON lines)", runIngest},
+	{"check-config", "check-config [--config FILE]        validate a config; exit 1 on any problem", runCheckConfig},
+	{"version", "version                             print version, commit and Go version", runVersion},
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: releaseops COMMAND [flags]")
+	fmt.Fprintln(w)
+	for _, c := range commands {
+		fmt.Fprintln(w, "  "+c.usage)
+	}
+	fmt.Fprintln(w, "\nThe config comes from --config or RELEASEOPS_CONFIG; without either, embedded defaults.")
+}
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		if err == nil {
+			return 0
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.err != nil {
+				fmt.Fprintln(stderr, "releaseops "+c.name+": "+ee.err.Error())
+			}
+			return ee.code
+		}
+		fmt.Fprintln(stderr, "releaseops "+c.name+": "+err.Error())
+		return 1
+	}
+	fmt.Fprintf(stderr, "releaseops: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+// loadConfig loads --config, else RELEASEOPS_CONFIG, else the embedded defaults.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		path = os.Getenv("RELEASEOPS_CONFIG")
+	}
+	return config.Load(path, os.Environ())
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.Log.Level)))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/releaseops/releaseops/app"
+	"github.com/releaseops/releaseops/config"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file (default: RELEASEOPS_CONFIG, else embedded defaults)")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2}
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	localToken(cfg, stdout)
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		a.Shutdown(context.Background()) //nolint:errcheck
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	a.Start()
+	log.Info("releaseops serving", "addr", ln.Addr().String(), "db", cfg.Storage.SQLitePath, "synchronous", cfg.Storage.Synchronous,
+		"sources", len(a.Pipeline.Sources), "services", len(a.Catalog.Names()), "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- a.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight requests")
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Std())
+	defer cancel()
+	if serr := a.Shutdown(sctx); serr != nil && err == nil {
+		err = serr
+	}
+	log.Info("stopped")
+	return err
+}
+
+// localToken gives a local run on a loopback address an API token when none is configured,
+// so the first `serve` can be explored with curl. A non-loopback listener gets none: its API
+// stays closed until api.tokens is set.
+func localToken(cfg *config.Config, stdout io.Writer) {
+	if len(cfg.API.Tokens) > 0 {
+		return
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return
+	}
+	tok := os.Getenv("RELEASEOPS_LOCAL_TOKEN")
+	if tok == "" {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return
+		}
+		tok = hex.EncodeToString(b)
+	}
+	cfg.API.Tokens = []config.APIToken{{Name: "local", Token: config.NewSecret(tok), Scopes: []string{"read", "gate"}}}
+	fmt.Fprintf(stdout, "No api.tokens configured; this run on %s accepts the bearer token:\n  export RELEASEOPS_TOKEN=%s\n", cfg.Listen, tok)
+}

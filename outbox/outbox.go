@@ -1,0 +1,294 @@
+// Package outbox delivers every outgoing message — Slack posts and updates, GitHub deployment
+// callbacks — at least once and, where the receiver allows it, exactly once. A message is
+// queued in the same transaction as the state change that caused it (Enqueue), so a crash can
+// neither lose it nor send it for a change that never committed. One worker delivers: in
+// order per target, retrying with exponential backoff and jitter on network errors, 5xx and
+// 429 (honouring Retry-After), until MaxAttempts, after which the message is dead and listed.
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/releaseops/releaseops/storage"
+)
+
+// Message states.
+const (
+	StatePending  = "pending"
+	StateSending  = "sending" // an attempt began; if the process died here, the send is in doubt
+	StateSent     = "sent"
+	StateDead     = "dead"
+	StateDisabled = "disabled" // no sender for its kind (e.g. Slack off): kept and logged, not sent
+)
+
+// Message is one outgoing delivery.
+type Message struct {
+	// Key is the idempotency key, unique forever ("release_notes:<delivery>").
+	Key string `json:"key"`
+	// Kind names the Sender ("slack.post", "slack.update", "github.protection_review").
+	Kind string `json:"kind"`
+	// Target is the channel or URL; messages to one target are delivered in order.
+	Target  string          `json:"target"`
+	Service string          `json:"service,omitempty"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// Stored is a queued message with its delivery state.
+type Stored struct {
+	ID int64 `json:"id"`
+	Message
+	State       string    `json:"state"`
+	Attempts    int       `json:"attempts"`
+	LastError   string    `json:"last_error,omitempty"`
+	Ref         string    `json:"ref,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	NextAttempt time.Time `json:"next_attempt"`
+	SentAt      time.Time `json:"sent_at,omitzero"`
+}
+
+// Sender delivers one kind of message. It returns the receiver's reference (a Slack ts) to
+// store, or an error: *RetryableError to try again later, anything else to give up at once.
+type Sender interface {
+	Send(ctx context.Context, m *Stored) (ref string, err error)
+}
+
+// Recoverer is implemented by senders that can tell whether an in-doubt message (the process
+// died during its send) reached the receiver. Without it, an in-doubt message is sent again.
+type Recoverer interface {
+	Recover(ctx context.Context, m *Stored) (ref string, delivered bool, err error)
+}
+
+// RetryableError marks a failure worth retrying. After, if positive, is the receiver's own
+// Retry-After and replaces the computed backoff.
+type RetryableError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryableError) Error() string { return "retryable: " + e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// Enqueue queues m inside the caller's transaction. inserted is false if the key was queued
+// before (the caller's change is being replayed): nothing is queued twice.
+func Enqueue(t *storage.Tx, m Message, now time.Time) (inserted bool, err error) {
+	if m.Key == "" || m.Kind == "" {
+		return false, fmt.Errorf("queue message: key and kind are required")
+	}
+	if len(m.Payload) == 0 {
+		m.Payload = json.RawMessage(`{}`)
+	}
+	return storage.InsertOutbox(t, storage.OutboxRow{Key: m.Key, Kind: m.Kind, Target: m.Target, Service: m.Service, Payload: m.Payload, CreatedAt: now})
+}
+
+// Outbox is the delivery worker.
+type Outbox struct {
+	DB  *storage.DB
+	Now func() time.Time
+	Log *slog.Logger
+	// MaxAttempts before a message is dead (default 8).
+	MaxAttempts int
+	// BaseBackoff is the first retry delay, doubled each attempt up to MaxBackoff.
+	BaseBackoff, MaxBackoff time.Duration
+	// SendTimeout bounds one attempt.
+	SendTimeout time.Duration
+	// Jitter returns a number in [0,1); tests fix it.
+	Jitter func() float64
+	// Sleep waits for d or until ctx ends; tests replace it to drive an injected clock.
+	Sleep func(ctx context.Context, d time.Duration)
+
+	mu      sync.RWMutex
+	senders map[string]Sender
+	wake    chan struct{}
+	once    sync.Once
+}
+
+func (o *Outbox) init() {
+	o.once.Do(func() {
+		o.wake = make(chan struct{}, 1)
+		if o.senders == nil {
+			o.senders = map[string]Sender{}
+		}
+		if o.MaxAttempts <= 0 {
+			o.MaxAttempts = 8
+		}
+		if o.BaseBackoff <= 0 {
+			o.BaseBackoff = time.Second
+		}
+		if o.MaxBackoff <= 0 {
+			o.MaxBackoff = 5 * time.Minute
+		}
+		if o.SendTimeout <= 0 {
+			o.SendTimeout = 15 * time.Second
+		}
+		if o.Jitter == nil {
+			o.Jitter = rand.Float64
+		}
+		if o.Sleep == nil {
+			o.Sleep = func(ctx context.Context, d time.Duration) {
+				t := time.NewTimer(d)
+				defer t.Stop()
+				select {
+				case <-ctx.Done():
+				case <-t.C:
+				case <-o.wake:
+				}
+			}
+		}
+	})
+}
+
+// Register sets the sender of a kind.
+func (o *Outbox) Register(kind string, s Sender) {
+	o.init()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.senders[kind] = s
+}
+
+func (o *Outbox) sender(kind string) Sender {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.senders[kind]
+}
+
+// Wake asks the worker to look for due messages now. It never blocks.
+func (o *Outbox) Wake() {
+	o.init()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Get returns a message by key.
+func (o *Outbox) Get(ctx context.Context, key string) (Stored, error) {
+	r, err := o.DB.GetOutbox(ctx, key)
+	if err != nil {
+		return Stored{}, err
+	}
+	return fromRow(r), nil
+}
+
+// List returns messages newest first, optionally of one state.
+func (o *Outbox) List(ctx context.Context, state string, limit int) ([]Stored, error) {
+	rows, err := o.DB.ListOutbox(ctx, state, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Stored, len(rows))
+	for i, r := range rows {
+		out[i] = fromRow(r)
+	}
+	return out, nil
+}
+
+func fromRow(r storage.OutboxRow) Stored {
+	return Stored{ID: r.ID, Message: Message{Key: r.Key, Kind: r.Kind, Target: r.Target, Service: r.Service, Payload: r.Payload},
+		State: r.State, Attempts: r.Attempts, LastError: r.LastError, Ref: r.Ref, CreatedAt: r.CreatedAt, NextAttempt: r.NextAttempt, SentAt: r.SentAt}
+}
+
+// Run delivers due messages until ctx ends.
+func (o *Outbox) Run(ctx context.Context) {
+	o.init()
+	for ctx.Err() == nil {
+		n, err := o.DeliverDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			o.Log.Error("outbox", "err", err)
+		}
+		if n > 0 {
+			continue
+		}
+		wait := time.Minute
+		if next, ok, err := o.DB.NextOutboxAttempt(ctx); err == nil && ok {
+			wait = min(wait, max(next.Sub(o.Now()), 10*time.Millisecond))
+		}
+		o.Sleep(ctx, wait)
+	}
+}
+
+// DeliverDue makes one attempt at every due message and returns how many it attempted.
+func (o *Outbox) DeliverDue(ctx context.Context) (int, error) {
+	o.init()
+	due, err := o.DB.DueOutbox(ctx, o.Now(), 64)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range due {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if err := o.attempt(ctx, fromRow(r)); err != nil {
+			return 0, err
+		}
+	}
+	return len(due), nil
+}
+
+func (o *Outbox) attempt(ctx context.Context, m Stored) error {
+	s := o.sender(m.Kind)
+	if s == nil {
+		o.Log.Info("message not sent: no sender configured for its kind", "kind", m.Kind, "key", m.Key, "target", m.Target, "payload", string(m.Payload))
+		return o.record(ctx, m.ID, StateDisabled, m.Attempts, "no sender configured for "+m.Kind, "", o.Now(), time.Time{})
+	}
+	if m.State == StateSending {
+		// The process died during an earlier attempt: the receiver may have it already.
+		if rc, ok := s.(Recoverer); ok {
+			rctx, cancel := context.WithTimeout(ctx, o.SendTimeout)
+			ref, delivered, err := rc.Recover(rctx, &m)
+			cancel()
+			if err == nil && delivered {
+				o.Log.Info("in-doubt message was delivered before the restart", "key", m.Key, "ref", ref)
+				return o.record(ctx, m.ID, StateSent, m.Attempts, "", ref, o.Now(), o.Now())
+			}
+		}
+	}
+	attempts := m.Attempts + 1
+	if err := o.record(ctx, m.ID, StateSending, attempts, m.LastError, "", m.NextAttempt, time.Time{}); err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, o.SendTimeout)
+	ref, err := s.Send(sctx, &m)
+	cancel()
+	now := o.Now()
+	if err == nil {
+		return o.record(ctx, m.ID, StateSent, attempts, "", ref, now, now)
+	}
+	var re *RetryableError
+	if !errors.As(err, &re) || attempts >= o.MaxAttempts {
+		o.Log.Warn("message dead", "key", m.Key, "kind", m.Kind, "attempts", attempts, "err", err)
+		return o.record(ctx, m.ID, StateDead, attempts, err.Error(), "", now, time.Time{})
+	}
+	delay := o.backoff(attempts)
+	if re.After > 0 {
+		delay = re.After
+	}
+	o.Log.Info("message will be retried", "key", m.Key, "attempts", attempts, "in", delay, "err", err)
+	return o.record(ctx, m.ID, StatePending, attempts, err.Error(), "", now.Add(delay), time.Time{})
+}
+
+// backoff is exponential with jitter: a random delay in [d/2, d) where d doubles each attempt,
+// so many messages failing together do not retry together.
+func (o *Outbox) backoff(attempts int) time.Duration {
+	d := o.BaseBackoff << min(attempts-1, 30)
+	if d <= 0 || d > o.MaxBackoff {
+		d = o.MaxBackoff
+	}
+	return d/2 + time.Duration(o.Jitter()*float64(d/2))
+}
+
+func (o *Outbox) record(ctx context.Context, id int64, state string, attempts int, lastErr, ref string, next, sent time.Time) error {
+	// The outcome must be stored even if ctx is ending: a sent message not marked sent would
+	// be sent again after a restart.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return o.DB.Writer.Do(wctx, func(t *storage.Tx) error {
+		return storage.UpdateOutbox(t, id, state, attempts, lastErr, ref, next, sent)
+	})
+}

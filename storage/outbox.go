@@ -1,0 +1,140 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OutboxRow is one stored outgoing message.
+type OutboxRow struct {
+	ID          int64
+	Key         string
+	Kind        string
+	Target      string
+	Service     string
+	Payload     []byte
+	State       string
+	Attempts    int
+	LastError   string
+	Ref         string
+	CreatedAt   time.Time
+	NextAttempt time.Time
+	SentAt      time.Time
+}
+
+const outboxCols = `id, key, kind, target, service, payload, state, attempts, last_error, ref, created_at, next_attempt, coalesce(sent_at, 0)`
+
+func scanOutbox(sc interface{ Scan(...any) error }) (OutboxRow, error) {
+	var r OutboxRow
+	var created, next, sent int64
+	err := sc.Scan(&r.ID, &r.Key, &r.Kind, &r.Target, &r.Service, &r.Payload, &r.State, &r.Attempts, &r.LastError, &r.Ref, &created, &next, &sent)
+	r.CreatedAt, r.NextAttempt = time.UnixMilli(created).UTC(), time.UnixMilli(next).UTC()
+	if sent > 0 {
+		r.SentAt = time.UnixMilli(sent).UTC()
+	}
+	return r, err
+}
+
+// InsertOutbox queues a message in t. inserted is false when the key was queued before.
+func InsertOutbox(t *Tx, r OutboxRow) (inserted bool, err error) {
+	res, err := t.Exec(`INSERT INTO outbox (key, kind, target, service, payload, state, created_at, next_attempt)
+		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING`,
+		r.Key, r.Kind, r.Target, r.Service, r.Payload, r.CreatedAt.UTC().UnixMilli(), r.CreatedAt.UTC().UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("queue message %s: %w", r.Key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("queue message %s: %w", r.Key, err)
+	}
+	return n == 1, nil
+}
+
+// DueOutbox returns, for each target, its oldest undelivered message if that one is due: a
+// message waits behind an earlier one to the same target, so each channel sees them in order.
+func (db *DB) DueOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxRow, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox o
+		WHERE state IN ('pending', 'sending') AND next_attempt <= ?
+		  AND id = (SELECT min(id) FROM outbox WHERE target = o.target AND state IN ('pending', 'sending'))
+		ORDER BY id LIMIT ?`, now.UTC().UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due messages: %w", err)
+	}
+	defer rows.Close()
+	var out []OutboxRow
+	for rows.Next() {
+		r, err := scanOutbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("due messages: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// NextOutboxAttempt returns when the earliest undelivered message is due, and false if none is.
+func (db *DB) NextOutboxAttempt(ctx context.Context) (time.Time, bool, error) {
+	var v sql.NullInt64
+	if err := db.read.QueryRowContext(ctx, `SELECT min(next_attempt) FROM outbox WHERE state IN ('pending', 'sending')`).Scan(&v); err != nil {
+		return time.Time{}, false, fmt.Errorf("next message: %w", err)
+	}
+	return time.UnixMilli(v.Int64).UTC(), v.Valid, nil
+}
+
+// GetOutbox returns a message by key, or ErrNotFound.
+func (db *DB) GetOutbox(ctx context.Context, key string) (OutboxRow, error) {
+	r, err := scanOutbox(db.read.QueryRowContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE key = ?`, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("message %s: %w", key, ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("message %s: %w", key, err)
+	}
+	return r, nil
+}
+
+// ListOutbox returns messages newest first, optionally of one state.
+func (db *DB) ListOutbox(ctx context.Context, state string, limit int) ([]OutboxRow, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	q, args := `SELECT `+outboxCols+` FROM outbox`, []any{}
+	if state != "" {
+		q += ` WHERE state = ?`
+		args = append(args, state)
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	defer rows.Close()
+	out := []OutboxRow{}
+	for rows.Next() {
+		r, err := scanOutbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list messages: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// UpdateOutbox records the outcome of an attempt. state is the new state; ref and sentAt are
+// kept only when non-zero.
+func UpdateOutbox(t *Tx, id int64, state string, attempts int, lastErr, ref string, next, sentAt time.Time) error {
+	var sent any
+	if !sentAt.IsZero() {
+		sent = sentAt.UTC().UnixMilli()
+	}
+	if _, err := t.Exec(`UPDATE outbox SET state = ?, attempts = ?, last_error = ?, ref = CASE WHEN ? = '' THEN ref ELSE ? END,
+		next_attempt = ?, sent_at = coalesce(?, sent_at) WHERE id = ?`,
+		state, attempts, lastErr, ref, ref, next.UTC().UnixMilli(), sent, id); err != nil {
+		return fmt.Errorf("update message %d: %w", id, err)
+	}
+	return nil
+}
