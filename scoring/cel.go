@@ -342,7 +342,7 @@ func celResult(out ref.Val) (float64, any, string) {
 		}
 		return 0, false, ""
 	case float64:
-		return clamp01(v), metric(v), ""
+		return clamp01(v), round(v, signalDecimals), ""
 	}
 	return 0, nil, fmt.Sprintf("unexpected result type %s", out.Type())
 }

@@ -13,7 +13,6 @@ var now = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
 func ago_(d time.Duration) time.Time { return now.Add(-d) }
 
-
 // fb builds facts with unique deliveries.
 type fb struct {
 	n     int
@@ -99,3 +98,9 @@ func signal(t *testing.T, card Scorecard, id string) SignalResult {
 func releaseopsBP() releaseops.BranchProtection {
 	return releaseops.BranchProtection{RequiredApprovingReviews: 1}
 }
+
+func scoreAt(e *Engine, svc releaseops.Service, facts []releaseops.Fact, at time.Time) Scorecard {
+	return e.Score(Input{Service: svc, Facts: facts, Now: at})
+}
+
+func approx(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }

@@ -136,7 +136,9 @@ func (x *facts) shareOf(p Params, ds []*deployRec, ok func(*deployRec) bool, wha
 	r := result{score: gradeAtLeast(share, p.Target), value: metric(share)}
 	r.reason = fmt.Sprintf("%d of %s in %s %s (%s); the target is %s", good, plural(len(ds), "production deploy", "production deploys"), span(p.Window), what, pct(share), pct(p.Target))
 	if len(miss) > 0 {
-		r.reason += "; " + fix
+		if r.score < 1 {
+			r.reason += "; " + fix
+		}
 		r.evidence = evidenceOf(miss...)
 	} else {
 		r.evidence = evidenceOf(hit...)
