@@ -20,7 +20,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/releaseops/releaseops"
-	"github.com/releaseops/releaseops/integrations/internal/fixtures"
+	"github.com/releaseops/releaseops/internal/fixtures"
 )
 
 const secret = "github-webhook-secret"

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/releaseops/releaseops"
-	"github.com/releaseops/releaseops/integrations/internal/fixtures"
+	"github.com/releaseops/releaseops/internal/fixtures"
 )
 
 const secret = "tfe-notification-token"
