@@ -137,9 +137,9 @@ func TestDeploySchemaErrorsNameTheirFields(t *testing.T) {
 		`{"id":"a","environment":"production","status":"succeeded"}`:                                  "service",
 		`{"id":"a","service":"checkout","status":"succeeded"}`:                                        "environment",
 		`{"id":"a","service":"checkout","environment":"production"}`:                                  "status",
-		`{"id":"a","service":"checkout","environment":"production","status":"done"}`:                 "status",
-		`{"id":"a","service":"checkout","environment":"production","status":"failed","kind":"x"}`:    "kind",
-		`{"id":"a","service":"checkout","environment":"production","status":"failed","phases":"4"}`:  "phases",
+		`{"id":"a","service":"checkout","environment":"production","status":"done"}`:                  "status",
+		`{"id":"a","service":"checkout","environment":"production","status":"failed","kind":"x"}`:     "kind",
+		`{"id":"a","service":"checkout","environment":"production","status":"failed","phases":"4"}`:   "phases",
 		`{"id":"a","service":"checkout","environment":"production","status":"failed","strategy":"y"}`: "strategy",
 	}
 	for body, field := range cases {
