@@ -79,12 +79,12 @@ func (x *facts) branchGov() *branchView {
 		return x.branch
 	}
 	var timeline []*releaseops.Fact
-	for _, f := range x.byKind[releaseops.FactBranchProtection] {
+	for _, f := range x.of(releaseops.FactBranchProtection) {
 		if x.repoMatches(f.BranchProtection.Repo) {
 			timeline = append(timeline, f)
 		}
 	}
-	for _, f := range x.byKind[releaseops.FactRuleset] {
+	for _, f := range x.of(releaseops.FactRuleset) {
 		if x.repoMatches(f.Ruleset.Repo) {
 			timeline = append(timeline, f)
 		}
@@ -128,7 +128,7 @@ func (x *facts) branchGov() *branchView {
 	v.current = effective(state, keys, v.name)
 
 	if len(v.lapses) > 0 {
-		for _, p := range x.byKind[releaseops.FactPush] {
+		for _, p := range x.of(releaseops.FactPush) {
 			if !x.isDefaultBranchPush(p.Push, v.name) {
 				continue
 			}
@@ -218,7 +218,7 @@ func (x *facts) defaultBranch(timeline []*releaseops.Fact) string {
 	if b := x.svc.DefaultBranch; b != "" {
 		return b
 	}
-	pushes := x.byKind[releaseops.FactPush]
+	pushes := x.of(releaseops.FactPush)
 	for i := len(pushes) - 1; i >= 0; i-- {
 		p := pushes[i].Push
 		if p.DefaultBranch && strings.HasPrefix(p.Ref, "refs/heads/") && x.repoMatches(p.Repo) {

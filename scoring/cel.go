@@ -147,10 +147,6 @@ func newCELEnv() (*cel.Env, error) {
 	)
 }
 
-// celCostLimit bounds the work one rule may do per evaluation (a runaway comprehension over
-// 10,000 deploys stays well inside it).
-const celCostLimit = 5_000_000
-
 // compileExpr type-checks an expression; wantBool also accepts only bool results, otherwise
 // bool or double. Problems come back in CEL's own one-line form (ERROR: <input>:1:9: ...).
 func compileExpr(env *cel.Env, expr string, wantBool bool) (cel.Program, bool, error) {
@@ -177,7 +173,7 @@ func compileExpr(env *cel.Env, expr string, wantBool bool) (cel.Program, bool, e
 	default:
 		return nil, false, fmt.Errorf("the expression gives %s; a dimension rule must give a bool or a double between 0 and 1", out)
 	}
-	prg, err := env.Program(ast, cel.CostLimit(celCostLimit), cel.EvalOptions(cel.OptOptimize))
+	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, false, err
 	}
@@ -187,6 +183,7 @@ func compileExpr(env *cel.Env, expr string, wantBool bool) (cel.Program, bool, e
 // celVars builds the variables of one evaluation lazily: lists are converted only if a rule
 // reads them.
 type celVars struct {
+	adapter    types.Adapter
 	x          *facts
 	dora       DORA
 	signals    map[string]float64
@@ -195,10 +192,20 @@ type celVars struct {
 	score      float64
 
 	service   *ServiceVars
-	deploys   []DeployVars
-	incidents []IncidentVars
-	prs       []PullRequestVars
+	deploys   ref.Val
+	incidents ref.Val
+	prs       ref.Val
 	counts    map[string]int64
+}
+
+// list converts native values to CEL once, so a rule that walks a list several times does
+// not convert every element on each pass.
+func list[T any](adapter types.Adapter, items []T) ref.Val {
+	vals := make([]ref.Val, len(items))
+	for i := range items {
+		vals[i] = adapter.NativeToValue(items[i])
+	}
+	return types.NewRefValList(adapter, vals)
 }
 
 func (v *celVars) activation() map[string]any {
@@ -261,7 +268,7 @@ func (v *celVars) doraVars() DORAVars {
 	return out
 }
 
-func (v *celVars) deployVars() []DeployVars {
+func (v *celVars) deployVars() ref.Val {
 	if v.deploys != nil {
 		return v.deploys
 	}
@@ -279,11 +286,11 @@ func (v *celVars) deployVars() []DeployVars {
 		}
 		out = append(out, dv)
 	}
-	v.deploys = out
-	return out
+	v.deploys = list(v.adapter, out)
+	return v.deploys
 }
 
-func (v *celVars) incidentVars() []IncidentVars {
+func (v *celVars) incidentVars() ref.Val {
 	if v.incidents != nil {
 		return v.incidents
 	}
@@ -296,11 +303,11 @@ func (v *celVars) incidentVars() []IncidentVars {
 		}
 		out = append(out, iv)
 	}
-	v.incidents = out
-	return out
+	v.incidents = list(v.adapter, out)
+	return v.incidents
 }
 
-func (v *celVars) prVars() []PullRequestVars {
+func (v *celVars) prVars() ref.Val {
 	if v.prs != nil {
 		return v.prs
 	}
@@ -309,17 +316,17 @@ func (v *celVars) prVars() []PullRequestVars {
 		out = append(out, PullRequestVars{Repo: p.pr.Repo, Number: p.pr.Number, Title: p.pr.Title, Author: p.pr.Author,
 			BaseRef: p.pr.BaseRef, MergedAt: p.mergedAt(), Approvals: len(p.approvals), Labels: nonNil(p.pr.Labels)})
 	}
-	v.prs = out
-	return out
+	v.prs = list(v.adapter, out)
+	return v.prs
 }
 
 func (v *celVars) countVars() map[string]int64 {
 	if v.counts != nil {
 		return v.counts
 	}
-	v.counts = map[string]int64{}
+	v.counts = make(map[string]int64, numKinds)
 	for k, fs := range v.x.byKind {
-		v.counts[string(k)] = int64(len(fs))
+		v.counts[string(kinds[k])] = int64(len(fs))
 	}
 	return v.counts
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
 
 	"github.com/releaseops/releaseops"
 )
@@ -42,6 +43,7 @@ type Engine struct {
 	dimRules []*compiledRule // custom rules joining a dimension, in config order
 	custom   []*compiledRule // every custom rule, in config order
 	waivers  map[string][]compiledWaiver
+	adapter  types.Adapter // converts rule variables to CEL values
 }
 
 type floorRule struct {
@@ -194,6 +196,7 @@ func Compile(cfg Config, thresholds map[string]Thresholds, publicURL string) (*E
 	if err != nil {
 		return nil, fmt.Errorf("scoring: CEL environment: %w", err)
 	}
+	e.adapter = env.CELTypeAdapter()
 
 	// Levels.
 	levels := cfg.Levels

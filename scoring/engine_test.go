@@ -671,3 +671,14 @@ func BenchmarkScore10kFacts(b *testing.B) {
 		e.Score(Input{Service: svc, Facts: facts, Now: now})
 	}
 }
+
+func BenchmarkScore10kFactsDefaultConfig(b *testing.B) {
+	e := mustCompile(b, DefaultConfig())
+	facts := history(10000)
+	svc := checkoutService()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		e.Score(Input{Service: svc, Facts: facts, Now: now})
+	}
+}

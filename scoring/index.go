@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"cmp"
+	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -17,8 +18,8 @@ type facts struct {
 	now time.Time
 	svc *releaseops.Service
 
-	all    []*releaseops.Fact // sorted by factLess
-	byKind map[releaseops.FactKind][]*releaseops.Fact
+	all    []*releaseops.Fact           // sorted by factLess
+	byKind [numKinds][]*releaseops.Fact // indexed like kinds
 
 	deploys []*deployRec // sorted by start, then key
 	prs     []*prRec     // merged PRs, sorted by merge time, then repo and number
@@ -29,64 +30,157 @@ type facts struct {
 
 func newFacts(in *Input) *facts {
 	x := &facts{
-		now:    in.Now,
-		svc:    &in.Service,
-		all:    make([]*releaseops.Fact, 0, len(in.Facts)),
-		byKind: make(map[releaseops.FactKind][]*releaseops.Fact, 16),
+		now: in.Now,
+		svc: &in.Service,
+		all: make([]*releaseops.Fact, 0, len(in.Facts)),
 	}
+	var counts [numKinds]int
 	for i := range in.Facts {
 		f := &in.Facts[i]
-		if f.At.After(in.Now) || !hasPayload(f) {
+		k := kindIndex(f)
+		if k < 0 || f.At.After(in.Now) {
 			continue
 		}
+		counts[k]++
 		x.all = append(x.all, f)
 	}
-	slices.SortFunc(x.all, factCmp)
-	for _, f := range x.all {
-		x.byKind[f.Kind] = append(x.byKind[f.Kind], f)
+	sortFacts(x.all)
+	// One backing array for every kind, cut to the exact counts.
+	backing := make([]*releaseops.Fact, len(x.all))
+	for k, n := range counts {
+		x.byKind[k], backing = backing[:0:n], backing[n:]
 	}
-	x.deploys = buildDeploys(x.byKind[releaseops.FactDeploy])
-	x.prs = buildPRs(x.byKind[releaseops.FactPullRequest], x.byKind[releaseops.FactReview])
+	for _, f := range x.all {
+		k := kindIndex(f)
+		x.byKind[k] = append(x.byKind[k], f)
+	}
+	x.deploys = buildDeploys(x.of(releaseops.FactDeploy))
+	x.prs = buildPRs(x.of(releaseops.FactPullRequest), x.of(releaseops.FactReview))
 	return x
 }
 
-// hasPayload reports whether the typed payload named by Kind is set.
-func hasPayload(f *releaseops.Fact) bool {
+// sortFacts sorts facts by factCmp: a radix sort on the time in nanoseconds (linear, which
+// matters at 10,000 facts), then the full order within runs of equal times.
+func sortFacts(fs []*releaseops.Fact) {
+	n := len(fs)
+	if n < 2 {
+		return
+	}
+	keys, tmpK := make([]uint64, n), make([]uint64, n)
+	idx, tmpI := make([]int32, n), make([]int32, n)
+	lo := time.Unix(0, math.MinInt64)
+	for i, f := range fs {
+		if f.At.After(lo) {
+			keys[i] = uint64(f.At.UnixNano()) ^ 1<<63 // order-preserving for negative times
+		}
+		idx[i] = int32(i)
+	}
+	for shift := 0; shift < 64; shift += 8 {
+		var count [257]int
+		for _, k := range keys {
+			count[(k>>shift)&0xff+1]++
+		}
+		if count[(keys[0]>>shift)&0xff+1] == n {
+			continue // every key has the same digit here
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for i, k := range keys {
+			d := (k >> shift) & 0xff
+			tmpK[count[d]], tmpI[count[d]] = k, idx[i]
+			count[d]++
+		}
+		keys, tmpK = tmpK, keys
+		idx, tmpI = tmpI, idx
+	}
+	out := make([]*releaseops.Fact, n)
+	for i, j := range idx {
+		out[i] = fs[j]
+	}
+	for i := 0; i < n; {
+		j := i + 1
+		for j < n && keys[j] == keys[i] {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(out[i:j], factCmp)
+		}
+		i = j
+	}
+	copy(fs, out)
+}
+
+// kinds are the fact kinds scoring reads, numbered by their position.
+var kinds = [...]releaseops.FactKind{
+	releaseops.FactDeploy, releaseops.FactPullRequest, releaseops.FactReview, releaseops.FactBranchProtection,
+	releaseops.FactRuleset, releaseops.FactPush, releaseops.FactCIRun, releaseops.FactRelease,
+	releaseops.FactVulnerability, releaseops.FactIncident, releaseops.FactPagerDutyService, releaseops.FactTerraformRun,
+	releaseops.FactAssessment, releaseops.FactProtectionRule, releaseops.FactGateDecision, releaseops.FactNotification,
+}
+
+const numKinds = len(kinds)
+
+// kindNum is the position of a kind in kinds, or -1.
+func kindNum(k releaseops.FactKind) int {
+	for i, kk := range kinds {
+		if kk == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// kindIndex numbers the fact's kind for grouping, or -1 when the kind is unknown or its typed
+// payload (the one Kind names) is missing.
+func kindIndex(f *releaseops.Fact) int {
+	var ok bool
 	switch f.Kind {
 	case releaseops.FactDeploy:
-		return f.Deploy != nil
+		ok = f.Deploy != nil
 	case releaseops.FactPullRequest:
-		return f.PullRequest != nil
+		ok = f.PullRequest != nil
 	case releaseops.FactReview:
-		return f.Review != nil
+		ok = f.Review != nil
 	case releaseops.FactBranchProtection:
-		return f.BranchProtection != nil
+		ok = f.BranchProtection != nil
 	case releaseops.FactRuleset:
-		return f.Ruleset != nil
+		ok = f.Ruleset != nil
 	case releaseops.FactPush:
-		return f.Push != nil
+		ok = f.Push != nil
 	case releaseops.FactCIRun:
-		return f.CIRun != nil
+		ok = f.CIRun != nil
 	case releaseops.FactRelease:
-		return f.Release != nil
+		ok = f.Release != nil
 	case releaseops.FactVulnerability:
-		return f.Vulnerability != nil
+		ok = f.Vulnerability != nil
 	case releaseops.FactIncident:
-		return f.Incident != nil
+		ok = f.Incident != nil
 	case releaseops.FactPagerDutyService:
-		return f.PagerDutyService != nil
+		ok = f.PagerDutyService != nil
 	case releaseops.FactTerraformRun:
-		return f.TerraformRun != nil
+		ok = f.TerraformRun != nil
 	case releaseops.FactAssessment:
-		return f.Assessment != nil
+		ok = f.Assessment != nil
 	case releaseops.FactProtectionRule:
-		return f.ProtectionRule != nil
+		ok = f.ProtectionRule != nil
 	case releaseops.FactGateDecision:
-		return f.GateDecision != nil
+		ok = f.GateDecision != nil
 	case releaseops.FactNotification:
-		return f.Notification != nil
+		ok = f.Notification != nil
 	}
-	return false
+	if !ok {
+		return -1
+	}
+	return kindNum(f.Kind)
+}
+
+// of returns the facts of one kind, oldest first.
+func (x *facts) of(kind releaseops.FactKind) []*releaseops.Fact {
+	if k := kindNum(kind); k >= 0 {
+		return x.byKind[k]
+	}
+	return nil
 }
 
 // factCmp is a total order on facts so that the input order never shows in the output:
@@ -209,31 +303,50 @@ func (d *deployRec) phased() bool {
 	return false
 }
 
-var deploySuffixes = []string{"-started", "-start", "-finished", "-finish", "-succeeded", "-success", "-failed", "-failure", "-rolled_back", "-rolled-back", "-completed", "-complete", "-done"}
-
+// deployKey is the pairing key of a deploy event: its id without a trailing status word
+// (-started, -finished, -succeeded, -failed, -rolled_back, ...).
 func deployKey(d *releaseops.Deploy) string {
 	id := d.ID
-	low := strings.ToLower(id)
-	for _, s := range deploySuffixes {
-		if strings.HasSuffix(low, s) && len(id) > len(s) {
-			return id[:len(id)-len(s)]
-		}
-	}
 	if id == "" {
 		return d.Environment + "@" + d.CommitSHA + "@" + d.Version
+	}
+	i := strings.LastIndexByte(id, '-')
+	if i <= 0 {
+		return id
+	}
+	switch lowerASCII(id[i+1:]) {
+	case "started", "start", "finished", "finish", "succeeded", "success", "failed", "failure",
+		"rolled_back", "completed", "complete", "done":
+		return id[:i]
+	case "back":
+		if j := len(id) - len("-rolled-back"); j > 0 && strings.EqualFold(id[j:], "-rolled-back") {
+			return id[:j]
+		}
 	}
 	return id
 }
 
 func buildDeploys(fs []*releaseops.Fact) []*deployRec {
 	byKey := make(map[string]*deployRec, len(fs)/2+1)
+	var recs []deployRec // allocated in chunks; pointers into a chunk stay valid
+	slots := make([]*releaseops.Fact, 0, len(fs)+len(fs)/4+2)
 	var out []*deployRec
 	for _, f := range fs { // in time order
 		d := f.Deploy
 		k := deployKey(d)
 		r := byKey[k]
 		if r == nil {
-			r = &deployRec{key: k, status: releaseops.DeployStarted, start: f.At}
+			if len(recs) == cap(recs) {
+				recs = make([]deployRec, 0, min(len(fs)/2+1, 512))
+			}
+			recs = append(recs, deployRec{key: k, status: releaseops.DeployStarted, start: f.At})
+			r = &recs[len(recs)-1]
+			// Most deploys have a started and a final event: give each two slots of one
+			// shared array; a third event makes append copy that deploy's facts out.
+			if len(slots)+2 <= cap(slots) {
+				r.facts = slots[len(slots) : len(slots) : len(slots)+2]
+				slots = slots[:len(slots)+2]
+			}
 			byKey[k] = r
 			out = append(out, r)
 		}
@@ -300,10 +413,27 @@ type prRec struct {
 	approvals []*releaseops.Fact // latest approving review per reviewer, not by the author
 }
 
-func prKey(repo string, n int) string { return strings.ToLower(repo) + "#" + strconv.Itoa(n) }
+// prID identifies a pull request: repository (lowercase) and number.
+type prID struct {
+	repo string
+	n    int
+}
+
+func prKey(repo string, n int) prID { return prID{lowerASCII(repo), n} }
+
+// lowerASCII lowercases s, without allocating when it has no uppercase letter.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
 
 func buildPRs(prFacts, reviews []*releaseops.Fact) []*prRec {
-	byKey := make(map[string]*prRec, len(prFacts))
+	byKey := make(map[prID]*prRec, len(prFacts))
+	recs := make([]prRec, 0, len(prFacts))
 	var out []*prRec
 	for _, f := range prFacts {
 		k := prKey(f.PullRequest.Repo, f.PullRequest.Number)
@@ -311,13 +441,17 @@ func buildPRs(prFacts, reviews []*releaseops.Fact) []*prRec {
 			r.fact, r.pr = f, f.PullRequest
 			continue
 		}
-		r := &prRec{fact: f, pr: f.PullRequest}
+		recs = append(recs, prRec{fact: f, pr: f.PullRequest})
+		r := &recs[len(recs)-1]
 		byKey[k] = r
 		out = append(out, r)
 	}
 	// A reviewer's latest approved / changes_requested / dismissed review decides; comments do not.
-	type rk struct{ pr, reviewer string }
-	latest := map[rk]*releaseops.Fact{}
+	type rk struct {
+		pr       prID
+		reviewer string
+	}
+	latest := make(map[rk]*releaseops.Fact, len(reviews))
 	var order []rk
 	for _, f := range reviews {
 		rv := f.Review
@@ -326,7 +460,7 @@ func buildPRs(prFacts, reviews []*releaseops.Fact) []*prRec {
 		default:
 			continue
 		}
-		k := rk{prKey(rv.Repo, rv.PRNumber), strings.ToLower(rv.Reviewer)}
+		k := rk{prKey(rv.Repo, rv.PRNumber), lowerASCII(rv.Reviewer)}
 		if _, ok := latest[k]; !ok {
 			order = append(order, k)
 		}
@@ -344,10 +478,14 @@ func buildPRs(prFacts, reviews []*releaseops.Fact) []*prRec {
 		r.approvals = append(r.approvals, f)
 	}
 	slices.SortStableFunc(out, func(a, b *prRec) int {
-		if c := a.pr.MergedAt.Compare(b.pr.MergedAt); c != 0 {
+		if c := a.mergedAt().Compare(b.mergedAt()); c != 0 {
 			return c
 		}
-		return cmp.Compare(prKey(a.pr.Repo, a.pr.Number), prKey(b.pr.Repo, b.pr.Number))
+		ka, kb := prKey(a.pr.Repo, a.pr.Number), prKey(b.pr.Repo, b.pr.Number)
+		if c := cmp.Compare(ka.repo, kb.repo); c != 0 {
+			return c
+		}
+		return cmp.Compare(ka.n, kb.n)
 	})
 	return out
 }
@@ -376,7 +514,7 @@ func (x *facts) incidentRecs() []*incidentRec {
 	}
 	byID := map[string]*incidentRec{}
 	out := []*incidentRec{}
-	for _, f := range x.byKind[releaseops.FactIncident] {
+	for _, f := range x.of(releaseops.FactIncident) {
 		in := f.Incident
 		if x.svc.PagerDutyServiceID != "" && in.ServiceID != "" && in.ServiceID != x.svc.PagerDutyServiceID {
 			continue
@@ -442,6 +580,12 @@ func evidenceOf(fs ...*releaseops.Fact) []releaseops.Evidence {
 		out = append(out, f.Evidence)
 	}
 	return tidyEvidence(out)
+}
+
+// newest keeps the tail of facts collected in time order, enough to pick the evidence from
+// (two per item, for signals that cite pairs such as a deploy and the incident after it).
+func newest(fs []*releaseops.Fact) []*releaseops.Fact {
+	return fs[max(0, len(fs)-2*maxEvidence):]
 }
 
 // maxEvidence bounds the evidence listed per signal; the reason carries the counts.

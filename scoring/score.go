@@ -205,7 +205,7 @@ func (e *Engine) settle(ds *DimensionScore) {
 }
 
 func (e *Engine) vars(x *facts, card *Scorecard) *celVars {
-	v := &celVars{x: x, dora: card.DORA, score: card.Score,
+	v := &celVars{adapter: e.adapter, x: x, dora: card.DORA, score: card.Score,
 		signals: map[string]float64{}, outcomes: map[string]string{}, dimensions: map[string]float64{}}
 	var applicable []float64
 	for _, d := range card.Dimensions {

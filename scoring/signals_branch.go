@@ -44,8 +44,8 @@ func evalDefaultBranchProtected(x *facts, _ Params) result {
 // latestGovernanceFacts is the newest protection events, for evidence of an absence.
 func (x *facts) latestGovernanceFacts() []*releaseops.Fact {
 	var fs []*releaseops.Fact
-	fs = append(fs, x.byKind[releaseops.FactBranchProtection]...)
-	fs = append(fs, x.byKind[releaseops.FactRuleset]...)
+	fs = append(fs, x.of(releaseops.FactBranchProtection)...)
+	fs = append(fs, x.of(releaseops.FactRuleset)...)
 	sortFactsDesc(fs)
 	return fs[:min(len(fs), maxEvidence)]
 }
@@ -80,7 +80,7 @@ func evalCodeOwnerReview(x *facts, p Params) result {
 			reason: fmt.Sprintf("%s does not require code-owner review; turn on \"Require review from Code Owners\"", v.name)}
 	}
 	var touched []*releaseops.Fact
-	for _, f := range x.byKind[releaseops.FactPush] {
+	for _, f := range x.of(releaseops.FactPush) {
 		if f.Push.TouchesCodeowners && !f.Push.Deleted && x.repoMatches(f.Push.Repo) && x.since(f.At, p.Window) {
 			touched = append(touched, f)
 		}
@@ -159,7 +159,7 @@ func evalPRApprovalShare(x *facts, p Params) result {
 		r.reason += "; merged without approval: " + strings.Join(nums, ", ")
 		r.evidence = evidenceOf(unapproved...)
 	} else {
-		r.evidence = evidenceOf(approvedEv...)
+		r.evidence = evidenceOf(newest(approvedEv)...)
 	}
 	return r
 }

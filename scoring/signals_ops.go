@@ -135,13 +135,14 @@ func (x *facts) shareOf(p Params, ds []*deployRec, ok func(*deployRec) bool, wha
 	share := float64(good) / float64(len(ds))
 	r := result{score: gradeAtLeast(share, p.Target), value: metric(share)}
 	r.reason = fmt.Sprintf("%d of %s in %s %s (%s); the target is %s", good, plural(len(ds), "production deploy", "production deploys"), span(p.Window), what, pct(share), pct(p.Target))
+	// Deploys come oldest first: the most recent ones are the evidence.
 	if len(miss) > 0 {
 		if r.score < 1 {
 			r.reason += "; " + fix
 		}
-		r.evidence = evidenceOf(miss...)
+		r.evidence = evidenceOf(newest(miss)...)
 	} else {
-		r.evidence = evidenceOf(hit...)
+		r.evidence = evidenceOf(newest(hit)...)
 	}
 	return r
 }
@@ -180,12 +181,12 @@ func evalAlertingWired(x *facts, p Params) result {
 		return result{score: 0, value: false, reason: "no pagerduty_service_id in the catalog; map the service to its PagerDuty service"}
 	}
 	var last *releaseops.Fact
-	for _, f := range x.byKind[releaseops.FactPagerDutyService] {
+	for _, f := range x.of(releaseops.FactPagerDutyService) {
 		if f.PagerDutyService.ID == "" || f.PagerDutyService.ID == id {
 			last = f
 		}
 	}
-	for _, f := range x.byKind[releaseops.FactIncident] {
+	for _, f := range x.of(releaseops.FactIncident) {
 		if (f.Incident.ServiceID == "" || f.Incident.ServiceID == id) && x.since(f.At, p.Window) && (last == nil || !f.At.Before(last.At)) {
 			last = f
 		}
@@ -242,9 +243,9 @@ func evalChangeFailureRate(x *facts, p Params) result {
 	r.reason = fmt.Sprintf("%d of %s in %s failed, were rolled back, or were followed by an incident within %s (%s); the target is at most %s",
 		c.failures, plural(c.deploys, "production deploy", "production deploys"), span(p.Window), span(p.Within), pct(rate), pct(p.Target))
 	if c.failures > 0 {
-		r.evidence = evidenceOf(c.evidence...)
+		r.evidence = evidenceOf(newest(c.evidence)...)
 	} else {
-		r.evidence = evidenceOf(c.okEvidence...)
+		r.evidence = evidenceOf(newest(c.okEvidence)...)
 	}
 	return r
 }
@@ -265,7 +266,7 @@ func evalOwner(x *facts, _ Params) result {
 func evalRunbook(x *facts, p Params) result {
 	linked := x.svc.RunbookURL != ""
 	var last *releaseops.Fact
-	for _, f := range x.byKind[releaseops.FactPush] {
+	for _, f := range x.of(releaseops.FactPush) {
 		if f.Push.TouchesRunbook && !f.Push.Deleted && x.repoMatches(f.Push.Repo) && x.since(f.At, 2*p.Window) {
 			last = f
 		}
@@ -319,7 +320,7 @@ func evalApprovers(x *facts, p Params) result {
 func evalEscalation(x *facts, p Params) result {
 	levels, from := 0, ""
 	var ev *releaseops.Fact
-	for _, f := range x.byKind[releaseops.FactPagerDutyService] {
+	for _, f := range x.of(releaseops.FactPagerDutyService) {
 		ps := f.PagerDutyService
 		if ps.EscalationLevels > 0 && (x.svc.PagerDutyServiceID == "" || ps.ID == "" || ps.ID == x.svc.PagerDutyServiceID) {
 			levels, from, ev = ps.EscalationLevels, "synced from PagerDuty", f

@@ -25,23 +25,36 @@ func evalStartFinish(x *facts, p Params) result {
 }
 
 func evalGateRecorded(x *facts, p Params) result {
-	var gates []*releaseops.Fact
-	for _, f := range x.byKind[releaseops.FactGateDecision] {
-		if isProduction(f.GateDecision.Environment) {
-			gates = append(gates, f)
+	byVersion := map[string]bool{}
+	byCommit := map[string][]string{} // first 7 characters → full (or short) SHAs
+	var times []time.Time             // sorted, as facts are
+	for _, f := range x.of(releaseops.FactGateDecision) {
+		g := f.GateDecision
+		if !isProduction(g.Environment) {
+			continue
 		}
+		if g.Version != "" {
+			byVersion[g.Version] = true
+		}
+		if c := strings.ToLower(g.CommitSHA); len(c) >= 7 {
+			byCommit[c[:7]] = append(byCommit[c[:7]], c)
+		}
+		times = append(times, f.At)
 	}
 	return x.shareOf(p, x.prodDeploys(p), func(d *deployRec) bool {
-		for _, g := range gates {
-			gd := g.GateDecision
-			if (d.version != "" && gd.Version == d.version) || (d.commit != "" && gd.CommitSHA != "" && strings.HasPrefix(d.commit, gd.CommitSHA) || d.commit != "" && strings.HasPrefix(gd.CommitSHA, d.commit)) {
-				return true
-			}
-			if !g.At.After(d.start) && !g.At.Before(d.start.Add(-p.Within)) {
-				return true
+		if d.version != "" && byVersion[d.version] {
+			return true
+		}
+		if c := strings.ToLower(d.commit); len(c) >= 7 {
+			for _, g := range byCommit[c[:7]] {
+				if strings.HasPrefix(c, g) || strings.HasPrefix(g, c) {
+					return true
+				}
 			}
 		}
-		return false
+		// A decision within the tolerance before the deploy started.
+		i, _ := slices.BinarySearchFunc(times, d.start.Add(-p.Within), time.Time.Compare)
+		return i < len(times) && !times[i].After(d.start)
 	}, "had a recorded gate decision", "call the gate (releaseops gate or POST /api/v1/gate) before every production deploy")
 }
 
@@ -69,13 +82,13 @@ func evalPlanChecks(x *facts, p Params) result {
 		}
 	}
 	var runs, pushes []*releaseops.Fact
-	for _, f := range x.byKind[releaseops.FactCIRun] {
+	for _, f := range x.of(releaseops.FactCIRun) {
 		r := f.CIRun
 		if isPlanCheck(r.Name) && x.repoMatches(r.Repo) && x.since(f.At, p.Window) && (len(r.PRNumbers) > 0 || r.Event == "pull_request" || r.Event == "pull_request_target") {
 			runs = append(runs, f)
 		}
 	}
-	for _, f := range x.byKind[releaseops.FactPush] {
+	for _, f := range x.of(releaseops.FactPush) {
 		if f.Push.TouchesTerraform && x.repoMatches(f.Push.Repo) && x.since(f.At, p.Window) {
 			pushes = append(pushes, f)
 		}
@@ -97,7 +110,7 @@ func evalPlanChecks(x *facts, p Params) result {
 }
 
 func evalAssessmentRecent(x *facts, p Params) result {
-	as := x.byKind[releaseops.FactAssessment]
+	as := x.of(releaseops.FactAssessment)
 	if len(as) == 0 {
 		return noData("no health assessment received; enable drift detection (health assessments) on the service's workspaces and their notifications")
 	}
@@ -119,7 +132,7 @@ func evalNoUnapprovedDestroy(x *facts, p Params) result {
 	}
 	runs := map[string]*run{}
 	var order []string
-	for _, f := range x.byKind[releaseops.FactTerraformRun] {
+	for _, f := range x.of(releaseops.FactTerraformRun) {
 		if !x.since(f.At, p.Window) {
 			continue
 		}
@@ -201,7 +214,7 @@ type drift struct {
 // drifts pairs each drift detection with the first later clean assessment or successful apply
 // of the same workspace.
 func (x *facts) drifts() (ds []*drift, seen bool) {
-	fs := slices.Concat(x.byKind[releaseops.FactAssessment], x.byKind[releaseops.FactTerraformRun])
+	fs := slices.Concat(x.of(releaseops.FactAssessment), x.of(releaseops.FactTerraformRun))
 	slices.SortStableFunc(fs, factCmp)
 	open := map[string]*drift{}
 	for _, f := range fs {
@@ -315,33 +328,34 @@ func evalReleaseNotes(x *facts, p Params) result {
 			ds = append(ds, d)
 		}
 	}
-	var notes, releases []*releaseops.Fact
-	for _, f := range x.byKind[releaseops.FactNotification] {
-		if f.Notification.Kind == "release_notes" {
-			notes = append(notes, f)
+	refs := map[string]bool{}
+	var unref []time.Time // release notes without a ref, sorted
+	for _, f := range x.of(releaseops.FactNotification) {
+		if n := f.Notification; n.Kind == "release_notes" {
+			if n.Ref != "" {
+				refs[n.Ref] = true
+			} else {
+				unref = append(unref, f.At)
+			}
 		}
 	}
-	for _, f := range x.byKind[releaseops.FactRelease] {
+	tags := map[string]bool{}
+	for _, f := range x.of(releaseops.FactRelease) {
 		if r := f.Release; !r.Draft && (r.Action == "published" || r.Action == "released" || r.Action == "created") {
-			releases = append(releases, f)
+			tags[r.Tag] = true
 		}
 	}
 	return x.shareOf(p, ds, func(d *deployRec) bool {
-		for _, n := range notes {
-			ref := n.Notification.Ref
-			if ref != "" && (ref == d.key || slices.ContainsFunc(d.facts, func(f *releaseops.Fact) bool { return f.Deploy.ID == ref })) {
-				return true
-			}
-			if ref == "" && !n.At.Before(d.end) && !n.At.After(d.end.Add(p.Within)) {
+		if refs[d.key] || d.version != "" && tags[d.version] {
+			return true
+		}
+		for _, f := range d.facts {
+			if refs[f.Deploy.ID] {
 				return true
 			}
 		}
-		for _, r := range releases {
-			if d.version != "" && r.Release.Tag == d.version {
-				return true
-			}
-		}
-		return false
+		i, _ := slices.BinarySearchFunc(unref, d.end, time.Time.Compare)
+		return i < len(unref) && !unref[i].After(d.end.Add(p.Within))
 	}, "had release notes", "let ReleaseOps post release notes to the service's channel, or publish a GitHub release for each version")
 }
 
@@ -351,7 +365,7 @@ func evalStakeholderChannel(x *facts, p Params) result {
 		ch = x.svc.SlackChannel
 	}
 	var posts []*releaseops.Fact
-	for _, f := range x.byKind[releaseops.FactNotification] {
+	for _, f := range x.of(releaseops.FactNotification) {
 		if x.since(f.At, p.Window) {
 			posts = append(posts, f)
 		}
