@@ -49,6 +49,11 @@ type Worker struct {
 	BatchFacts int
 	// CacheFacts caps the facts kept in memory across services (hot services skip the load).
 	CacheFacts int
+	// MinInterval is the shortest time between two rounds. Under a burst every commit wakes
+	// the worker; spacing the rounds lets one rescore of a hot service cover many events, so
+	// rescoring cannot starve ingestion of CPU. A score still reflects an event within about
+	// MinInterval plus one round.
+	MinInterval time.Duration
 
 	wake chan struct{}
 	once sync.Once
@@ -77,6 +82,9 @@ func (w *Worker) init() {
 		}
 		if w.CacheFacts <= 0 {
 			w.CacheFacts = 200_000
+		}
+		if w.MinInterval <= 0 {
+			w.MinInterval = 250 * time.Millisecond
 		}
 	})
 }
@@ -112,6 +120,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	poll := time.NewTicker(500 * time.Millisecond) // a safety net should a wake be missed
 	defer poll.Stop()
 	for {
+		roundStart := time.Now()
 		for {
 			n, err := w.Step(ctx)
 			if err != nil {
@@ -133,6 +142,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-w.wake:
+			if wait := w.MinInterval - time.Since(roundStart); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(wait):
+				}
+			}
 		case <-poll.C:
 		case <-full.C:
 			if err := w.RescoreAll(ctx); err != nil && ctx.Err() == nil {

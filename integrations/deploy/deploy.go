@@ -8,7 +8,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -125,15 +127,17 @@ type decoded struct {
 // first one encoding/json would stop at.
 func decode(body []byte) (decoded, []string, error) {
 	var d decoded
-	if !json.Valid(body) {
-		return d, nil, releaseops.Errorf(releaseops.EMALFORMED, "body is not valid JSON")
-	}
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
+	// One pass: Unmarshal validates as it decodes, so a separate json.Valid would scan the
+	// (up to 25 MB) body twice on the hot path.
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return d, nil, releaseops.Errorf(releaseops.EMALFORMED, "body is not valid JSON")
+		}
 		return d, nil, releaseops.Errorf(releaseops.EMALFORMED, "body must be a JSON object")
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &obj); err != nil {
+	if obj == nil {
 		return d, nil, releaseops.Errorf(releaseops.EMALFORMED, "body must be a JSON object")
 	}
 	v := validator{obj: obj}
