@@ -78,18 +78,18 @@ func (x *facts) branchGov() *branchView {
 	if x.branch != nil {
 		return x.branch
 	}
-	var timeline []*releaseops.Fact
+	var rules, rulesets []*releaseops.Fact
 	for _, f := range x.of(releaseops.FactBranchProtection) {
 		if x.repoMatches(f.BranchProtection.Repo) {
-			timeline = append(timeline, f)
+			rules = append(rules, f)
 		}
 	}
 	for _, f := range x.of(releaseops.FactRuleset) {
 		if x.repoMatches(f.Ruleset.Repo) {
-			timeline = append(timeline, f)
+			rulesets = append(rulesets, f)
 		}
 	}
-	slices.SortStableFunc(timeline, factCmp)
+	timeline := mergeFacts(rules, rulesets)
 
 	v := &branchView{name: x.defaultBranch(timeline), known: len(timeline) > 0}
 	state := map[string]ruleState{}
@@ -247,6 +247,19 @@ func (x *facts) isDefaultBranchPush(p *releaseops.Push, branch string) bool {
 		return false
 	}
 	return p.DefaultBranch || p.Ref == "refs/heads/"+branch
+}
+
+// mergeFacts merges two lists sorted by factCmp into one.
+func mergeFacts(a, b []*releaseops.Fact) []*releaseops.Fact {
+	out := make([]*releaseops.Fact, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if factCmp(a[0], b[0]) <= 0 {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // sortFactsDesc orders facts newest first (for picking evidence).

@@ -133,6 +133,8 @@ func newCELEnv() (*cel.Env, error) {
 		),
 		ext.Strings(),
 		ext.Lists(),
+		ext.Bindings(),
+		ext.Math(),
 		cel.Variable("service", cel.ObjectType("scoring.ServiceVars")),
 		cel.Variable("signals", cel.MapType(cel.StringType, cel.DoubleType)),
 		cel.Variable("outcomes", cel.MapType(cel.StringType, cel.StringType)),

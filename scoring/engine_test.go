@@ -134,7 +134,7 @@ func goldenConfig() Config {
 		{ID: "lead-time-under-a-day", Description: "median lead time under 24 h", Dimension: "deployment_maturity",
 			Expr: `dora.lead_time_samples > 0 && dora.lead_time_hours < 24.0`},
 		{ID: "canary-share", Description: "share of production deploys that were canaries", Dimension: "deployment_maturity", Weight: 0.5,
-			Expr: `deploys.filter(d, d.production && d.kind == "deploy").size() == 0 ? 0.0 : double(deploys.filter(d, d.production && d.kind == "deploy" && d.strategy == "canary").size()) / double(deploys.filter(d, d.production && d.kind == "deploy").size())`},
+			Expr: `cel.bind(prod, deploys.filter(d, d.production && d.kind == "deploy"), prod.size() == 0 ? 0.0 : double(prod.filter(d, d.strategy == "canary").size()) / double(prod.size()))`},
 		{ID: "tier1-pagerduty", Description: "tier-1 services page through PagerDuty", Level: "silver",
 			Expr: `service.tier != 1 || service.pagerduty_service_id != ""`},
 	}

@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -104,3 +105,66 @@ func scoreAt(e *Engine, svc releaseops.Service, facts []releaseops.Fact, at time
 }
 
 func approx(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+func TestKindIndex(t *testing.T) {
+	payloads := map[releaseops.FactKind]func(*releaseops.Fact){
+		releaseops.FactDeploy:           func(f *releaseops.Fact) { f.Deploy = &releaseops.Deploy{} },
+		releaseops.FactPullRequest:      func(f *releaseops.Fact) { f.PullRequest = &releaseops.PullRequest{} },
+		releaseops.FactReview:           func(f *releaseops.Fact) { f.Review = &releaseops.Review{} },
+		releaseops.FactBranchProtection: func(f *releaseops.Fact) { f.BranchProtection = &releaseops.BranchProtection{} },
+		releaseops.FactRuleset:          func(f *releaseops.Fact) { f.Ruleset = &releaseops.Ruleset{} },
+		releaseops.FactPush:             func(f *releaseops.Fact) { f.Push = &releaseops.Push{} },
+		releaseops.FactCIRun:            func(f *releaseops.Fact) { f.CIRun = &releaseops.CIRun{} },
+		releaseops.FactRelease:          func(f *releaseops.Fact) { f.Release = &releaseops.Release{} },
+		releaseops.FactVulnerability:    func(f *releaseops.Fact) { f.Vulnerability = &releaseops.Vulnerability{} },
+		releaseops.FactIncident:         func(f *releaseops.Fact) { f.Incident = &releaseops.Incident{} },
+		releaseops.FactPagerDutyService: func(f *releaseops.Fact) { f.PagerDutyService = &releaseops.PagerDutyService{} },
+		releaseops.FactTerraformRun:     func(f *releaseops.Fact) { f.TerraformRun = &releaseops.TerraformRun{} },
+		releaseops.FactAssessment:       func(f *releaseops.Fact) { f.Assessment = &releaseops.TerraformAssessment{} },
+		releaseops.FactProtectionRule:   func(f *releaseops.Fact) { f.ProtectionRule = &releaseops.ProtectionRule{} },
+		releaseops.FactGateDecision:     func(f *releaseops.Fact) { f.GateDecision = &releaseops.GateDecision{} },
+		releaseops.FactNotification:     func(f *releaseops.Fact) { f.Notification = &releaseops.Notification{} },
+	}
+	if len(payloads) != numKinds {
+		t.Fatalf("%d payloads for %d kinds", len(payloads), numKinds)
+	}
+	for k, set := range payloads {
+		f := releaseops.Fact{Kind: k}
+		if kindIndex(&f) != -1 {
+			t.Errorf("%s without payload accepted", k)
+		}
+		set(&f)
+		if i := kindIndex(&f); i < 0 || kinds[i] != k {
+			t.Errorf("kindIndex(%s) = %d", k, i)
+		}
+	}
+	if kindIndex(&releaseops.Fact{Kind: "other", Deploy: &releaseops.Deploy{}}) != -1 {
+		t.Error("unknown kind accepted")
+	}
+}
+
+func TestFactOrderMatchesFactCmp(t *testing.T) {
+	var b fb
+	times := []time.Time{{}, time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), now, ago_(time.Hour), now, ago_(time.Hour), time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC), now.Add(-time.Nanosecond)}
+	for i, at := range times {
+		for j := range 3 {
+			id := fmt.Sprintf("x%d-%d", i, j)
+			b.add(releaseops.FactDeploy, "deploy", "deploy", at, func(f *releaseops.Fact) { f.Deploy = &releaseops.Deploy{ID: id, Status: "started"} })
+		}
+	}
+	b.add(releaseops.FactDeploy, "deploy", "deploy", now, func(*releaseops.Fact) {}) // no payload: dropped
+	got := newFacts(&Input{Facts: b.facts, Now: now}).all
+	want := make([]*releaseops.Fact, 0, len(b.facts))
+	for i := range b.facts[:len(b.facts)-1] {
+		want = append(want, &b.facts[i])
+	}
+	slices.SortFunc(want, factCmp)
+	if len(got) != len(want) {
+		t.Fatalf("%d facts, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("position %d: %v, want %v", i, got[i].Evidence, want[i].Evidence)
+		}
+	}
+}

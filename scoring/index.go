@@ -29,29 +29,46 @@ type facts struct {
 }
 
 func newFacts(in *Input) *facts {
-	x := &facts{
-		now: in.Now,
-		svc: &in.Service,
-		all: make([]*releaseops.Fact, 0, len(in.Facts)),
-	}
+	x := &facts{now: in.Now, svc: &in.Service}
+	n := len(in.Facts)
+	// One sequential pass over the input: kind, time key and position of each usable fact.
+	kindOf := make([]int8, n)
+	keys := make([]uint64, 0, n)
+	idx := make([]int32, 0, n)
 	var counts [numKinds]int
 	for i := range in.Facts {
 		f := &in.Facts[i]
 		k := kindIndex(f)
+		kindOf[i] = int8(k)
 		if k < 0 || f.At.After(in.Now) {
 			continue
 		}
 		counts[k]++
-		x.all = append(x.all, f)
+		keys = append(keys, timeKey(f.At))
+		idx = append(idx, int32(i))
 	}
-	sortFacts(x.all)
+	radixSort(keys, idx)
+	// Facts at the same instant take the full order.
+	for i := 0; i < len(keys); {
+		j := i + 1
+		for j < len(keys) && keys[j] == keys[i] {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(idx[i:j], func(a, b int32) int { return factCmp(&in.Facts[a], &in.Facts[b]) })
+		}
+		i = j
+	}
+	x.all = make([]*releaseops.Fact, len(idx))
 	// One backing array for every kind, cut to the exact counts.
-	backing := make([]*releaseops.Fact, len(x.all))
-	for k, n := range counts {
-		x.byKind[k], backing = backing[:0:n], backing[n:]
+	backing := make([]*releaseops.Fact, len(idx))
+	for k, c := range counts {
+		x.byKind[k], backing = backing[:0:c], backing[c:]
 	}
-	for _, f := range x.all {
-		k := kindIndex(f)
+	for i, j := range idx {
+		f := &in.Facts[j]
+		x.all[i] = f
+		k := kindOf[j]
 		x.byKind[k] = append(x.byKind[k], f)
 	}
 	x.deploys = buildDeploys(x.of(releaseops.FactDeploy))
@@ -59,56 +76,49 @@ func newFacts(in *Input) *facts {
 	return x
 }
 
-// sortFacts sorts facts by factCmp: a radix sort on the time in nanoseconds (linear, which
-// matters at 10,000 facts), then the full order within runs of equal times.
-func sortFacts(fs []*releaseops.Fact) {
-	n := len(fs)
+// timeKey maps a time to an unsigned key with the same order (times before 1678 all map to 0;
+// factCmp orders them).
+func timeKey(t time.Time) uint64 {
+	if !t.After(minKeyTime) {
+		return 0
+	}
+	return uint64(t.UnixNano()) ^ 1<<63
+}
+
+var minKeyTime = time.Unix(0, math.MinInt64)
+
+// radixSort sorts keys ascending, carrying idx along: linear time and stable, which matters
+// at 10,000 facts.
+func radixSort(keys []uint64, idx []int32) {
+	n := len(keys)
 	if n < 2 {
 		return
 	}
-	keys, tmpK := make([]uint64, n), make([]uint64, n)
-	idx, tmpI := make([]int32, n), make([]int32, n)
-	lo := time.Unix(0, math.MinInt64)
-	for i, f := range fs {
-		if f.At.After(lo) {
-			keys[i] = uint64(f.At.UnixNano()) ^ 1<<63 // order-preserving for negative times
-		}
-		idx[i] = int32(i)
-	}
+	tmpK, tmpI := make([]uint64, n), make([]int32, n)
+	src, srcI := keys, idx
 	for shift := 0; shift < 64; shift += 8 {
 		var count [257]int
-		for _, k := range keys {
+		for _, k := range src {
 			count[(k>>shift)&0xff+1]++
 		}
-		if count[(keys[0]>>shift)&0xff+1] == n {
+		if count[(src[0]>>shift)&0xff+1] == n {
 			continue // every key has the same digit here
 		}
 		for i := 1; i < len(count); i++ {
 			count[i] += count[i-1]
 		}
-		for i, k := range keys {
+		for i, k := range src {
 			d := (k >> shift) & 0xff
-			tmpK[count[d]], tmpI[count[d]] = k, idx[i]
+			tmpK[count[d]], tmpI[count[d]] = k, srcI[i]
 			count[d]++
 		}
-		keys, tmpK = tmpK, keys
-		idx, tmpI = tmpI, idx
+		src, tmpK = tmpK, src
+		srcI, tmpI = tmpI, srcI
 	}
-	out := make([]*releaseops.Fact, n)
-	for i, j := range idx {
-		out[i] = fs[j]
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+		copy(idx, srcI)
 	}
-	for i := 0; i < n; {
-		j := i + 1
-		for j < n && keys[j] == keys[i] {
-			j++
-		}
-		if j-i > 1 {
-			slices.SortFunc(out[i:j], factCmp)
-		}
-		i = j
-	}
-	copy(fs, out)
 }
 
 // kinds are the fact kinds scoring reads, numbered by their position.
@@ -135,44 +145,45 @@ func kindNum(k releaseops.FactKind) int {
 // payload (the one Kind names) is missing.
 func kindIndex(f *releaseops.Fact) int {
 	var ok bool
+	var i int
 	switch f.Kind {
 	case releaseops.FactDeploy:
-		ok = f.Deploy != nil
+		ok, i = f.Deploy != nil, 0
 	case releaseops.FactPullRequest:
-		ok = f.PullRequest != nil
+		ok, i = f.PullRequest != nil, 1
 	case releaseops.FactReview:
-		ok = f.Review != nil
+		ok, i = f.Review != nil, 2
 	case releaseops.FactBranchProtection:
-		ok = f.BranchProtection != nil
+		ok, i = f.BranchProtection != nil, 3
 	case releaseops.FactRuleset:
-		ok = f.Ruleset != nil
+		ok, i = f.Ruleset != nil, 4
 	case releaseops.FactPush:
-		ok = f.Push != nil
+		ok, i = f.Push != nil, 5
 	case releaseops.FactCIRun:
-		ok = f.CIRun != nil
+		ok, i = f.CIRun != nil, 6
 	case releaseops.FactRelease:
-		ok = f.Release != nil
+		ok, i = f.Release != nil, 7
 	case releaseops.FactVulnerability:
-		ok = f.Vulnerability != nil
+		ok, i = f.Vulnerability != nil, 8
 	case releaseops.FactIncident:
-		ok = f.Incident != nil
+		ok, i = f.Incident != nil, 9
 	case releaseops.FactPagerDutyService:
-		ok = f.PagerDutyService != nil
+		ok, i = f.PagerDutyService != nil, 10
 	case releaseops.FactTerraformRun:
-		ok = f.TerraformRun != nil
+		ok, i = f.TerraformRun != nil, 11
 	case releaseops.FactAssessment:
-		ok = f.Assessment != nil
+		ok, i = f.Assessment != nil, 12
 	case releaseops.FactProtectionRule:
-		ok = f.ProtectionRule != nil
+		ok, i = f.ProtectionRule != nil, 13
 	case releaseops.FactGateDecision:
-		ok = f.GateDecision != nil
+		ok, i = f.GateDecision != nil, 14
 	case releaseops.FactNotification:
-		ok = f.Notification != nil
+		ok, i = f.Notification != nil, 15
 	}
 	if !ok {
 		return -1
 	}
-	return kindNum(f.Kind)
+	return i // the position of f.Kind in kinds (TestKindIndex checks)
 }
 
 // of returns the facts of one kind, oldest first.
@@ -397,7 +408,7 @@ func buildDeploys(fs []*releaseops.Fact) []*deployRec {
 			r.start = *d.StartedAt
 		}
 	}
-	slices.SortStableFunc(out, func(a, b *deployRec) int {
+	slices.SortFunc(out, func(a, b *deployRec) int { // keys are unique: a total order
 		if c := a.start.Compare(b.start); c != 0 {
 			return c
 		}
@@ -477,7 +488,7 @@ func buildPRs(prFacts, reviews []*releaseops.Fact) []*prRec {
 		}
 		r.approvals = append(r.approvals, f)
 	}
-	slices.SortStableFunc(out, func(a, b *prRec) int {
+	slices.SortFunc(out, func(a, b *prRec) int { // (repo, number) is unique: a total order
 		if c := a.mergedAt().Compare(b.mergedAt()); c != 0 {
 			return c
 		}
@@ -537,7 +548,7 @@ func (x *facts) incidentRecs() []*incidentRec {
 			r.resolved, r.resolvedBy = time.Time{}, nil
 		}
 	}
-	slices.SortStableFunc(out, func(a, b *incidentRec) int {
+	slices.SortFunc(out, func(a, b *incidentRec) int { // ids are unique: a total order
 		if c := a.triggered.Compare(b.triggered); c != 0 {
 			return c
 		}

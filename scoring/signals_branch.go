@@ -43,11 +43,7 @@ func evalDefaultBranchProtected(x *facts, _ Params) result {
 
 // latestGovernanceFacts is the newest protection events, for evidence of an absence.
 func (x *facts) latestGovernanceFacts() []*releaseops.Fact {
-	var fs []*releaseops.Fact
-	fs = append(fs, x.of(releaseops.FactBranchProtection)...)
-	fs = append(fs, x.of(releaseops.FactRuleset)...)
-	sortFactsDesc(fs)
-	return fs[:min(len(fs), maxEvidence)]
+	return newest(mergeFacts(x.of(releaseops.FactBranchProtection), x.of(releaseops.FactRuleset)))
 }
 
 func evalRequiredReviewers(x *facts, p Params) result {
@@ -90,8 +86,7 @@ func evalCodeOwnerReview(x *facts, p Params) result {
 		if len(touched) > 0 {
 			why = "CODEOWNERS was changed " + ago(x.now, touched[len(touched)-1].At)
 		}
-		sortFactsDesc(touched)
-		return result{score: 1, value: true, evidence: evidenceOf(append(touched, v.current.sources...)...),
+		return result{score: 1, value: true, evidence: evidenceOf(append(newest(touched), v.current.sources...)...),
 			reason: fmt.Sprintf("%s requires code-owner review; %s", v.name, why)}
 	}
 	return result{score: 0.5, value: true, evidence: evidenceOf(v.current.sources...),

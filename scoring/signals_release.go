@@ -93,8 +93,7 @@ func evalPlanChecks(x *facts, p Params) result {
 			pushes = append(pushes, f)
 		}
 	}
-	sortFactsDesc(runs)
-	sortFactsDesc(pushes)
+	runs, pushes = newest(runs), newest(pushes) // only the latest are cited
 	switch {
 	case len(required) > 0:
 		return result{score: 1, value: "required", evidence: evidenceOf(append(v.current.sources, runs...)...),
@@ -214,8 +213,7 @@ type drift struct {
 // drifts pairs each drift detection with the first later clean assessment or successful apply
 // of the same workspace.
 func (x *facts) drifts() (ds []*drift, seen bool) {
-	fs := slices.Concat(x.of(releaseops.FactAssessment), x.of(releaseops.FactTerraformRun))
-	slices.SortStableFunc(fs, factCmp)
+	fs := mergeFacts(x.of(releaseops.FactAssessment), x.of(releaseops.FactTerraformRun))
 	open := map[string]*drift{}
 	for _, f := range fs {
 		switch {
@@ -374,8 +372,7 @@ func evalStakeholderChannel(x *facts, p Params) result {
 		return result{score: 0, value: false, reason: "no stakeholder_channel or slack_channel in the catalog; name the channel that hears about releases"}
 	}
 	if len(posts) > 0 {
-		sortFactsDesc(posts)
-		return result{score: 1, value: true, evidence: evidenceOf(posts...),
+		return result{score: 1, value: true, evidence: evidenceOf(newest(posts)...),
 			reason: fmt.Sprintf("channel %s set; %s delivered in %s", ch, plural(len(posts), "post", "posts"), span(p.Window))}
 	}
 	for _, d := range x.deploys {
