@@ -70,14 +70,21 @@ func (s *Source) facts(p releaseops.Parsed, ev any) (releaseops.Parsed, error) {
 		rule := e.GetRule()
 		p.Subject = repoSubject(e.GetRepo().GetFullName())
 		p.OccurredAt = firstTime(rule.GetUpdatedAt(), rule.GetCreatedAt())
+		// The review count and code-owner flag are kept by GitHub even while pull request
+		// reviews are switched off for the rule; only an enforced level makes them binding.
+		reviewsOn := enforced(rule.GetPullRequestReviewsEnforcementLevel())
+		reviews := 0
+		if reviewsOn {
+			reviews = rule.GetRequiredApprovingReviewCount()
+		}
 		add(releaseops.Fact{Kind: releaseops.FactBranchProtection, At: p.OccurredAt, BranchProtection: &releaseops.BranchProtection{
 			Repo:                     e.GetRepo().GetFullName(),
 			Pattern:                  rule.GetName(),
 			Action:                   e.GetAction(),
 			Deleted:                  e.GetAction() == "deleted",
-			RequiredApprovingReviews: rule.GetRequiredApprovingReviewCount(),
-			RequireCodeOwnerReview:   rule.GetRequireCodeOwnerReview(),
-			DismissStaleReviews:      rule.GetDismissStaleReviewsOnPush(),
+			RequiredApprovingReviews: reviews,
+			RequireCodeOwnerReview:   reviewsOn && rule.GetRequireCodeOwnerReview(),
+			DismissStaleReviews:      reviewsOn && rule.GetDismissStaleReviewsOnPush(),
 			LinearHistory:            enforced(rule.GetLinearHistoryRequirementEnforcementLevel()),
 			SignedCommits:            enforced(rule.GetSignatureRequirementEnforcementLevel()),
 			AdminEnforced:            rule.GetAdminEnforced(),

@@ -447,9 +447,16 @@ func TestBranchProtection(t *testing.T) {
 	p := verifyAndParse(t, src, "branch_protection_rule", fixtures.Read(t, "github/branch_protection_rule.created.json"))
 	bp := p.Facts[0].BranchProtection
 	if bp.Repo != "octo-org/octo-repo" || bp.Pattern != "production" || bp.Action != "created" || bp.Deleted ||
-		bp.RequiredApprovingReviews != 1 || bp.RequireCodeOwnerReview || bp.DismissStaleReviews || bp.LinearHistory ||
+		bp.RequiredApprovingReviews != 0 || bp.RequireCodeOwnerReview || bp.DismissStaleReviews || bp.LinearHistory ||
 		bp.SignedCommits || bp.AdminEnforced || bp.AllowForcePushes || fmt.Sprint(bp.RequiredStatusChecks) != "[basic-CI]" {
+		// The fixture's required_approving_review_count is 1 but its
+		// pull_request_reviews_enforcement_level is "off": no review is actually required.
 		t.Errorf("created = %+v", bp)
+	}
+	on := bytes.Replace(fixtures.Read(t, "github/branch_protection_rule.created.json"),
+		[]byte(`"pull_request_reviews_enforcement_level": "off"`), []byte(`"pull_request_reviews_enforcement_level": "everyone"`), 1)
+	if bp := verifyAndParse(t, src, "branch_protection_rule", on).Facts[0].BranchProtection; bp.RequiredApprovingReviews != 1 {
+		t.Errorf("reviews enforced for everyone: required reviews = %d, want 1", bp.RequiredApprovingReviews)
 	}
 	if want := time.Date(2021, 8, 19, 16, 16, 32, 0, time.UTC); !p.Facts[0].At.Equal(want) {
 		t.Errorf("at = %v, want %v", p.Facts[0].At, want)
