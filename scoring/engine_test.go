@@ -548,7 +548,7 @@ func TestCompileErrors(t *testing.T) {
 			t.Errorf("problem without a path: %q", line)
 		}
 	}
-	if t.Failed() {
+	if t.Failed() || testing.Verbose() {
 		t.Log(msg)
 	}
 }

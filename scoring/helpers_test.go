@@ -2,7 +2,9 @@ package scoring
 
 import (
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +167,32 @@ func TestFactOrderMatchesFactCmp(t *testing.T) {
 	for i := range got {
 		if got[i] != want[i] {
 			t.Fatalf("position %d: %v, want %v", i, got[i].Evidence, want[i].Evidence)
+		}
+	}
+}
+
+// The user documentation names every signal, dimension and level rule.
+func TestDocsCoverRegistry(t *testing.T) {
+	b, err := os.ReadFile("../docs/scoring.md")
+	if err != nil {
+		t.Skipf("docs/scoring.md not found: %v", err)
+	}
+	doc := string(b)
+	for _, s := range Registry() {
+		if !strings.Contains(doc, "`"+s.ID+"`") {
+			t.Errorf("docs/scoring.md does not document signal %s", s.ID)
+		}
+	}
+	for _, d := range Dimensions {
+		if !strings.Contains(doc, "`"+d.ID+"`") {
+			t.Errorf("docs/scoring.md does not name dimension %s", d.ID)
+		}
+	}
+	for _, l := range LevelOrder {
+		for _, r := range DefaultLevels()[l].Rules {
+			if !strings.Contains(doc, strings.ReplaceAll(r.Expr, "||", `\|\|`)) {
+				t.Errorf("docs/scoring.md does not show the default %s rule %s", l, r.ID)
+			}
 		}
 	}
 }
