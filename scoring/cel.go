@@ -109,21 +109,6 @@ type PullRequestVars struct {
 	Labels    []string  `cel:"labels"`
 }
 
-// celVariables documents the declared variables, in the order docs/scoring.md lists them.
-var celVariables = []struct{ name, typ, doc string }{
-	{"service", "service", "the catalog entry (fields below)"},
-	{"signals", "map(string, double)", "signal id → score 0–1 after waivers (built-in signals and dimension rules evaluated so far)"},
-	{"outcomes", "map(string, string)", "signal id → outcome (pass, partial, fail, no_data, not_applicable, waived)"},
-	{"dimensions", "map(string, double)", "applicable dimension id → score 0–1"},
-	{"score", "double", "the composite 0–100"},
-	{"dora", "dora", "the DORA metrics (fields below)"},
-	{"deploys", "list(deploy)", "deploys, rollbacks and rehearsals in the lookback, oldest first"},
-	{"incidents", "list(incident)", "PagerDuty incidents in the lookback, oldest first"},
-	{"pull_requests", "list(pull_request)", "merged pull requests in the lookback, oldest first"},
-	{"counts", "map(string, int)", "facts in the lookback by kind (deploy, pull_request, push, incident, ...)"},
-	{"now", "timestamp", "the scoring time"},
-}
-
 func newCELEnv() (*cel.Env, error) {
 	return cel.NewEnv(
 		ext.NativeTypes(

@@ -682,3 +682,18 @@ func BenchmarkScore10kFactsDefaultConfig(b *testing.B) {
 		e.Score(Input{Service: svc, Facts: facts, Now: now})
 	}
 }
+
+func TestEngineIsSafeForConcurrentUse(t *testing.T) {
+	e := goldenEngine(t)
+	facts := history(500)
+	want := marshal(t, e.Score(Input{Service: checkoutService(), Facts: facts, Now: now}))
+	done := make(chan []byte)
+	for range 4 {
+		go func() { done <- marshal(t, e.Score(Input{Service: checkoutService(), Facts: facts, Now: now})) }()
+	}
+	for range 4 {
+		if got := <-done; !bytes.Equal(got, want) {
+			t.Error("concurrent Score differs")
+		}
+	}
+}

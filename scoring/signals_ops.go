@@ -73,8 +73,8 @@ func evalRTO(x *facts, p Params) result {
 	}
 	var last *deployRec
 	for _, d := range x.deploys {
-		if d.rto == nil || *d.rto < 0 || d.isDeploy() && d.status != releaseops.DeployRolledBack {
-			continue
+		if d.rto == nil || *d.rto < 0 || !d.exercised() {
+			continue // only a rollback that worked measures a recovery time
 		}
 		if x.since(d.lastAt(), p.Window) && (last == nil || !d.lastAt().Before(last.lastAt())) {
 			last = d

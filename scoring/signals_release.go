@@ -235,7 +235,7 @@ func (x *facts) drifts() (ds []*drift, seen bool) {
 		case f.TerraformRun != nil:
 			t := f.TerraformRun
 			ws := t.Organization + "/" + t.Workspace
-			if d := open[ws]; d != nil && (strings.EqualFold(t.Status, "applied") || t.Trigger == "run:completed" && !t.IsDestroy && strings.EqualFold(t.Status, "applied")) {
+			if d := open[ws]; d != nil && strings.EqualFold(t.Status, "applied") {
 				d.triaged = f
 				delete(open, ws)
 			}
