@@ -97,6 +97,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	a.Worker.Regression = a.recordRegression
 	a.Outbox = &outbox.Outbox{DB: db, Now: now, Log: log, MaxAttempts: cfg.Slack.MaxAttempts}
 	a.Server = server.New(server.Deps{Config: cfg, DB: db, Pipeline: a.Pipeline, Catalog: a.Catalog, Metrics: a.Metrics, Log: log, Now: now})
+	a.wireWeb()
 	a.Server.API().GET("/outbox", a.listOutbox, a.Server.Require("read"))
 	return a, nil
 }
@@ -243,4 +244,13 @@ type rescoreObserver struct{ m *server.Metrics }
 func (o rescoreObserver) Rescored(_ string, took time.Duration) {
 	o.m.Rescores.Inc()
 	o.m.RescoreSeconds.Observe(took.Seconds())
+}
+
+// ReplayPipeline is the ingestion path for deliveries the operator supplies (a replay file,
+// the demo): the same parsing, validation, dedupe and storage, with every source available and
+// no signature check.
+func (a *App) ReplayPipeline() *ingest.Pipeline {
+	p := *a.Pipeline
+	p.Sources = ReplaySources(a.Config)
+	return &p
 }

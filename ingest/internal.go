@@ -35,9 +35,6 @@ func (p *Pipeline) RecordInternal(ctx context.Context, in Internal) (duplicate b
 		Source: releaseops.SourceInternal, DeliveryID: in.DeliveryID, Type: in.Type, Subject: subj, Service: in.Service,
 		Outcome: releaseops.OutcomeStored, ReceivedAt: now, Headers: map[string]string{}, Body: body, Facts: in.Facts,
 	}
-	if len(in.Facts) == 0 {
-		d.Outcome = releaseops.OutcomeIgnored
-	}
 	for i := range d.Facts {
 		f := &d.Facts[i]
 		f.Subject, f.Service = subj, in.Service

@@ -41,9 +41,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	replay := *a.Pipeline
-	replay.Sources = app.ReplaySources(cfg)
-	counts, ingestErr := ingestFile(ctx, &replay, fs.Arg(0))
+	counts, ingestErr := ingestFile(ctx, a.ReplayPipeline(), fs.Arg(0))
 	// Score what was ingested before exiting, so `releaseops score` shows it at once.
 	if ingestErr == nil {
 		for {

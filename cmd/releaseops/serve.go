@@ -11,15 +11,18 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/releaseops/releaseops/app"
 	"github.com/releaseops/releaseops/config"
+	"github.com/releaseops/releaseops/demo"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file (default: RELEASEOPS_CONFIG, else embedded defaults)")
+	withDemo := fs.Bool("demo", false, "load a demo catalog and four weeks of synthetic events once (idempotent)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -32,9 +35,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	a, err := app.New(ctx, cfg, log, app.Options{})
+	opts := app.Options{}
+	clock := &demo.Clock{}
+	if *withDemo {
+		demo.Apply(cfg, time.Now())
+		opts.Now = clock.Now
+	}
+	a, err := app.New(ctx, cfg, log, opts)
 	if err != nil {
 		return err
+	}
+	if *withDemo {
+		start := time.Now()
+		n, err := demo.Seed(ctx, a.DB, a.ReplayPipeline(), a.Worker, clock, time.Now())
+		if err != nil {
+			a.Shutdown(context.Background()) //nolint:errcheck
+			return fmt.Errorf("seed demo: %w", err)
+		}
+		if n > 0 {
+			log.Info("demo seeded", "events", n, "days", demo.Days, "took", time.Since(start).Round(time.Millisecond))
+		} else {
+			log.Info("demo already seeded in this database")
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
