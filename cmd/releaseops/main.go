@@ -39,6 +39,8 @@ var commands = []struct {
 	{"serve", "serve [--config FILE] [--demo]      run the service", runServe},
 	{"score", "score SERVICE [--json] [--config FILE]  print a service's scorecard", runScore},
 	{"ingest", "ingest FILE [--config FILE]         replay recorded deliveries (JSON lines)", runIngest},
+	{"bench", "bench [--services N] [--concurrency C] [--duration D] [--body-bytes B] [--out FILE]  load-test a temporary service on loopback", runBench},
+	{"simulate", "simulate --config NEW.yaml [--current FILE] [--json]  what a new config would do to every score", runSimulate},
 	{"check-config", "check-config [--config FILE]        validate a config; exit 1 on any problem", runCheckConfig},
 	{"version", "version                             print version, commit and Go version", runVersion},
 }

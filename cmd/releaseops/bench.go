@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// benchOptions are the flags of `releaseops bench`.
+type benchOptions struct {
+	services     int
+	concurrency  int
+	duration     time.Duration
+	warmup       time.Duration
+	bodyBytes    int
+	out          string
+	synchronous  []string
+	phases       map[string]bool
+	fixtures     string
+	cpuProfile   string
+	profilePhase string
+	readers      int
+	keepDatabase bool
+}
+
+var benchPhases = []string{"echo", "commit", "deploy", "mix"}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := benchOptions{}
+	fs.IntVar(&o.services, "services", 50, "catalogued services the events are spread over")
+	fs.IntVar(&o.concurrency, "concurrency", 50, "concurrent connections posting webhooks (closed loop)")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each phase")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each phase")
+	fs.IntVar(&o.bodyBytes, "body-bytes", 4096, "size of each deploy event body")
+	fs.StringVar(&o.out, "out", "", "also write the results as JSON to this file")
+	syncs := fs.String("synchronous", "FULL,NORMAL", "storage.synchronous settings to run, comma-separated")
+	phases := fs.String("phases", strings.Join(benchPhases, ","), "phases to run: echo (bare 202 ceiling), commit (verify-and-commit ceiling), deploy (product, deploy events), mix (product, realistic mix with API and Slack readers)")
+	fs.StringVar(&o.fixtures, "fixtures", "", "shared fixtures directory (default: ../shared/fixtures if present)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of one phase (--profile-phase) of the first setting to this file")
+	fs.StringVar(&o.profilePhase, "profile-phase", "deploy", "the phase --cpuprofile profiles")
+	fs.IntVar(&o.readers, "readers", 2, "API readers (GET /api/v1/services/{name}) during the mix phase")
+	fs.BoolVar(&o.keepDatabase, "keep", false, "keep the temporary databases and print where they are")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2}
+	}
+	if o.services < 1 || o.concurrency < 1 || o.duration <= 0 || o.bodyBytes < 512 {
+		return &exitError{code: 2, err: fmt.Errorf("--services and --concurrency must be at least 1, --duration positive, --body-bytes at least 512")}
+	}
+	for _, s := range strings.Split(*syncs, ",") {
+		s = strings.ToUpper(strings.TrimSpace(s))
+		if s != "FULL" && s != "NORMAL" && s != "EXTRA" && s != "OFF" {
+			return &exitError{code: 2, err: fmt.Errorf("--synchronous: %q is not FULL, NORMAL, EXTRA or OFF", s)}
+		}
+		o.synchronous = append(o.synchronous, s)
+	}
+	o.phases = map[string]bool{}
+	for _, p := range strings.Split(*phases, ",") {
+		p = strings.TrimSpace(p)
+		if !contains(benchPhases, p) {
+			return &exitError{code: 2, err: fmt.Errorf("--phases: unknown phase %q (want %s)", p, strings.Join(benchPhases, ", "))}
+		}
+		o.phases[p] = true
+	}
+	if o.fixtures == "" {
+		if st, err := os.Stat(filepath.Join("..", "shared", "fixtures")); err == nil && st.IsDir() {
+			o.fixtures = filepath.Join("..", "shared", "fixtures")
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	res := &benchResult{
+		Machine:     machine(),
+		Command:     "releaseops bench " + strings.Join(args, " "),
+		Services:    o.services,
+		Concurrency: o.concurrency,
+		Duration:    o.duration.String(),
+		BodyBytes:   o.bodyBytes,
+		StartedAt:   time.Now().UTC(),
+	}
+	printHeader(stdout, res, o)
+	var profile *os.File
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("create cpu profile: %w", err)
+		}
+		defer f.Close()
+		profile = f
+	}
+	for i, s := range o.synchronous {
+		run, err := benchSetting(ctx, o, s, profileFor(i, profile), stdout)
+		if err != nil {
+			return fmt.Errorf("bench synchronous=%s: %w", s, err)
+		}
+		res.Runs = append(res.Runs, run)
+		printRun(stdout, run)
+	}
+	res.PeakRSSBytes = peakRSS()
+	fmt.Fprintf(stdout, "\npeak RSS of the whole process (server + load generator + ceilings): %.0f MB\n", float64(res.PeakRSSBytes)/(1<<20))
+	if o.out != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encode results: %w", err)
+		}
+		if err := os.WriteFile(o.out, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", o.out, err)
+		}
+		fmt.Fprintf(stdout, "results written to %s\n", o.out)
+	}
+	return nil
+}
+
+func profileFor(i int, f *os.File) *os.File {
+	if i == 0 {
+		return f
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// randomSecret returns a fresh secret for one bench run.
+func randomSecret() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// startProfile starts CPU profiling into f (nil: no profile) and returns its stop.
+func startProfile(f *os.File) (func(), error) {
+	if f == nil {
+		return func() {}, nil
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, fmt.Errorf("start cpu profile: %w", err)
+	}
+	return pprof.StopCPUProfile, nil
+}
+
+func machine() benchMachine {
+	m := benchMachine{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}

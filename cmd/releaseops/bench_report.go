@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/releaseops/releaseops/app"
+	"github.com/releaseops/releaseops/loadtest"
+)
+
+type benchResult struct {
+	Machine      benchMachine `json:"machine"`
+	Command      string       `json:"command"`
+	Services     int          `json:"services"`
+	Concurrency  int          `json:"concurrency"`
+	Duration     string       `json:"duration_per_phase"`
+	BodyBytes    int          `json:"deploy_body_bytes"`
+	StartedAt    time.Time    `json:"started_at"`
+	Runs         []benchRun   `json:"runs"`
+	PeakRSSBytes int64        `json:"peak_rss_bytes"`
+}
+
+type benchMachine struct {
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	CPUModel   string `json:"cpu_model"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+}
+
+type benchRun struct {
+	Synchronous string       `json:"synchronous"`
+	Protects    string       `json:"protects"`
+	Phases      []benchPhase `json:"phases"`
+	Notes       []string     `json:"notes,omitempty"`
+}
+
+type benchPhase struct {
+	Name      string             `json:"phase"`
+	Endpoints []loadtest.Summary `json:"endpoints"`
+	Seconds   float64            `json:"seconds"`
+	AvgBatch  float64            `json:"avg_group_commit,omitempty"`
+	Stored    int64              `json:"deliveries_in_db,omitempty"`
+	ScoreLag  *benchLag          `json:"score_lag,omitempty"`
+	RSSBytes  int64              `json:"peak_rss_bytes_so_far"`
+}
+
+type benchLag struct {
+	Samples  int           `json:"samples"`
+	Failures int           `json:"not_seen_within_10s"`
+	P50      time.Duration `json:"p50_ns"`
+	P99      time.Duration `json:"p99_ns"`
+	Max      time.Duration `json:"max_ns"`
+	Error    string        `json:"error,omitempty"`
+}
+
+func phaseOf(rep *loadtest.Report) benchPhase {
+	p := benchPhase{Seconds: rep.Elapsed.Seconds()}
+	for _, l := range rep.Labels() {
+		p.Endpoints = append(p.Endpoints, rep.Summary(l))
+	}
+	return p
+}
+
+// webhookRate is the phase's 2xx answers per second over its webhook endpoints.
+func (p benchPhase) webhookRate() float64 {
+	var r float64
+	for _, e := range p.Endpoints {
+		if strings.HasPrefix(e.Label, "POST /webhooks/") || strings.HasPrefix(e.Label, "POST /bench/") {
+			r += e.PerSecond
+		}
+	}
+	return r
+}
+
+func (r benchRun) phase(name string) (benchPhase, bool) {
+	for _, p := range r.Phases {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return benchPhase{}, false
+}
+
+type batchStats struct{ count, sum float64 }
+
+// gatherBatches reads the writer's batch-size histogram from the service's metrics.
+func gatherBatches(a *app.App) batchStats {
+	mfs, err := a.Metrics.Registry.Gather()
+	if err != nil {
+		return batchStats{}
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "releaseops_writer_batch_size" && len(mf.GetMetric()) > 0 {
+			h := mf.GetMetric()[0].GetHistogram()
+			return batchStats{count: float64(h.GetSampleCount()), sum: h.GetSampleSum()}
+		}
+	}
+	return batchStats{}
+}
+
+func (b batchStats) since(before batchStats) float64 {
+	if b.count <= before.count {
+		return 0
+	}
+	return (b.sum - before.sum) / (b.count - before.count)
+}
+
+func printHeader(w io.Writer, res *benchResult, o benchOptions) {
+	m := res.Machine
+	fmt.Fprintf(w, "releaseops bench — %s — %d CPUs (%s), GOMAXPROCS %d, %s %s\n", res.StartedAt.Format(time.RFC3339), m.CPUs, m.CPUModel, m.GOMAXPROCS, m.GoVersion, m.OS)
+	fmt.Fprintf(w, "The load generator runs in this process and shares the %d cores with the server, over loopback,\n", m.CPUs)
+	fmt.Fprintf(w, "keep-alive client, %d webhook connections in a closed loop; %d services; deploy bodies %d B;\n", o.concurrency, o.services, o.bodyBytes)
+	fmt.Fprintf(w, "each phase %s after a %s warm-up; every figure counts 2xx answers only.\n", o.duration, o.warmup)
+}
+
+func printRun(w io.Writer, r benchRun) {
+	fmt.Fprintf(w, "\nstorage.synchronous=%s — %s\n", r.Synchronous, r.Protects)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintf(w, "%-7s %-30s %9s %9s %9s %9s %8s\n", "phase", "endpoint", "2xx/s", "p50", "p99", "max", "non-2xx")
+	for _, p := range r.Phases {
+		for _, e := range p.Endpoints {
+			fmt.Fprintf(w, "%-7s %-30s %9.0f %9s %9s %9s %8d\n", p.Name, e.Label, e.PerSecond, ms(e.P50), ms(e.P99), ms(e.Max), e.NonOK())
+			if e.NonOK() > 0 {
+				fmt.Fprintf(w, "        answers by status: %v; transport errors %d %s\n", e.Status, e.Errors, e.LastError)
+			}
+		}
+		if p.AvgBatch > 0 {
+			fmt.Fprintf(w, "        mean group commit: %.1f requests; deliveries in the database: %d\n", p.AvgBatch, p.Stored)
+		}
+		if l := p.ScoreLag; l != nil {
+			fmt.Fprintf(w, "        2xx → updated score (marker service, API polled every 5 ms): n=%d p50 %s p99 %s max %s, not seen within 10 s: %d %s\n",
+				l.Samples, ms(l.P50), ms(l.P99), ms(l.Max), l.Failures, l.Error)
+		}
+	}
+	printRatios(w, r)
+}
+
+func printRatios(w io.Writer, r benchRun) {
+	echo, hasEcho := r.phase("echo")
+	commit, hasCommit := r.phase("commit")
+	dep, hasDeploy := r.phase("deploy")
+	if !hasDeploy {
+		return
+	}
+	rate := dep.webhookRate()
+	var p99 time.Duration
+	for _, e := range dep.Endpoints {
+		p99 = e.P99
+	}
+	if hasEcho && echo.webhookRate() > 0 {
+		fmt.Fprintf(w, "product deploy events / bare echo ceiling:        %5.1f%%\n", 100*rate/echo.webhookRate())
+	}
+	if hasCommit && commit.webhookRate() > 0 {
+		ratio := rate / commit.webhookRate()
+		fmt.Fprintf(w, "product deploy events / verify-and-commit ceiling: %5.1f%%  (target ≥ 60%%: %s)\n", 100*ratio, verdict(ratio >= 0.6))
+	}
+	if mix, ok := r.phase("mix"); ok && hasCommit && commit.webhookRate() > 0 {
+		fmt.Fprintf(w, "product realistic mix / verify-and-commit ceiling: %5.1f%%\n", 100*mix.webhookRate()/commit.webhookRate())
+	}
+	fmt.Fprintf(w, "targets: ≥ 6,000 signed deploy events/s: %s (%.0f/s); p99 < 50 ms: %s (%s)\n",
+		verdict(rate >= 6000), rate, verdict(p99 < 50*time.Millisecond), ms(p99))
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}
