@@ -287,12 +287,16 @@ func (w *Worker) scoreOne(ctx context.Context, name string, now time.Time) (pend
 	if err != nil {
 		return pending{}, fmt.Errorf("encode scorecard of %s: %w", name, err)
 	}
+	trendJSON, err := json.Marshal(card.Trend)
+	if err != nil {
+		return pending{}, fmt.Errorf("encode trend of %s: %w", name, err)
+	}
 	prev, known, err := w.previous(ctx, name)
 	if err != nil {
 		return pending{}, err
 	}
 	cur := summary{card.Score, card.Band, card.Level}
-	p := pending{row: storage.ScoreRow{Service: name, Score: card.Score, Band: card.Band, Level: card.Level, Card: b, UpdatedAt: now},
+	p := pending{row: storage.ScoreRow{Service: name, Score: card.Score, Band: card.Band, Level: card.Level, Card: b, Trend: trendJSON, UpdatedAt: now},
 		snapshot: !known || prev != cur, card: &card}
 	if known && (cur.score < prev.score || scoring.BandRank(cur.band) < scoring.BandRank(prev.band)) {
 		prevCard, err := w.storedCard(ctx, name)

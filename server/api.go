@@ -31,33 +31,13 @@ func (s *Server) listServices(c echo.Context) error {
 	}
 	out := make([]ServiceSummary, 0, len(rows))
 	for _, r := range rows {
-		sum := ServiceSummary{Service: r.Service, Score: r.Score, Band: r.Band, Level: r.Level, Trend: json.RawMessage(`null`)}
+		sum := ServiceSummary{Service: r.Service, Score: r.Score, Band: r.Band, Level: r.Level, Trend: json.RawMessage(r.Trend)}
 		if svc, ok := s.d.Catalog.Get(r.Service); ok {
 			sum.Origin = svc.Origin
 		}
 		out = append(out, sum)
 	}
-	if err := s.fillTrends(c, out); err != nil {
-		return err
-	}
 	return c.JSON(http.StatusOK, map[string]any{"services": out})
-}
-
-// fillTrends reads each service's trend from its stored scorecard.
-func (s *Server) fillTrends(c echo.Context, out []ServiceSummary) error {
-	for i := range out {
-		row, err := s.d.DB.GetScore(c.Request().Context(), out[i].Service)
-		if err != nil {
-			continue
-		}
-		var card struct {
-			Trend json.RawMessage `json:"trend"`
-		}
-		if json.Unmarshal(row.Card, &card) == nil && len(card.Trend) > 0 {
-			out[i].Trend = card.Trend
-		}
-	}
-	return nil
 }
 
 // unknownService answers 404 naming the closest services.

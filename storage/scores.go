@@ -15,6 +15,7 @@ type ScoreRow struct {
 	Band      string
 	Level     string
 	Card      []byte
+	Trend     []byte // JSON of the scorecard's trend
 	UpdatedAt time.Time
 }
 
@@ -29,9 +30,14 @@ type HistoryPoint struct {
 // PutScore saves the latest scorecard and, when snapshot is true, appends a history point.
 func PutScore(t *Tx, r ScoreRow, snapshot bool) error {
 	at := r.UpdatedAt.UTC().UnixMilli()
-	if _, err := t.Exec(`INSERT INTO scores (service, score, band, level, card, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (service) DO UPDATE SET score = excluded.score, band = excluded.band, level = excluded.level, card = excluded.card, updated_at = excluded.updated_at`,
-		r.Service, r.Score, r.Band, r.Level, r.Card, at); err != nil {
+	trend := string(r.Trend)
+	if trend == "" {
+		trend = "null"
+	}
+	if _, err := t.Exec(`INSERT INTO scores (service, score, band, level, card, trend, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (service) DO UPDATE SET score = excluded.score, band = excluded.band, level = excluded.level, card = excluded.card,
+		trend = excluded.trend, updated_at = excluded.updated_at`,
+		r.Service, r.Score, r.Band, r.Level, r.Card, trend, at); err != nil {
 		return fmt.Errorf("save score of %s: %w", r.Service, err)
 	}
 	if snapshot {
@@ -59,9 +65,9 @@ func (db *DB) GetScore(ctx context.Context, service string) (ScoreRow, error) {
 	return r, nil
 }
 
-// ListScores returns every service's latest score without the scorecard, by service name.
+// ListScores returns every service's latest score and trend without the scorecard, by name.
 func (db *DB) ListScores(ctx context.Context) ([]ScoreRow, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT service, score, band, level, updated_at FROM scores ORDER BY service`)
+	rows, err := db.read.QueryContext(ctx, `SELECT service, score, band, level, trend, updated_at FROM scores ORDER BY service`)
 	if err != nil {
 		return nil, fmt.Errorf("list scores: %w", err)
 	}
@@ -70,9 +76,11 @@ func (db *DB) ListScores(ctx context.Context) ([]ScoreRow, error) {
 	for rows.Next() {
 		var r ScoreRow
 		var at int64
-		if err := rows.Scan(&r.Service, &r.Score, &r.Band, &r.Level, &at); err != nil {
+		var trend string
+		if err := rows.Scan(&r.Service, &r.Score, &r.Band, &r.Level, &trend, &at); err != nil {
 			return nil, fmt.Errorf("list scores: %w", err)
 		}
+		r.Trend = []byte(trend)
 		r.UpdatedAt = time.UnixMilli(at).UTC()
 		out = append(out, r)
 	}
