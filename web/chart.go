@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -74,8 +75,26 @@ func historyChart(points []storage.HistoryPoint, before *storage.HistoryPoint, s
 		f := float64(t.Sub(start)) / float64(span)
 		return chartLeft + min(max(f, 0), 1)*(chartRight-chartLeft)
 	}
+
+	var series []storage.HistoryPoint
+	if before != nil {
+		series = append(series, storage.HistoryPoint{At: start, Score: before.Score, Band: before.Band, Level: before.Level})
+	}
+	for _, p := range points {
+		if !p.At.Before(start) && !p.At.After(now) {
+			series = append(series, p)
+		}
+	}
+
+	// The axis starts 10 points below the lowest score or the watch line, whichever is lower,
+	// so a service moving between 85 and 95 shows its moves, and the band lines stay in view.
+	lo := th.BlockBelow
+	for _, p := range series {
+		lo = min(lo, p.Score)
+	}
+	lo = max(0, math.Floor((lo-10)/10)*10)
 	y := func(score float64) float64 {
-		return chartTop + (100-min(max(score, 0), 100))/100*(chartBottom-chartTop)
+		return chartTop + (100-min(max(score, lo), 100))/(100-lo)*(chartBottom-chartTop)
 	}
 
 	// Band regions and threshold lines, lowest band first.
@@ -89,14 +108,15 @@ func historyChart(points []storage.HistoryPoint, before *storage.HistoryPoint, s
 		{th.MatureAt, 100, scoring.BandMature},
 	}
 	for _, e := range edges {
+		e.from = max(e.from, lo)
 		if e.to > e.from {
 			c.Bands = append(c.Bands, chartBand{Y: f1(y(e.to)), H: f1(y(e.from) - y(e.to)), Class: "fill-" + e.band})
 		}
-		if e.from > 0 {
+		if e.from > lo {
 			c.Lines = append(c.Lines, chartLine{Y: f1(y(e.from)), Label: e.band + " ≥ " + num(e.from), Class: "line-" + e.band})
 		}
 	}
-	for _, s := range []float64{0, 50, 100} {
+	for _, s := range []float64{lo, (lo + 100) / 2, 100} {
 		c.YTicks = append(c.YTicks, chartTick{X: f1(chartLeft - 6), Y: f1(y(s)), Label: num(s)})
 	}
 	const ticks = 4
@@ -105,15 +125,6 @@ func historyChart(points []storage.HistoryPoint, before *storage.HistoryPoint, s
 		c.XTicks = append(c.XTicks, chartTick{X: f1(x(t)), Y: f1(chartBottom + 18), Label: t.UTC().Format("Jan 2")})
 	}
 
-	var series []storage.HistoryPoint
-	if before != nil {
-		series = append(series, storage.HistoryPoint{At: start, Score: before.Score, Band: before.Band, Level: before.Level})
-	}
-	for _, p := range points {
-		if !p.At.Before(start) && !p.At.After(now) {
-			series = append(series, p)
-		}
-	}
 	if len(series) == 0 {
 		c.Empty = true
 		c.Summary = "No score history in the window."

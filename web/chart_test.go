@@ -19,10 +19,14 @@ func TestHistoryChart(t *testing.T) {
 		}
 	})
 	t.Run("carried-in score only", func(t *testing.T) {
-		// A score set before the window and unchanged since is a flat line across it, with no dot.
+		// A score set before the window and unchanged since is a flat line across it, with no
+		// dot. The axis starts 10 points below it: 40 to 100.
 		c := historyChart(nil, &storage.HistoryPoint{At: start.Add(-5 * day), Score: 50, Band: "blocked"}, start, now, th)
-		if c.Empty || c.Path != "M36.0 112.0 H664.0" || len(c.Dots) != 0 {
+		if c.Empty || c.Path != "M36.0 180.0 H664.0" || len(c.Dots) != 0 {
 			t.Fatalf("chart = %q, %d dots", c.Path, len(c.Dots))
+		}
+		if c.YTicks[0].Label != "40" || c.YTicks[1].Label != "70" || c.YTicks[2].Label != "100" {
+			t.Errorf("y ticks = %+v", c.YTicks)
 		}
 	})
 	t.Run("steps and clamps", func(t *testing.T) {
