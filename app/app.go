@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/bot"
 	"github.com/releaseops/releaseops/catalog"
 	"github.com/releaseops/releaseops/config"
 	"github.com/releaseops/releaseops/ingest"
@@ -39,6 +40,7 @@ type App struct {
 	Outbox   *outbox.Outbox
 	Metrics  *server.Metrics
 	Server   *server.Server
+	Bot      *bot.Bot
 	Now      func() time.Time
 
 	cancel context.CancelFunc
@@ -97,6 +99,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	a.Worker.Regression = a.recordRegression
 	a.Outbox = &outbox.Outbox{DB: db, Now: now, Log: log, MaxAttempts: cfg.Slack.MaxAttempts}
 	a.Server = server.New(server.Deps{Config: cfg, DB: db, Pipeline: a.Pipeline, Catalog: a.Catalog, Metrics: a.Metrics, Log: log, Now: now})
+	a.wireBot()
 	a.wireWeb()
 	a.Server.API().GET("/outbox", a.listOutbox, a.Server.Require("read"))
 	return a, nil
@@ -223,6 +226,7 @@ func (a *App) Start() {
 		defer a.wg.Done()
 		a.Outbox.Run(ctx)
 	}()
+	a.startBot(ctx)
 }
 
 // Serve serves HTTP on ln until Shutdown.
@@ -245,6 +249,8 @@ func (o rescoreObserver) Rescored(_ string, took time.Duration) {
 	o.m.Rescores.Inc()
 	o.m.RescoreSeconds.Observe(took.Seconds())
 }
+
+func (o rescoreObserver) Lag(d time.Duration) { o.m.ScoreLag.Observe(d.Seconds()) }
 
 // ReplayPipeline is the ingestion path for deliveries the operator supplies (a replay file,
 // the demo): the same parsing, validation, dedupe and storage, with every source available and

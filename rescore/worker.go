@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/releaseops/releaseops"
@@ -29,6 +30,9 @@ type Listener func(ctx context.Context, facts []storage.StoredFact)
 // Observer receives the worker's measurements (metrics).
 type Observer interface {
 	Rescored(service string, took time.Duration)
+	// Lag is the time from the first commit a round covers to that round's scores being
+	// stored: how stale a score can be.
+	Lag(d time.Duration)
 }
 
 // RegressionFunc records a regression; it runs after the new score is stored.
@@ -57,6 +61,8 @@ type Worker struct {
 
 	wake chan struct{}
 	once sync.Once
+	// firstWake is the unix nanos of the oldest commit not yet covered by a stored round.
+	firstWake atomic.Int64
 
 	mu      sync.Mutex // guards cache and last (Run and RescoreAll may overlap)
 	cache   map[string][]releaseops.Fact
@@ -92,6 +98,7 @@ func (w *Worker) init() {
 // Wake asks the worker to look for new facts now. It never blocks.
 func (w *Worker) Wake() {
 	w.init()
+	w.firstWake.CompareAndSwap(0, time.Now().UnixNano())
 	select {
 	case w.wake <- struct{}{}:
 	default:
@@ -163,12 +170,16 @@ func (w *Worker) Run(ctx context.Context) error {
 // it read.
 func (w *Worker) Step(ctx context.Context) (int, error) {
 	w.init()
+	// Taken before reading, so a commit racing with this round keeps its own wake time.
+	covered := w.firstWake.Swap(0)
 	cursor, err := w.DB.Cursor(ctx, cursorName)
 	if err != nil {
+		w.firstWake.CompareAndSwap(0, covered)
 		return 0, err
 	}
 	facts, err := w.DB.FactsAfter(ctx, cursor, w.BatchFacts)
 	if err != nil || len(facts) == 0 {
+		w.firstWake.CompareAndSwap(0, covered)
 		return 0, err
 	}
 	for _, l := range w.Listeners {
@@ -195,7 +206,11 @@ func (w *Worker) Step(ctx context.Context) (int, error) {
 	sort.Strings(names)
 	newCursor := facts[len(facts)-1].ID
 	if err := w.rescore(ctx, names, &newCursor); err != nil {
+		w.firstWake.CompareAndSwap(0, covered)
 		return 0, err
+	}
+	if covered > 0 && w.Observer != nil {
+		w.Observer.Lag(time.Since(time.Unix(0, covered)))
 	}
 	return len(facts), nil
 }
