@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/releaseops/releaseops/bot"
+)
+
+// wireBot builds the Slack bot: /slack/commands and /slack/interactions, the outbox senders
+// of the Slack kinds, release notes after production deploys (a rescore listener) and
+// regression posts (around the regression hook). Without slack.bot_token nothing is posted:
+// messages stay in the outbox as "disabled" and are logged.
+func (a *App) wireBot() {
+	cfg := a.Config
+	hc := &http.Client{Timeout: 15 * time.Second}
+	log := a.Log.With("component", "slack")
+	deps := bot.Deps{DB: a.DB, Catalog: a.Catalog, Engine: a.Engine, Outbox: a.Outbox, Pipeline: a.Pipeline, Log: log, Now: a.Now, HTTP: hc}
+	if cfg.Slack.BotToken.IsSet() {
+		deps.API = bot.NewSlackClient(cfg.Slack.BotToken.Value(), cfg.Slack.APIURL, hc)
+	}
+	if cfg.GitHub.Token.IsSet() {
+		notes, err := bot.NewGitHubNotes(cfg.GitHub.Token.Value(), cfg.GitHub.APIURL, hc)
+		if err != nil {
+			log.Error("release notes will not read GitHub", "err", err)
+		} else {
+			deps.Notes = notes
+		}
+	}
+	a.Bot = bot.New(deps, bot.Config{
+		SigningSecret:  cfg.Slack.SigningSecret.Value(),
+		BotToken:       cfg.Slack.BotToken.Value(),
+		AppToken:       cfg.Slack.AppToken.Value(),
+		SocketMode:     cfg.Slack.SocketMode,
+		APIURL:         cfg.Slack.APIURL,
+		DefaultChannel: cfg.Slack.DefaultChannel,
+		PublicURL:      cfg.PublicURL,
+		RateLimit:      cfg.Server.RateLimits["slack"],
+	})
+	a.Bot.Routes(a.Server.Echo())
+	a.Bot.RegisterSenders(a.Outbox)
+	a.Worker.Listeners = append(a.Worker.Listeners, a.Bot.OnFacts)
+	a.Worker.Regression = a.Bot.WrapRegression(a.Worker.Regression)
+}
+
+// startBot runs Socket Mode (when configured) and lets late command answers finish on
+// shutdown.
+func (a *App) startBot(ctx context.Context) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.Bot.Run(ctx)
+	}()
+}

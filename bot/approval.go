@@ -1,0 +1,201 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+)
+
+// Action ids of the approval buttons; each button's value is the approval id.
+const (
+	ActionApprove = "releaseops_approve"
+	ActionDeny    = "releaseops_deny"
+)
+
+// ApprovalHandler decides on an Approve or Deny click. The gate implements it: it checks
+// that the clicker may decide (an approver of the service, not the requester), records the
+// decision conditionally (a double click is harmless) and says what to show.
+type ApprovalHandler interface {
+	HandleApprovalClick(ctx context.Context, approvalID, slackUserID string, approve bool) (ClickResult, error)
+}
+
+// ClickResult is what the clicker sees after a click.
+type ClickResult struct {
+	// Ephemeral is shown only to the clicker ("Approved.", "Only approvers of checkout may
+	// decide."); plain text, escaped by the bot. Empty shows nothing.
+	Ephemeral string
+	// Update, when not nil, replaces the clicked message (typically ApprovalDecidedMessage),
+	// through the click's response_url. A handler that queues its own slack.update in the
+	// decision's transaction (EnqueueUpdate) leaves it nil.
+	Update *Message
+}
+
+// ApprovalRequest is what an approval message shows.
+type ApprovalRequest struct {
+	ID          string
+	Service     string
+	Environment string
+	Version     string
+	CommitSHA   string
+	RequestedBy string   // as the pipeline named them
+	Score       *float64 // nil when the service has no score
+	Band        string
+	// Reasons are the gate's reasons, each with its playbook when it names a dimension.
+	Reasons []Reason
+	// ChangeURL links what is being deployed (a pipeline run, a pull request, a compare).
+	ChangeURL string
+	// Approvers are the Slack user ids who may decide.
+	Approvers []string
+	ExpiresAt time.Time
+}
+
+// Reason is one reason of a gate decision: plain text, and the playbook to fix it if any.
+type Reason struct {
+	Text     string
+	Playbook string
+}
+
+// Decision is how an approval ended.
+type Decision struct {
+	State string // approved, denied, expired
+	By    string // Slack user id; empty for expired
+	At    time.Time
+	Note  string
+}
+
+var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+
+// Mention renders a Slack user id as a mention, and anything else as escaped text: only ids
+// ReleaseOps itself holds (approvers, clickers) become mentions.
+func Mention(id string) string {
+	if slackUserID.MatchString(id) {
+		return "<@" + id + ">"
+	}
+	return OneLine(id)
+}
+
+// ApprovalRequestMessage is the message with Approve and Deny buttons for a watch-band
+// deploy (SPEC §5).
+func ApprovalRequestMessage(r ApprovalRequest, publicURL string) Message {
+	var b blocks
+	b.header(fmt.Sprintf("🟡 Approval needed: %s to %s", r.Service, r.Environment))
+	b.section(approvalSummary(r))
+	if len(r.Reasons) > 0 {
+		b.section(approvalReasons(r))
+	}
+	approve := slack.NewButtonBlockElement(ActionApprove, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false)).WithStyle(slack.StylePrimary)
+	deny := slack.NewButtonBlockElement(ActionDeny, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Deny", false, false)).WithStyle(slack.StyleDanger)
+	b.add(slack.NewActionBlock("approval:"+r.ID, approve, deny))
+	var who []string
+	for _, a := range r.Approvers {
+		who = append(who, Mention(a))
+	}
+	ctx := []string{}
+	if len(who) > 0 {
+		ctx = append(ctx, "Approvers: "+strings.Join(who, ", "))
+	}
+	if !r.ExpiresAt.IsZero() {
+		ctx = append(ctx, "Expires "+r.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")+" (no decision counts as a deny)")
+	}
+	ctx = append(ctx, "Approval "+OneLine(r.ID))
+	b.context(ctx...)
+	return b.message(fmt.Sprintf("Approval needed: %s %s to %s (score %s, %s)", Escape(r.Service), Escape(versionOf(r)), Escape(r.Environment), scoreOrNone(r.Score), Escape(bandOrUnknown(r.Band))))
+}
+
+// ApprovalDecidedMessage replaces the request once decided: who, when, no more buttons.
+func ApprovalDecidedMessage(r ApprovalRequest, d Decision, publicURL string) Message {
+	var b blocks
+	var line, head string
+	at := d.At.UTC().Format("2006-01-02 15:04 UTC")
+	switch d.State {
+	case "approved":
+		head = fmt.Sprintf("✅ Approved: %s to %s", r.Service, r.Environment)
+		line = fmt.Sprintf("Approved by %s at %s", Mention(d.By), at)
+	case "denied":
+		head = fmt.Sprintf("⛔ Denied: %s to %s", r.Service, r.Environment)
+		line = fmt.Sprintf("Denied by %s at %s", Mention(d.By), at)
+	case "expired":
+		head = fmt.Sprintf("⌛ Expired: %s to %s", r.Service, r.Environment)
+		line = fmt.Sprintf("No decision before %s: the deploy is denied", at)
+	default:
+		head = fmt.Sprintf("%s to %s: %s", r.Service, r.Environment, d.State)
+		line = fmt.Sprintf("%s at %s", Escape(d.State), at)
+	}
+	if d.Note != "" {
+		line += " — " + OneLine(d.Note)
+	}
+	b.header(head)
+	b.section(approvalSummary(r))
+	if len(r.Reasons) > 0 {
+		b.section(approvalReasons(r))
+	}
+	b.section("*" + line + "*")
+	b.context("Approval " + OneLine(r.ID))
+	return b.message(fmt.Sprintf("%s %s to %s: %s", Escape(r.Service), Escape(versionOf(r)), Escape(r.Environment), line))
+}
+
+// BreakGlassMessage tells the channel that a deploy went out below threshold under break
+// glass, for review (SPEC §5).
+func BreakGlassMessage(r ApprovalRequest, by, reason string, at time.Time, publicURL string) Message {
+	var b blocks
+	b.header(fmt.Sprintf("🚨 Break glass: %s to %s", r.Service, r.Environment))
+	b.section(approvalSummary(r))
+	b.section(fmt.Sprintf("*Allowed below threshold* by %s at %s\n*Reason:* %s", OneLine(by), at.UTC().Format("2006-01-02 15:04 UTC"), Escape(reason)))
+	if len(r.Reasons) > 0 {
+		b.section(approvalReasons(r))
+	}
+	b.context("Please review this deploy. " + Link(serviceURL(publicURL, r.Service), "Open in ReleaseOps"))
+	return b.message(fmt.Sprintf("Break glass: %s %s to %s by %s: %s", Escape(r.Service), Escape(versionOf(r)), Escape(r.Environment), OneLine(by), Escape(reason)))
+}
+
+func approvalSummary(r ApprovalRequest) string {
+	parts := []string{fmt.Sprintf("*Score* %s %s (%s)", bandEmoji(r.Band), scoreOrNone(r.Score), Escape(bandOrUnknown(r.Band)))}
+	if v := versionOf(r); v != "" {
+		change := "`" + Escape(v) + "`"
+		if r.ChangeURL != "" {
+			change = Link(r.ChangeURL, v)
+		}
+		parts = append(parts, "*Change* "+change)
+	}
+	if r.RequestedBy != "" {
+		parts = append(parts, "*Requested by* "+OneLine(r.RequestedBy))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func approvalReasons(r ApprovalRequest) string {
+	var lines []string
+	for _, reason := range r.Reasons {
+		line := "• " + Escape(reason.Text)
+		if reason.Playbook != "" {
+			line += " — " + Link(reason.Playbook, "playbook")
+		}
+		lines = append(lines, line)
+	}
+	return "*Reasons*\n" + strings.Join(lines, "\n")
+}
+
+func versionOf(r ApprovalRequest) string {
+	if r.Version != "" {
+		return r.Version
+	}
+	return short(r.CommitSHA)
+}
+
+func scoreOrNone(s *float64) string {
+	if s == nil {
+		return "none"
+	}
+	return num1(*s)
+}
+
+func bandOrUnknown(b string) string {
+	if b == "" {
+		return "unknown"
+	}
+	return b
+}

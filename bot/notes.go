@@ -1,0 +1,200 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/ingest"
+	"github.com/releaseops/releaseops/outbox"
+	"github.com/releaseops/releaseops/scoring"
+	"github.com/releaseops/releaseops/storage"
+)
+
+// notesJob is the payload of a github.release_notes message: the deploy, the scores around
+// it and where to post. The GitHub part is read when the job runs, off the ingestion path.
+type notesJob struct {
+	Channel string       `json:"channel"`
+	PostKey string       `json:"post_key"`
+	Notes   ReleaseNotes `json:"notes"`
+}
+
+// OnFacts is a rescore listener: for every production deploy that just succeeded it queues
+// release notes. It runs before the rescore that includes the deploy is saved, so the stored
+// score is the one before the deploy; the one after is computed here from the same facts.
+// It may run again for the same facts after a crash: the outbox key makes that harmless.
+func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
+	now := b.d.Now()
+	for i := range facts {
+		f := &facts[i]
+		d := f.Deploy
+		if f.Kind != releaseops.FactDeploy || d == nil || f.Service == "" || d.Status != releaseops.DeploySucceeded ||
+			(d.Kind != "" && d.Kind != releaseops.KindDeploy) || !isProduction(d.Environment) {
+			continue
+		}
+		end := f.At
+		if d.FinishedAt != nil && !d.FinishedAt.IsZero() {
+			end = *d.FinishedAt
+		}
+		if now.Sub(end) > b.ReleaseNotesMaxAge {
+			continue // history being replayed, not a deploy people are waiting to hear about
+		}
+		if err := b.queueReleaseNotes(ctx, f, end, now); err != nil {
+			b.d.Log.Error("queue release notes", "service", f.Service, "deploy", d.ID, "err", err)
+		}
+	}
+}
+
+func isProduction(env string) bool {
+	return strings.EqualFold(env, "production") || strings.EqualFold(env, "prod")
+}
+
+func (b *Bot) queueReleaseNotes(ctx context.Context, f *storage.StoredFact, end, now time.Time) error {
+	d := f.Deploy
+	svc := b.service(f.Service)
+	channel := b.releaseChannel(svc)
+	if channel == "" {
+		b.d.Log.Warn("release notes not posted: the service has no slack_channel and there is no slack.default_channel", "service", f.Service)
+		return nil
+	}
+	deployID := d.ID
+	if deployID == "" {
+		deployID = f.Evidence.Delivery
+	}
+	notes := ReleaseNotes{Service: f.Service, Environment: d.Environment, DeployID: deployID, Version: d.Version,
+		CommitSHA: d.CommitSHA, PreviousSHA: d.PreviousSHA, Repo: d.Repo, Actor: d.Actor, RunURL: d.URL, FinishedAt: end.UTC()}
+	if notes.Repo == "" {
+		notes.Repo = svc.Repo
+	}
+	if row, err := b.d.Scores.GetScore(ctx, f.Service); err == nil {
+		notes.Before = ScoreBand{Score: row.Score, Band: row.Band, Known: true}
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	stored, err := b.d.DB.FactsForService(ctx, f.Service, now.Add(-b.d.Engine.Lookback()))
+	if err != nil {
+		return err
+	}
+	all := make([]releaseops.Fact, len(stored))
+	for i := range stored {
+		all[i] = stored[i].Fact
+		all[i].Service = f.Service
+	}
+	card := b.d.Engine.Score(scoring.Input{Service: svc, Facts: all, Now: now})
+	notes.After = ScoreBand{Score: card.Score, Band: card.Band, Known: true}
+	if notes.PreviousSHA == "" {
+		notes.PreviousSHA = previousProductionCommit(all, f)
+	}
+	job := notesJob{Channel: channel, PostKey: "release_notes:" + f.Service + ":" + deployID, Notes: notes}
+	payload, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	err = b.d.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+		_, err := outbox.Enqueue(t, outbox.Message{Key: "compose:" + job.PostKey, Kind: KindReleaseNotes,
+			Target: "release_notes:" + f.Service, Service: f.Service, Payload: payload}, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.d.Outbox.Wake()
+	return nil
+}
+
+// previousProductionCommit is the commit of the latest successful production deploy before
+// this one that deployed a different commit.
+func previousProductionCommit(facts []releaseops.Fact, cur *storage.StoredFact) string {
+	var best *releaseops.Fact
+	for i := range facts {
+		f := &facts[i]
+		d := f.Deploy
+		if f.Kind != releaseops.FactDeploy || d == nil || d.Status != releaseops.DeploySucceeded || !isProduction(d.Environment) ||
+			(d.Kind != "" && d.Kind != releaseops.KindDeploy) || d.CommitSHA == "" || d.CommitSHA == cur.Deploy.CommitSHA ||
+			!f.At.Before(cur.At) {
+			continue
+		}
+		if best == nil || f.At.After(best.At) {
+			best = f
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return best.Deploy.CommitSHA
+}
+
+// notesComposer runs github.release_notes jobs: it reads the changes from GitHub, renders
+// the post and queues it. GitHub trouble never stops the post: after GitHubAttempts tries it
+// goes out saying the notes are unavailable.
+type notesComposer struct{ b *Bot }
+
+func (c *notesComposer) Send(ctx context.Context, m *outbox.Stored) (string, error) {
+	b := c.b
+	var job notesJob
+	if err := json.Unmarshal(m.Payload, &job); err != nil {
+		return "", fmt.Errorf("decode release notes job: %w", err)
+	}
+	n := &job.Notes
+	attempt := m.Attempts + 1
+	switch {
+	case b.d.Notes == nil:
+		n.Unavailable = "no GitHub token is configured (github.token)"
+	case n.Repo == "":
+		n.Unavailable = "the catalog names no repository for " + n.Service
+	case n.CommitSHA == "":
+		n.Unavailable = "the deploy event carries no commit_sha"
+	case n.PreviousSHA == "":
+		n.Unavailable = "this is the first production deploy ReleaseOps has seen, so there is nothing to compare it with"
+		n.CompareURL = b.d.Notes.CompareURL(n.Repo, "", n.CommitSHA)
+	default:
+		n.CompareURL = b.d.Notes.CompareURL(n.Repo, n.PreviousSHA, n.CommitSHA)
+		changes, err := b.d.Notes.Changes(ctx, n.Repo, n.PreviousSHA, n.CommitSHA)
+		if err != nil {
+			var ne *NotesError
+			if !errors.As(err, &ne) {
+				ne = notesError("read the changes", err)
+			}
+			if ne.Retryable && attempt < b.GitHubAttempts {
+				return "", &outbox.RetryableError{Err: fmt.Errorf("release notes of %s: %s", n.Service, ne.Reason)}
+			}
+			b.d.Log.Warn("release notes posted without the changes", "service", n.Service, "deploy", n.DeployID, "err", err)
+			n.Unavailable = ne.Reason
+		} else {
+			n.Changes = changes
+		}
+	}
+	msg := ReleaseNotesMessage(n, b.cfg.PublicURL)
+	err := b.d.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+		_, err := enqueuePost(t, job.PostKey, n.Service, PostPayload{Channel: job.Channel, Message: msg,
+			Notify: &Notify{Kind: "release_notes", Ref: n.DeployID}}, b.d.Now())
+		return err
+	})
+	if err != nil {
+		return "", &outbox.RetryableError{Err: fmt.Errorf("queue release notes post: %w", err)}
+	}
+	b.d.Outbox.Wake()
+	return job.PostKey, nil
+}
+
+// recordDelivered records the notification fact of a delivered post, once per message: the
+// evidence that release notes and posts reached the channel (release communication).
+func (b *Bot) recordDelivered(ctx context.Context, m *outbox.Stored, p *PostPayload, ts string) error {
+	if p.Notify == nil || m.Service == "" {
+		return nil
+	}
+	n := &releaseops.Notification{Kind: p.Notify.Kind, Channel: p.Channel, Ref: p.Notify.Ref}
+	// The post went out: record it even if the attempt's context is ending.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, err := b.d.Pipeline.RecordInternal(ctx, ingest.Internal{
+		Type: "notification", DeliveryID: "notification:" + m.Key, Service: m.Service,
+		Body:  map[string]string{"kind": n.Kind, "channel": n.Channel, "ref": n.Ref, "ts": ts, "key": m.Key},
+		Facts: []releaseops.Fact{{Kind: releaseops.FactNotification, Notification: n}},
+	})
+	return err
+}
