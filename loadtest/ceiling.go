@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -32,6 +33,10 @@ type Ceilings struct {
 	db       *storage.DB
 	verifier *deploy.Source
 	maxBody  int64
+
+	mu              sync.Mutex
+	batches, writes int
+	inTransaction   time.Duration
 }
 
 // NewCeilings opens the verify-and-commit database at path with opts (pass the product's).
@@ -49,7 +54,25 @@ func NewCeilings(ctx context.Context, path string, opts storage.Options, deployS
 		db.Close()
 		return nil, fmt.Errorf("create ceiling table: %w", err)
 	}
-	return &Ceilings{db: db, verifier: deploy.New(deploySecret), maxBody: maxBody}, nil
+	c := &Ceilings{db: db, verifier: deploy.New(deploySecret), maxBody: maxBody}
+	db.Writer.OnBatch = c.onBatch
+	return c, nil
+}
+
+func (c *Ceilings) onBatch(size int, took time.Duration, _ int) {
+	c.mu.Lock()
+	c.batches++
+	c.writes += size
+	c.inTransaction += took
+	c.mu.Unlock()
+}
+
+// WriterStats returns the verify-and-commit writer's cumulative group commits, the writes
+// they held and the time spent inside them, to compare with the product's writer.
+func (c *Ceilings) WriterStats() (batches, writes int, inTransaction time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.batches, c.writes, c.inTransaction
 }
 
 // Mount adds the two handlers to e.

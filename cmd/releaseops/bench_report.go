@@ -38,13 +38,14 @@ type benchRun struct {
 }
 
 type benchPhase struct {
-	Name      string             `json:"phase"`
-	Endpoints []loadtest.Summary `json:"endpoints"`
-	Seconds   float64            `json:"seconds"`
-	AvgBatch  float64            `json:"avg_group_commit,omitempty"`
-	Stored    int64              `json:"deliveries_in_db,omitempty"`
-	ScoreLag  *benchLag          `json:"score_lag,omitempty"`
-	RSSBytes  int64              `json:"peak_rss_bytes_so_far"`
+	Name       string             `json:"phase"`
+	Endpoints  []loadtest.Summary `json:"endpoints"`
+	Seconds    float64            `json:"seconds"`
+	AvgBatch   float64            `json:"avg_group_commit,omitempty"`
+	WriterBusy float64            `json:"writer_busy_share,omitempty"` // share of the phase the writer spent in transactions
+	Stored     int64              `json:"deliveries_in_db,omitempty"`
+	ScoreLag   *benchLag          `json:"score_lag,omitempty"`
+	RSSBytes   int64              `json:"peak_rss_bytes_so_far"`
 }
 
 type benchLag struct {
@@ -84,28 +85,37 @@ func (r benchRun) phase(name string) (benchPhase, bool) {
 	return benchPhase{}, false
 }
 
-type batchStats struct{ count, sum float64 }
+// batchStats are the writer's cumulative batch figures, from the service's metrics.
+type batchStats struct{ count, requests, seconds float64 }
 
-// gatherBatches reads the writer's batch-size histogram from the service's metrics.
 func gatherBatches(a *app.App) batchStats {
+	var b batchStats
 	mfs, err := a.Metrics.Registry.Gather()
 	if err != nil {
-		return batchStats{}
+		return b
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "releaseops_writer_batch_size" && len(mf.GetMetric()) > 0 {
-			h := mf.GetMetric()[0].GetHistogram()
-			return batchStats{count: float64(h.GetSampleCount()), sum: h.GetSampleSum()}
+		if len(mf.GetMetric()) == 0 {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		switch mf.GetName() {
+		case "releaseops_writer_batch_size":
+			b.count, b.requests = float64(h.GetSampleCount()), h.GetSampleSum()
+		case "releaseops_writer_commit_seconds":
+			b.seconds = h.GetSampleSum()
 		}
 	}
-	return batchStats{}
+	return b
 }
 
-func (b batchStats) since(before batchStats) float64 {
-	if b.count <= before.count {
-		return 0
+// writerUse summarises the writer between two readings over a phase of elapsed seconds.
+func writerUse(before, after batchStats, elapsed float64) (meanBatch, busy float64) {
+	n := after.count - before.count
+	if n <= 0 || elapsed <= 0 {
+		return 0, 0
 	}
-	return (b.sum - before.sum) / (b.count - before.count)
+	return (after.requests - before.requests) / n, (after.seconds - before.seconds) / elapsed
 }
 
 func printHeader(w io.Writer, res *benchResult, o benchOptions) {
@@ -130,7 +140,7 @@ func printRun(w io.Writer, r benchRun) {
 			}
 		}
 		if p.AvgBatch > 0 {
-			fmt.Fprintf(w, "        mean group commit: %.1f requests; deliveries in the database: %d\n", p.AvgBatch, p.Stored)
+			fmt.Fprintf(w, "        mean group commit: %.1f writes; writer inside a transaction %.0f%% of the time; rows in the database: %d\n", p.AvgBatch, 100*p.WriterBusy, p.Stored)
 		}
 		if l := p.ScoreLag; l != nil {
 			fmt.Fprintf(w, "        2xx → updated score (marker service, API polled every 5 ms): n=%d p50 %s p99 %s max %s, not seen within 10 s: %d %s\n",

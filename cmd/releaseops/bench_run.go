@@ -121,14 +121,20 @@ func benchSetting(ctx context.Context, o benchOptions, syncMode string, profile 
 			return phaseOf(rep), nil
 		}),
 		phase("commit", func() (benchPhase, error) {
+			b0, w0, t0 := ceil.WriterStats()
 			rep := loadtest.Run(ctx, client, base, o.warmup, o.duration, deployTo("POST "+loadtest.CommitPath, loadtest.CommitPath))
-			return phaseOf(rep), nil
+			p := phaseOf(rep)
+			b1, w1, t1 := ceil.WriterStats()
+			p.AvgBatch, p.WriterBusy = writerUse(batchStats{float64(b0), float64(w0), t0.Seconds()}, batchStats{float64(b1), float64(w1), t1.Seconds()}, rep.Elapsed.Seconds())
+			var err error
+			p.Stored, err = ceil.Count(ctx)
+			return p, err
 		}),
 		phase("deploy", func() (benchPhase, error) {
 			before := gatherBatches(a)
 			rep := loadtest.Run(ctx, client, base, o.warmup, o.duration, deployTo("POST /webhooks/deploy", "/webhooks/deploy"))
 			p := phaseOf(rep)
-			p.AvgBatch = gatherBatches(a).since(before)
+			p.AvgBatch, p.WriterBusy = writerUse(before, gatherBatches(a), rep.Elapsed.Seconds())
 			var err error
 			p.Stored, err = a.DB.CountDeliveries(ctx)
 			return p, err
