@@ -1,0 +1,168 @@
+package gate
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/releaseops/releaseops/storage"
+)
+
+// Audit entry kinds.
+const (
+	AuditGateDecision = "gate.decision"    // a gate request and its decision
+	AuditBreakGlass   = "gate.break_glass" // a deploy allowed below threshold
+	AuditClick        = "approval.click"   // an Approve or Deny click, accepted or refused
+	AuditExpired      = "approval.expired" // no decision before the timeout
+	AuditReviewQueued = "github.review"    // the answer queued for a GitHub protection rule
+	genesisHash       = "0000000000000000000000000000000000000000000000000000000000000000"
+	auditListMax      = 1000
+	auditListDefault  = 100
+)
+
+// AuditEntry is one entry of the audit log as the API shows it.
+type AuditEntry struct {
+	Seq        int64           `json:"seq"`
+	At         time.Time       `json:"at"`
+	Kind       string          `json:"kind"`
+	Service    string          `json:"service,omitempty"`
+	Actor      string          `json:"actor,omitempty"`
+	ApprovalID string          `json:"approval_id,omitempty"`
+	Detail     json.RawMessage `json:"detail"`
+	PrevHash   string          `json:"prev_hash"`
+	Hash       string          `json:"hash"`
+}
+
+func entryOf(r storage.AuditRow) AuditEntry {
+	return AuditEntry{Seq: r.Seq, At: r.At, Kind: r.Kind, Service: r.Service, Actor: r.Actor, ApprovalID: r.ApprovalID,
+		Detail: json.RawMessage(r.Detail), PrevHash: r.PrevHash, Hash: r.Hash}
+}
+
+// canonicalJSON re-encodes v with sorted object keys and numbers kept verbatim, so the same
+// content always hashes the same however it was produced.
+func canonicalJSON(v any) ([]byte, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	return json.Marshal(generic) // maps marshal with sorted keys
+}
+
+// contentHash is the SHA-256 of an entry's canonical content: every column but the hash
+// itself, the previous entry's hash included, so the entries form a chain.
+func contentHash(r storage.AuditRow) (string, error) {
+	var detail any = json.RawMessage(r.Detail)
+	if len(r.Detail) == 0 {
+		detail = nil
+	}
+	b, err := canonicalJSON(map[string]any{
+		"seq": r.Seq, "at": r.At.UTC().UnixMilli(), "kind": r.Kind, "service": r.Service, "actor": r.Actor,
+		"approval_id": r.ApprovalID, "detail": detail, "prev_hash": r.PrevHash,
+	})
+	if err != nil {
+		return "", fmt.Errorf("canonical audit entry %d: %w", r.Seq, err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// audit is an entry to append.
+type audit struct {
+	Kind       string
+	Service    string
+	Actor      string
+	ApprovalID string
+	Detail     any
+}
+
+// appendAudit appends entries inside the caller's transaction, chaining each to the newest
+// entry. All writes go through the one writer, so the head read here cannot change under it.
+func appendAudit(t *storage.Tx, at time.Time, entries ...audit) error {
+	seq, prev, err := storage.LastAudit(t)
+	if err != nil {
+		return err
+	}
+	if prev == "" {
+		prev = genesisHash
+	}
+	for _, e := range entries {
+		detail, err := canonicalJSON(e.Detail)
+		if err != nil {
+			return fmt.Errorf("encode audit detail (%s): %w", e.Kind, err)
+		}
+		seq++
+		r := storage.AuditRow{Seq: seq, At: at.UTC().Truncate(time.Millisecond), Kind: e.Kind, Service: e.Service, Actor: e.Actor,
+			ApprovalID: e.ApprovalID, Detail: detail, PrevHash: prev}
+		if r.Hash, err = contentHash(r); err != nil {
+			return err
+		}
+		if err := storage.InsertAudit(t, r); err != nil {
+			return err
+		}
+		prev = r.Hash
+	}
+	return nil
+}
+
+// Verification is the result of checking the audit log's hash chain.
+type Verification struct {
+	OK      bool   `json:"ok"`
+	Entries int64  `json:"entries"` // entries checked (up to and including the first bad one)
+	Head    string `json:"head,omitempty"`
+	// FirstBad is the sequence number of the first entry that fails, with why.
+	FirstBad int64  `json:"first_bad,omitempty"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+var errStop = errors.New("stop")
+
+// Verify walks the whole audit log in order and checks that each entry's hash matches its
+// content and that it names the previous entry's hash. Recording Head elsewhere (a ticket, a
+// chat message) lets a later check prove that the log was not rewritten wholesale either.
+func Verify(ctx context.Context, db *storage.DB) (Verification, error) {
+	v := Verification{OK: true}
+	prevHash, prevSeq := genesisHash, int64(0)
+	err := db.EachAudit(ctx, func(r storage.AuditRow) error {
+		v.Entries++
+		bad := func(format string, args ...any) error {
+			v.OK, v.FirstBad, v.Problem = false, r.Seq, fmt.Sprintf(format, args...)
+			return errStop
+		}
+		if r.Seq != prevSeq+1 {
+			return bad("entry %d follows entry %d: entries between them were deleted", r.Seq, prevSeq)
+		}
+		if r.PrevHash != prevHash {
+			if prevSeq == 0 {
+				return bad("entry %d is first but does not start the chain: earlier entries were deleted or its prev_hash was edited", r.Seq)
+			}
+			return bad("entry %d does not carry the hash of entry %d: one of them was edited", r.Seq, prevSeq)
+		}
+		h, err := contentHash(r)
+		if err != nil {
+			return bad("entry %d cannot be read: %v", r.Seq, err)
+		}
+		if h != r.Hash {
+			return bad("entry %d was edited: its content no longer matches its hash", r.Seq)
+		}
+		prevHash, prevSeq = r.Hash, r.Seq
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return v, fmt.Errorf("verify audit log: %w", err)
+	}
+	if v.OK && v.Entries > 0 {
+		v.Head = prevHash
+	}
+	return v, nil
+}
