@@ -16,6 +16,7 @@ import (
 	"github.com/releaseops/releaseops/bot"
 	"github.com/releaseops/releaseops/catalog"
 	"github.com/releaseops/releaseops/config"
+	"github.com/releaseops/releaseops/gate"
 	"github.com/releaseops/releaseops/ingest"
 	"github.com/releaseops/releaseops/integrations/deploy"
 	"github.com/releaseops/releaseops/integrations/github"
@@ -41,6 +42,7 @@ type App struct {
 	Metrics  *server.Metrics
 	Server   *server.Server
 	Bot      *bot.Bot
+	Gate     *gate.Gate
 	Now      func() time.Time
 
 	cancel context.CancelFunc
@@ -100,6 +102,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	a.Outbox = &outbox.Outbox{DB: db, Now: now, Log: log, MaxAttempts: cfg.Slack.MaxAttempts}
 	a.Server = server.New(server.Deps{Config: cfg, DB: db, Pipeline: a.Pipeline, Catalog: a.Catalog, Metrics: a.Metrics, Log: log, Now: now})
 	a.wireBot()
+	a.wireGate()
 	a.wireWeb()
 	a.Server.API().GET("/outbox", a.listOutbox, a.Server.Require("read"))
 	return a, nil
@@ -227,6 +230,7 @@ func (a *App) Start() {
 		a.Outbox.Run(ctx)
 	}()
 	a.startBot(ctx)
+	a.startGate(ctx)
 }
 
 // Serve serves HTTP on ln until Shutdown.
