@@ -114,7 +114,7 @@ func (g *GitHubNotes) Changes(ctx context.Context, repo, base, head string) (*Ch
 	if err := errors.Join(errs...); err != nil {
 		return nil, notesError("list the pull requests of the commits", err)
 	}
-	out := &Changes{PullRequests: []PullRequestNote{}, Commits: []CommitNote{}, TotalCommits: cmp.GetTotalCommits(), Examined: len(commits)}
+	out := &Changes{PullRequests: []PullRequestNote{}, Commits: []CommitNote{}, TotalCommits: cmp.GetTotalCommits(), Examined: len(commits), CompareURL: cmp.GetHTMLURL()}
 	if out.TotalCommits < len(commits) {
 		out.TotalCommits = len(commits)
 	}

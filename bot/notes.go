@@ -166,6 +166,9 @@ func (c *notesComposer) Send(ctx context.Context, m *outbox.Stored) (string, err
 			n.Unavailable = ne.Reason
 		} else {
 			n.Changes = changes
+			if changes.CompareURL != "" {
+				n.CompareURL = changes.CompareURL
+			}
 		}
 	}
 	msg := ReleaseNotesMessage(n, b.cfg.PublicURL)

@@ -59,6 +59,8 @@ type Changes struct {
 	// them were looked at (fewer on a long release).
 	TotalCommits int `json:"total_commits"`
 	Examined     int `json:"examined"`
+	// CompareURL is GitHub's own link to the compare page, when it gave one.
+	CompareURL string `json:"compare_url,omitempty"`
 }
 
 // PullRequestNote is a merged pull request of a release.
