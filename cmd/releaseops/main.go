@@ -38,6 +38,8 @@ var commands = []struct {
 }{
 	{"serve", "serve [--config FILE] [--demo]      run the service", runServe},
 	{"score", "score SERVICE [--json] [--config FILE]  print a service's scorecard", runScore},
+	{"gate", "gate --service S --env E [--version V] [--commit SHA] [--wait D] [--server URL]  ask the deploy gate: exit 0 allow, 2 block, 3 needs approval", runGate},
+	{"audit", "audit verify [--config FILE]        check the audit log's hash chain; exit 1 naming the first bad entry", runAudit},
 	{"ingest", "ingest FILE [--config FILE]         replay recorded deliveries (JSON lines)", runIngest},
 	{"bench", "bench [--services N] [--concurrency C] [--duration D] [--body-bytes B] [--out FILE]  load-test a temporary service on loopback", runBench},
 	{"simulate", "simulate --config NEW.yaml [--current FILE] [--json]  what a new config would do to every score", runSimulate},
