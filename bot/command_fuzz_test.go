@@ -25,7 +25,7 @@ func FuzzParseCommand(f *testing.F) {
 				t.Fatalf("%q: usage without a problem", text)
 			}
 		case CmdScorecard, CmdWhy:
-			if c.Service == "" || strings.ContainsFunc(c.Service, isSpace) {
+			if c.Service == "" || strings.ContainsFunc(c.Service, fuzzIsSpace) {
 				t.Fatalf("%q: service %q is empty or has spaces", text, c.Service)
 			}
 			if utf8.ValidString(text) && c.Service != strings.ToLower(c.Service) {
@@ -43,4 +43,4 @@ func FuzzParseCommand(f *testing.F) {
 	})
 }
 
-func isSpace(r rune) bool { return strings.TrimSpace(string(r)) == "" }
+func fuzzIsSpace(r rune) bool { return strings.TrimSpace(string(r)) == "" }
