@@ -55,7 +55,7 @@ type post struct {
 // that ignores the configured URL fails loudly) and response_url endpoints under /respond/.
 // fail, when set, may answer a request instead (an outage, a rate limit).
 type fakeSlack struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *httptest.Server
 	mu   sync.Mutex
 	n    int
@@ -63,7 +63,7 @@ type fakeSlack struct {
 	fail func(n int, r *http.Request) (status int, header map[string]string, body string, handled bool)
 }
 
-func newFakeSlack(t *testing.T) *fakeSlack {
+func newFakeSlack(t testing.TB) *fakeSlack {
 	f := &fakeSlack{t: t}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -160,7 +160,7 @@ func (f *fakeSlack) requests() int {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	db     *storage.DB
 	cat    *catalog.Catalog
 	engine *scoring.Engine
@@ -188,7 +188,7 @@ var testServices = []releaseops.Service{
 	{Name: "gone", SlackChannel: "C0GONE"},
 }
 
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	path := o.path
 	if path == "" {
