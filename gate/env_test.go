@@ -50,7 +50,7 @@ type fakeGitHub struct {
 	fail    []int // statuses to answer before succeeding, in order
 }
 
-func newFakeGitHub(t *testing.T) *fakeGitHub {
+func newFakeGitHub(t testing.TB) *fakeGitHub {
 	f := &fakeGitHub{}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/api/repos/") || !strings.HasSuffix(r.URL.Path, "/deployment_protection_rule") {
@@ -94,7 +94,7 @@ func (f *fakeGitHub) FailNext(codes ...int) {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	cfg   *config.Config
 	app   *app.App
 	srv   *httptest.Server
@@ -102,7 +102,7 @@ type env struct {
 	gh    *fakeGitHub
 }
 
-func testConfig(t *testing.T, gh *fakeGitHub) *config.Config {
+func testConfig(t testing.TB, gh *fakeGitHub) *config.Config {
 	cfg := config.Default()
 	cfg.Storage.SQLitePath = filepath.Join(t.TempDir(), "releaseops.db")
 	cfg.Storage.Synchronous = "NORMAL"
@@ -128,7 +128,7 @@ func testConfig(t *testing.T, gh *fakeGitHub) *config.Config {
 
 // newEnv builds the whole service with app.New on a fresh SQLite file; workers are not
 // started, tests drive them (outbox, rescore, expiry) on the injected clock.
-func newEnv(t *testing.T, mutate func(*config.Config)) *env {
+func newEnv(t testing.TB, mutate func(*config.Config)) *env {
 	t.Helper()
 	gh := newFakeGitHub(t)
 	cfg := testConfig(t, gh)
