@@ -229,6 +229,13 @@ func (a *App) Start() {
 		defer a.wg.Done()
 		a.Outbox.Run(ctx)
 	}()
+	if s := a.newPagerDutySync(); s != nil {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			s.run(ctx)
+		}()
+	}
 	a.startBot(ctx)
 	a.startGate(ctx)
 }
