@@ -64,17 +64,24 @@ type Reason struct {
 
 // Decision is the gate's answer.
 type Decision struct {
-	Decision   string             `json:"decision"`
-	Score      *float64           `json:"score"` // nil when the service has no score
-	Band       string             `json:"band"`  // "unknown" when it has none
-	Reasons    []Reason           `json:"reasons"`
-	Thresholds scoring.Thresholds `json:"thresholds"`
+	Decision   string     `json:"decision"`
+	Score      *float64   `json:"score"` // nil when the service has no score
+	Band       string     `json:"band"`  // "unknown" when it has none
+	Reasons    []Reason   `json:"reasons"`
+	Thresholds Thresholds `json:"thresholds"`
 	// Unknown is set when OnUnknown decided (no score, or stale data).
 	Unknown bool `json:"unknown,omitempty"`
 	// BreakGlass is set when a break-glass request turned a block or needs_approval into allow.
 	BreakGlass bool `json:"break_glass,omitempty"`
 	// Would is what the gate would have answered without break glass.
 	Would string `json:"would,omitempty"`
+}
+
+// Thresholds are the environment's band limits the decision used.
+type Thresholds struct {
+	BlockBelow    float64 `json:"block_below"`
+	ApprovalBelow float64 `json:"approval_below"`
+	MatureAt      float64 `json:"mature_at"`
 }
 
 // BandUnknown is the band reported for a service with no scorecard.
@@ -100,7 +107,7 @@ func (p Policy) ThresholdsFor(env string) scoring.Thresholds {
 // needs_approval into allow, with the override as the first reason.
 func Decide(card *scoring.Scorecard, req Request, policy Policy, now time.Time) Decision {
 	th := policy.ThresholdsFor(req.Environment)
-	d := Decision{Thresholds: th, Reasons: []Reason{}}
+	d := Decision{Thresholds: Thresholds(th), Reasons: []Reason{}}
 	onUnknown := policy.OnUnknown
 	if onUnknown != NeedsApproval {
 		onUnknown = Block // anything else fails closed

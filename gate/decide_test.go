@@ -116,7 +116,7 @@ func TestDecideReasons(t *testing.T) {
 	if !strings.Contains(d.Reasons[1].Text, "rollback_readiness reason") {
 		t.Errorf("reason does not say why: %q", d.Reasons[1].Text)
 	}
-	if d.Thresholds != scoring.DefaultThresholds {
+	if d.Thresholds != Thresholds(scoring.DefaultThresholds) {
 		t.Errorf("no thresholds configured: got %+v, want the shipped defaults", d.Thresholds)
 	}
 	d = Decide(nil, Request{Service: "checkout", Environment: "production"}, policy, now)
