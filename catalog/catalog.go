@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/internal/nearest"
 )
 
 // Catalog is safe for concurrent use: the ingest path resolves subjects while the rescoring
@@ -224,54 +225,4 @@ func (c *Catalog) Subjects() map[releaseops.Subject]string {
 }
 
 // Closest returns up to n known names nearest to name, for "did you mean".
-func (c *Catalog) Closest(name string, n int) []string { return Nearest(name, c.Names(), n) }
-
-// Nearest returns up to n of names nearest to name: by edit distance, substrings first.
-func Nearest(name string, names []string, n int) []string {
-	type cand struct {
-		name string
-		d    int
-	}
-	var cs []cand
-	for _, s := range names {
-		d := Distance(name, s)
-		if strings.Contains(s, name) || strings.Contains(name, s) {
-			d = min(d, 1)
-		}
-		if d <= max(2, len(name)/2) {
-			cs = append(cs, cand{s, d})
-		}
-	}
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].d != cs[j].d {
-			return cs[i].d < cs[j].d
-		}
-		return cs[i].name < cs[j].name
-	})
-	out := []string{}
-	for i := 0; i < len(cs) && i < n; i++ {
-		out = append(out, cs[i].name)
-	}
-	return out
-}
-
-// Distance is the Levenshtein distance between a and b.
-func Distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func (c *Catalog) Closest(name string, n int) []string { return nearest.Among(name, c.Names(), n) }

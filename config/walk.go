@@ -8,7 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/releaseops/releaseops/catalog"
+	"github.com/releaseops/releaseops/internal/nearest"
 )
 
 // checkNode compares a YAML tree with the Go type it will be decoded into and reports every
@@ -171,14 +171,9 @@ func display(path string) string {
 
 // suggest names the closest known key, for typos like "webhook_secert".
 func suggest(key string, fields map[string]reflect.StructField) string {
-	best, bestD := "", 4
+	known := make([]string, 0, len(fields))
 	for k := range fields {
-		if d := catalog.Distance(key, k); d < bestD || (d == bestD && k < best) {
-			best, bestD = k, d
-		}
+		known = append(known, k)
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return nearest.Suggest(key, known)
 }

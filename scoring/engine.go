@@ -12,6 +12,7 @@ import (
 	"github.com/google/cel-go/common/types"
 
 	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/internal/nearest"
 )
 
 // Input is everything one score depends on.
@@ -420,38 +421,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // didYouMean suggests the closest known id, if one is close.
-func didYouMean(s string, known []string) string {
-	best, bestD := "", len(s)/2+2
-	for _, k := range known {
-		if d := editDistance(s, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func didYouMean(s string, known []string) string { return nearest.Suggest(s, known) }
 
 // Lookback is how far back Score needs facts: the longest history any enabled signal reads.
 func (e *Engine) Lookback() time.Duration { return e.lookback }

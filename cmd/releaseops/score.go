@@ -12,7 +12,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 
-	"github.com/releaseops/releaseops/catalog"
+	"github.com/releaseops/releaseops/internal/nearest"
 	"github.com/releaseops/releaseops/scoring"
 	"github.com/releaseops/releaseops/storage"
 )
@@ -81,5 +81,5 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func closest(name string, names []string) []string {
-	return catalog.Nearest(name, names, 3)
+	return nearest.Among(name, names, 3)
 }
