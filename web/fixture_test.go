@@ -260,7 +260,8 @@ func storeService(t testing.TB, db *storage.DB, engine *scoring.Engine, svc rele
 		if err != nil {
 			t.Fatalf("encode card: %v", err)
 		}
-		row := storage.ScoreRow{Service: svc.Name, Score: card.Score, Band: card.Band, Level: card.Level, Card: raw, UpdatedAt: at}
+		trend, _ := json.Marshal(card.Trend)
+		row := storage.ScoreRow{Service: svc.Name, Score: card.Score, Band: card.Band, Level: card.Level, Card: raw, Trend: trend, UpdatedAt: at}
 		if err := db.Writer.Do(ctx, func(tx *storage.Tx) error { return storage.PutScore(tx, row, snapshot) }); err != nil {
 			t.Fatalf("put score: %v", err)
 		}

@@ -2,8 +2,7 @@ package web
 
 import (
 	"cmp"
-	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -172,7 +171,7 @@ func (h *handler) list(c echo.Context) error {
 		if q.Band != "" && s.Band != q.Band {
 			continue
 		}
-		trend, err := h.trendOf(ctx, s.Service)
+		trend, err := trendOf(s)
 		if err != nil {
 			return h.serverError(c, "list", err)
 		}
@@ -185,14 +184,14 @@ func (h *handler) list(c echo.Context) error {
 	return h.render(c, http.StatusOK, "list", v)
 }
 
-// trendOf reads the trend from the stored scorecard: ListScores leaves the card out, and the
-// trend was computed with the history when the card was scored.
-func (h *handler) trendOf(ctx context.Context, service string) (scoring.Trend, error) {
-	var c struct {
-		Trend scoring.Trend `json:"trend"`
+// trendOf reads the trend stored beside the score, so the list needs no scorecard decode.
+func trendOf(s storage.ScoreRow) (scoring.Trend, error) {
+	var t scoring.Trend
+	if len(s.Trend) == 0 || string(s.Trend) == "null" {
+		return t, nil
 	}
-	if _, err := h.card(ctx, service, &c); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return scoring.Trend{}, err
+	if err := json.Unmarshal(s.Trend, &t); err != nil {
+		return t, fmt.Errorf("trend of %s: %w", s.Service, err)
 	}
-	return c.Trend, nil
+	return t, nil
 }

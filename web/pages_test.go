@@ -238,7 +238,7 @@ func TestHostileStringsAreEscaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = f.DB.Writer.Do(context.Background(), func(tx *storage.Tx) error {
-		if err := storage.PutScore(tx, storage.ScoreRow{Service: evil, Score: 61, Band: card.Band, Level: card.Level, Card: raw, UpdatedAt: card.UpdatedAt}, true); err != nil {
+		if err := storage.PutScore(tx, storage.ScoreRow{Service: evil, Score: 61, Band: card.Band, Level: card.Level, Card: raw, Trend: []byte(`{"window_days":30,"delta":0,"direction":"flat"}`), UpdatedAt: card.UpdatedAt}, true); err != nil {
 			return err
 		}
 		_, _, err := storage.InsertDelivery(tx, &storage.NewDelivery{Source: "github", DeliveryID: evilID, Type: "pull_request",
