@@ -24,7 +24,7 @@ func (a *App) wireGate() {
 		DB: a.DB, Catalog: a.Catalog, Pipeline: a.Pipeline,
 		Policy:          gate.Policy{Thresholds: cfg.Gate.Thresholds, OnUnknown: cfg.Gate.OnUnknown, StaleAfter: cfg.Gate.StaleAfter.Std()},
 		ApprovalTimeout: cfg.Gate.ApprovalTimeout.Std(), Users: cfg.Gate.Users, DefaultChannel: cfg.Slack.DefaultChannel,
-		PublicURL: cfg.PublicURL, Notifier: slackNotifier{publicURL: cfg.PublicURL, catalog: a.Catalog, log: log}, Now: a.Now, Log: log, Queued: a.Outbox.Wake,
+		PublicURL: cfg.PublicURL, Notifier: slackNotifier{db: a.DB, publicURL: cfg.PublicURL, catalog: a.Catalog, log: log}, Now: a.Now, Log: log, Queued: a.Outbox.Wake,
 	}
 	a.Gate.Routes(a.Server.API(), a.Server.Require)
 	a.Worker.Listeners = append(a.Worker.Listeners, a.Gate.Listener)
@@ -67,6 +67,7 @@ func (h clickHandler) HandleApprovalClick(ctx context.Context, approvalID, slack
 // slackNotifier renders the gate's messages with the bot's builders and queues them with
 // the bot's payloads, inside the gate's transaction.
 type slackNotifier struct {
+	db        *storage.DB
 	publicURL string
 	catalog   *catalog.Catalog
 	log       *slog.Logger
@@ -95,8 +96,17 @@ func (n slackNotifier) ApprovalRequested(t *storage.Tx, a *gate.Approval, now ti
 		n.log.Warn("approval not posted: the service has no slack_channel and slack.default_channel is empty", "approval", a.ID, "service", a.Service)
 		return nil
 	}
-	msg := bot.ApprovalRequestMessage(n.approvalRequestOf(a), n.publicURL)
-	_, err := bot.EnqueuePost(t, postKey(a.ID), a.Service, a.Channel, msg, &bot.Notify{Kind: "approval", Ref: a.ID}, now)
+	r := n.approvalRequestOf(a)
+	// A read on the read pool: WAL readers do not wait for the writer whose transaction this is.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	changes, err := pendingChanges(ctx, n.db, a.Service, now)
+	cancel()
+	if err != nil {
+		n.log.Warn("approval request without the pending pull requests", "approval", a.ID, "err", err)
+	}
+	r.Changes = changes
+	msg := bot.ApprovalRequestMessage(r, n.publicURL)
+	_, err = bot.EnqueuePost(t, postKey(a.ID), a.Service, a.Channel, msg, &bot.Notify{Kind: "approval", Ref: a.ID}, now)
 	return err
 }
 

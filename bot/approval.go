@@ -51,6 +51,17 @@ type ApprovalRequest struct {
 	// Approvers are the Slack user ids who may decide.
 	Approvers []string
 	ExpiresAt time.Time
+	// Changes are the pull requests merged since the service's last production deploy:
+	// what this deploy would ship.
+	Changes []Change
+}
+
+// Change is one merged pull request of a pending deploy.
+type Change struct {
+	Number int
+	Title  string
+	Author string
+	URL    string
 }
 
 // Reason is one reason of a gate decision: plain text, and the playbook to fix it if any.
@@ -86,6 +97,9 @@ func ApprovalRequestMessage(r ApprovalRequest, publicURL string) Message {
 	b.section(approvalSummary(r))
 	if len(r.Reasons) > 0 {
 		b.section(approvalReasons(r))
+	}
+	if len(r.Changes) > 0 {
+		b.section(approvalChanges(r.Changes))
 	}
 	approve := slack.NewButtonBlockElement(ActionApprove, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false)).WithStyle(slack.StylePrimary)
 	deny := slack.NewButtonBlockElement(ActionDeny, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Deny", false, false)).WithStyle(slack.StyleDanger)
@@ -177,6 +191,29 @@ func approvalReasons(r ApprovalRequest) string {
 		lines = append(lines, line)
 	}
 	return "*Reasons*\n" + strings.Join(lines, "\n")
+}
+
+// maxApprovalChanges keeps the request short; the full list is one click away in GitHub.
+const maxApprovalChanges = 10
+
+func approvalChanges(cs []Change) string {
+	lines := []string{"*Pull requests since the last production deploy*"}
+	for i, c := range cs {
+		if i == maxApprovalChanges {
+			lines = append(lines, fmt.Sprintf("…and %d more", len(cs)-maxApprovalChanges))
+			break
+		}
+		title := fmt.Sprintf("#%d %s", c.Number, c.Title)
+		line := "• " + Escape(title)
+		if c.URL != "" {
+			line = "• " + Link(c.URL, title)
+		}
+		if c.Author != "" {
+			line += " — " + Escape(c.Author)
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
 }
 
 func versionOf(r ApprovalRequest) string {
