@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/releaseops/releaseops/gate"
-	"github.com/releaseops/releaseops/storage"
 )
 
 // runAudit is `releaseops audit verify`: it walks the audit log's hash chain in the database
@@ -28,12 +26,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(cfg.Storage.SQLitePath); err != nil {
-		return fmt.Errorf("no database at %s", cfg.Storage.SQLitePath)
-	}
-	opts := storage.DefaultOptions()
-	opts.Logger = newLogger(cfg, io.Discard)
-	db, err := storage.Open(ctx, cfg.Storage.SQLitePath, opts)
+	db, err := openExisting(ctx, cfg)
 	if err != nil {
 		return err
 	}

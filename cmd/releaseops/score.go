@@ -33,12 +33,7 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(cfg.Storage.SQLitePath); err != nil {
-		return fmt.Errorf("no database at %s: run `releaseops serve` or `releaseops ingest` first", cfg.Storage.SQLitePath)
-	}
-	opts := storage.DefaultOptions()
-	opts.Logger = newLogger(cfg, io.Discard)
-	db, err := storage.Open(ctx, cfg.Storage.SQLitePath, opts)
+	db, err := openExisting(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/releaseops/releaseops/catalog"
 	"github.com/releaseops/releaseops/config"
 	"github.com/releaseops/releaseops/scoring"
-	"github.com/releaseops/releaseops/storage"
 )
 
 // simRow is one service's score under the current and the proposed config.
@@ -91,12 +90,7 @@ func simulate(ctx context.Context, oldCfg, newCfg *config.Config, now time.Time)
 	if err != nil {
 		return nil, fmt.Errorf("proposed config: %w", err)
 	}
-	if _, err := os.Stat(oldCfg.Storage.SQLitePath); err != nil {
-		return nil, fmt.Errorf("no database at %s: %w", oldCfg.Storage.SQLitePath, err)
-	}
-	opts := storage.DefaultOptions()
-	opts.Logger = newLogger(oldCfg, io.Discard)
-	db, err := storage.Open(ctx, oldCfg.Storage.SQLitePath, opts)
+	db, err := openExisting(ctx, oldCfg)
 	if err != nil {
 		return nil, err
 	}
