@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -36,6 +38,7 @@ type target struct {
 	client *http.Client
 	dir    string
 	n      int
+	last   http.Header // headers of the last answer
 }
 
 func (s *target) id(prefix string) string { s.n++; return fmt.Sprintf("sec-%s-%d", prefix, s.n) }
@@ -65,6 +68,7 @@ func (s *target) do(t *testing.T, req *http.Request) (int, string) {
 		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
+	s.last = resp.Header
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, string(b)
 }
@@ -243,6 +247,57 @@ var attacks = map[string]attack{
 		code, body := s.do(t, req)
 		return code, errorOf(body)
 	},
+	"in-flight-cap": func(t *testing.T, s *target) (int, string) {
+		// A second server allows one request in flight; a delivery whose body never ends holds it.
+		dir := t.TempDir()
+		p := start(t, writeConfig(t, dir, "server: {max_in_flight: 1}\n"))
+		// A raw connection sends the headers and part of a declared body, so the server enters
+		// the handler and waits for the rest, holding the one slot. Should a probe have held the
+		// slot when it arrived, the server refuses it instead (it gets an answer): hold again.
+		var held net.Conn
+		defer func() {
+			if held != nil {
+				held.Close()
+			}
+		}()
+		var code int
+		var body string
+		for i := 0; i < 100; i++ {
+			if held == nil || answered(held) {
+				if held != nil {
+					held.Close()
+				}
+				var err error
+				if held, err = net.Dial("tcp", strings.TrimPrefix(p.base, "http://")); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := fmt.Fprintf(held, "POST /webhooks/deploy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":"); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			b := deployJSON(s.id("busy"), "checkout", "")
+			req, _ := http.NewRequest(http.MethodPost, p.base+"/webhooks/deploy", bytes.NewReader(b))
+			req.Header = signedDeploy(deploySecret, b)
+			if code, body = s.do(t, req); code == http.StatusServiceUnavailable {
+				break
+			}
+		}
+		return code, errorOf(body) + "; Retry-After: " + s.last.Get("Retry-After")
+	},
+	"rate-limit": func(t *testing.T, s *target) (int, string) {
+		dir := t.TempDir()
+		p := start(t, writeConfig(t, dir, "server: {rate_limits: {deploy: 0.01}}\n"))
+		var code int
+		var body string
+		for i := 0; i < 2; i++ {
+			b := deployJSON(s.id("rate"), "checkout", "")
+			req, _ := http.NewRequest(http.MethodPost, p.base+"/webhooks/deploy", bytes.NewReader(b))
+			req.Header = signedDeploy(deploySecret, b)
+			code, body = s.do(t, req)
+		}
+		return code, errorOf(body) + "; Retry-After: " + s.last.Get("Retry-After")
+	},
 	"world-readable-secret-file": func(t *testing.T, s *target) (int, string) {
 		secret := filepath.Join(s.dir, "deploy-secret")
 		if err := os.WriteFile(secret, []byte("s3cret\n"), 0o644); err != nil {
@@ -268,6 +323,15 @@ var attacks = map[string]attack{
 		}
 		return code, "exit code; " + firstLine(msg)
 	},
+}
+
+// answered reports whether the server has written anything on a held connection.
+func answered(c net.Conn) bool {
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	var b [1]byte
+	n, err := c.Read(b[:])
+	_ = c.SetReadDeadline(time.Time{})
+	return n > 0 || errors.Is(err, io.EOF)
 }
 
 func firstLine(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }
