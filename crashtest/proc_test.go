@@ -101,6 +101,7 @@ func start(t *testing.T, cfg string) *proc {
 		t.Fatal(err)
 	}
 	cmd.Stdout = io.Discard
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start releaseops: %v", err)
 	}
