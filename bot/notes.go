@@ -21,14 +21,20 @@ type notesJob struct {
 	Channel string       `json:"channel"`
 	PostKey string       `json:"post_key"`
 	Notes   ReleaseNotes `json:"notes"`
+	// DeployAt is the deploy fact's time; the composer finds the previous production deploy
+	// and the score after this one from the facts up to it.
+	DeployAt time.Time `json:"deploy_at"`
 }
 
 // OnFacts is a rescore listener: for every production deploy that just succeeded it queues
-// release notes. It runs before the rescore that includes the deploy is saved, so the stored
-// score is the one before the deploy; the one after is computed here from the same facts.
+// a release-notes job. It runs on the rescoring worker's path, so it does only what is cheap:
+// the score before the deploy (the stored one: the rescore that includes the deploy is saved
+// after the listeners), and one transaction for all the jobs of the batch. Loading facts,
+// the score after the deploy and GitHub happen when the outbox composes the post.
 // It may run again for the same facts after a crash: the outbox key makes that harmless.
 func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 	now := b.d.Now()
+	var jobs []outbox.Message
 	for i := range facts {
 		f := &facts[i]
 		d := f.Deploy
@@ -43,23 +49,46 @@ func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 		if now.Sub(end) > b.ReleaseNotesMaxAge {
 			continue // history being replayed, not a deploy people are waiting to hear about
 		}
-		if err := b.queueReleaseNotes(ctx, f, end, now); err != nil {
+		m, ok, err := b.releaseNotesJob(ctx, f, end)
+		if err != nil {
 			b.d.Log.Error("queue release notes", "service", f.Service, "deploy", d.ID, "err", err)
+			continue
+		}
+		if ok {
+			jobs = append(jobs, m)
 		}
 	}
+	if len(jobs) == 0 {
+		return
+	}
+	err := b.d.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+		for _, m := range jobs {
+			if _, err := outbox.Enqueue(t, m, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.d.Log.Error("queue release notes", "jobs", len(jobs), "err", err)
+		return
+	}
+	b.d.Outbox.Wake()
 }
 
 func isProduction(env string) bool {
 	return strings.EqualFold(env, "production") || strings.EqualFold(env, "prod")
 }
 
-func (b *Bot) queueReleaseNotes(ctx context.Context, f *storage.StoredFact, end, now time.Time) error {
+// releaseNotesJob builds the outbox job of one deploy; ok is false when there is nowhere to
+// post it.
+func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end time.Time) (outbox.Message, bool, error) {
 	d := f.Deploy
 	svc := b.service(f.Service)
 	channel := b.releaseChannel(svc)
 	if channel == "" {
 		b.d.Log.Warn("release notes not posted: the service has no slack_channel and there is no slack.default_channel", "service", f.Service)
-		return nil
+		return outbox.Message{}, false, nil
 	}
 	deployID := d.ID
 	if deployID == "" {
@@ -73,49 +102,55 @@ func (b *Bot) queueReleaseNotes(ctx context.Context, f *storage.StoredFact, end,
 	if row, err := b.d.Scores.GetScore(ctx, f.Service); err == nil {
 		notes.Before = ScoreBand{Score: row.Score, Band: row.Band, Known: true}
 	} else if !errors.Is(err, storage.ErrNotFound) {
-		return err
+		return outbox.Message{}, false, err
 	}
-	stored, err := b.d.DB.FactsForService(ctx, f.Service, now.Add(-b.d.Engine.Lookback()))
-	if err != nil {
-		return err
-	}
-	all := make([]releaseops.Fact, len(stored))
-	for i := range stored {
-		all[i] = stored[i].Fact
-		all[i].Service = f.Service
-	}
-	card := b.d.Engine.Score(scoring.Input{Service: svc, Facts: all, Now: now})
-	notes.After = ScoreBand{Score: card.Score, Band: card.Band, Known: true}
-	if notes.PreviousSHA == "" {
-		notes.PreviousSHA = previousProductionCommit(all, f)
-	}
-	job := notesJob{Channel: channel, PostKey: "release_notes:" + f.Service + ":" + deployID, Notes: notes}
+	job := notesJob{Channel: channel, PostKey: "release_notes:" + f.Service + ":" + deployID, Notes: notes, DeployAt: f.At}
 	payload, err := json.Marshal(job)
 	if err != nil {
-		return err
+		return outbox.Message{}, false, err
 	}
-	err = b.d.DB.Writer.Do(ctx, func(t *storage.Tx) error {
-		_, err := outbox.Enqueue(t, outbox.Message{Key: "compose:" + job.PostKey, Kind: KindReleaseNotes,
-			Target: "release_notes:" + f.Service, Service: f.Service, Payload: payload}, now)
-		return err
-	})
+	return outbox.Message{Key: "compose:" + job.PostKey, Kind: KindReleaseNotes, Target: "release_notes:" + f.Service,
+		Service: f.Service, Payload: payload}, true, nil
+}
+
+// completeNotes fills what the listener left to the composer: the score after the deploy
+// (from the facts up to and including it) and the previous production commit.
+func (b *Bot) completeNotes(ctx context.Context, job *notesJob) error {
+	n := &job.Notes
+	if n.After.Known {
+		return nil
+	}
+	stored, err := b.d.DB.FactsForService(ctx, n.Service, job.DeployAt.Add(-b.d.Engine.Lookback()))
 	if err != nil {
 		return err
 	}
-	b.d.Outbox.Wake()
+	var upTo []releaseops.Fact
+	for i := range stored {
+		if stored[i].At.After(job.DeployAt) {
+			continue
+		}
+		f := stored[i].Fact
+		f.Service = n.Service
+		upTo = append(upTo, f)
+	}
+	card := b.d.Engine.Score(scoring.Input{Service: b.service(n.Service), Facts: upTo, Now: job.DeployAt})
+	n.After = ScoreBand{Score: card.Score, Band: card.Band, Known: true}
+	if n.PreviousSHA == "" {
+		n.PreviousSHA = previousProductionCommit(upTo, n.CommitSHA, job.DeployAt)
+	}
 	return nil
 }
 
 // previousProductionCommit is the commit of the latest successful production deploy before
 // this one that deployed a different commit.
-func previousProductionCommit(facts []releaseops.Fact, cur *storage.StoredFact) string {
+func previousProductionCommit(facts []releaseops.Fact, commit string, at time.Time) string {
 	var best *releaseops.Fact
 	for i := range facts {
 		f := &facts[i]
 		d := f.Deploy
 		if f.Kind != releaseops.FactDeploy || d == nil || d.Status != releaseops.DeploySucceeded || !isProduction(d.Environment) ||
-			(d.Kind != "" && d.Kind != releaseops.KindDeploy) || d.CommitSHA == "" || d.CommitSHA == cur.Deploy.CommitSHA ||
-			!f.At.Before(cur.At) {
+			(d.Kind != "" && d.Kind != releaseops.KindDeploy) || d.CommitSHA == "" || d.CommitSHA == commit ||
+			!f.At.Before(at) {
 			continue
 		}
 		if best == nil || f.At.After(best.At) {
@@ -138,6 +173,9 @@ func (c *notesComposer) Send(ctx context.Context, m *outbox.Stored) (string, err
 	var job notesJob
 	if err := json.Unmarshal(m.Payload, &job); err != nil {
 		return "", fmt.Errorf("decode release notes job: %w", err)
+	}
+	if err := b.completeNotes(ctx, &job); err != nil {
+		return "", &outbox.RetryableError{Err: fmt.Errorf("release notes of %s: %w", job.Notes.Service, err)}
 	}
 	n := &job.Notes
 	attempt := m.Attempts + 1
