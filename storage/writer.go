@@ -27,6 +27,12 @@ type Writer struct {
 	closed  bool
 	stopped chan struct{}
 
+	// prepared holds statements compiled once on the writer's only connection and reused by
+	// every later batch; wanted collects queries seen in a batch, compiled after its commit
+	// (the connection is busy during the transaction). Only the loop goroutine touches them.
+	prepared map[string]*sql.Stmt
+	wanted   map[string]bool
+
 	// OnBatch, if set before the first Do, is called after each commit with the batch size,
 	// the time the commit took and the number of requests still queued. For metrics.
 	OnBatch func(size int, took time.Duration, queued int)
@@ -45,6 +51,7 @@ type Tx struct {
 	ctx   context.Context
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
+	w     *Writer
 }
 
 // Context returns the request's context.
@@ -54,9 +61,14 @@ func (t *Tx) Context() context.Context { return t.ctx }
 func (t *Tx) Exec(query string, args ...any) (sql.Result, error) {
 	st, ok := t.stmts[query]
 	if !ok {
-		var err error
-		if st, err = t.tx.PrepareContext(t.ctx, query); err != nil {
-			return nil, fmt.Errorf("prepare %q: %w", query, err)
+		if p := t.w.prepared[query]; p != nil {
+			st = t.tx.StmtContext(t.ctx, p) // reuses the statement already compiled on this connection
+		} else {
+			var err error
+			if st, err = t.tx.PrepareContext(t.ctx, query); err != nil {
+				return nil, fmt.Errorf("prepare %q: %w", query, err)
+			}
+			t.w.wanted[query] = true
 		}
 		t.stmts[query] = st
 	}
@@ -74,7 +86,8 @@ func (t *Tx) Query(query string, args ...any) (*sql.Rows, error) {
 }
 
 func newWriter(db *sql.DB, max int, log *slog.Logger) *Writer {
-	w := &Writer{db: db, reqs: make(chan *writeReq, max*4), max: max, log: log, stopped: make(chan struct{})}
+	w := &Writer{db: db, reqs: make(chan *writeReq, max*4), max: max, log: log, stopped: make(chan struct{}),
+		prepared: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
 	go w.loop()
 	return w
 }
@@ -168,6 +181,30 @@ func (w *Writer) loop() {
 			s.done <- s.solo(s.ctx, w.db)
 		}
 		solos = solos[:0]
+		w.prepareWanted()
+	}
+	for _, st := range w.prepared {
+		st.Close()
+	}
+}
+
+// maxPrepared bounds the statement cache; the writer's queries are a small fixed set.
+const maxPrepared = 128
+
+func (w *Writer) prepareWanted() {
+	for q := range w.wanted {
+		delete(w.wanted, q)
+		if len(w.prepared) >= maxPrepared {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := w.db.PrepareContext(ctx, q)
+		cancel()
+		if err != nil {
+			w.log.Warn("prepare statement", "err", err)
+			continue
+		}
+		w.prepared[q] = st
 	}
 }
 
@@ -215,7 +252,7 @@ func (w *Writer) run(ctx context.Context, batch []*writeReq, savepoints bool) (e
 			errs[i] = err
 			continue
 		}
-		t := &Tx{ctx: ctx, tx: tx, stmts: stmts}
+		t := &Tx{ctx: ctx, tx: tx, stmts: stmts, w: w}
 		if savepoints && !single {
 			if _, err := t.Exec(`SAVEPOINT req`); err != nil {
 				tx.Rollback() //nolint:errcheck

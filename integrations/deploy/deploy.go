@@ -8,13 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strings"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/releaseops/releaseops"
 )
@@ -128,11 +128,11 @@ type decoded struct {
 func decode(body []byte) (decoded, []string, error) {
 	var d decoded
 	// One pass: Unmarshal validates as it decodes, so a separate json.Valid would scan the
-	// (up to 25 MB) body twice on the hot path.
+	// (up to 25 MB) body twice on the hot path. goccy/go-json splits the object into fields
+	// several times faster than encoding/json; the fields are then checked one by one.
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(body, &obj); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if err := gojson.Unmarshal(body, &obj); err != nil {
+		if !json.Valid(body) {
 			return d, nil, releaseops.Errorf(releaseops.EMALFORMED, "body is not valid JSON")
 		}
 		return d, nil, releaseops.Errorf(releaseops.EMALFORMED, "body must be a JSON object")
