@@ -24,6 +24,9 @@ type notesJob struct {
 	// DeployAt is the deploy fact's time; the composer finds the previous production deploy
 	// and the score after this one from the facts up to it.
 	DeployAt time.Time `json:"deploy_at"`
+	// CoversFrom is the time of the earliest deploy the post covers: the previous commit is
+	// the last production deploy before it.
+	CoversFrom time.Time `json:"covers_from"`
 }
 
 // OnFacts is a rescore listener: for every production deploy that just succeeded it queues
@@ -34,7 +37,16 @@ type notesJob struct {
 // It may run again for the same facts after a crash: the outbox key makes that harmless.
 func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 	now := b.d.Now()
-	var jobs []outbox.Message
+	// Several production deploys of one service in one batch (a burst) make one post that
+	// covers them all, from the commit before the first to the last.
+	type group struct {
+		last  *storage.StoredFact
+		end   time.Time
+		first time.Time
+		n     int
+	}
+	groups := map[string]*group{}
+	var order []string
 	for i := range facts {
 		f := &facts[i]
 		d := f.Deploy
@@ -49,9 +61,26 @@ func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 		if now.Sub(end) > b.ReleaseNotesMaxAge {
 			continue // history being replayed, not a deploy people are waiting to hear about
 		}
-		m, ok, err := b.releaseNotesJob(ctx, f, end)
+		g := groups[f.Service]
+		if g == nil {
+			g = &group{first: f.At}
+			groups[f.Service] = g
+			order = append(order, f.Service)
+		}
+		g.n++
+		if g.last == nil || !f.At.Before(g.last.At) {
+			g.last, g.end = f, end
+		}
+		if f.At.Before(g.first) {
+			g.first = f.At
+		}
+	}
+	var jobs []outbox.Message
+	for _, svc := range order {
+		g := groups[svc]
+		m, ok, err := b.releaseNotesJob(ctx, g.last, g.end, g.first, g.n)
 		if err != nil {
-			b.d.Log.Error("queue release notes", "service", f.Service, "deploy", d.ID, "err", err)
+			b.d.Log.Error("queue release notes", "service", svc, "deploy", g.last.Deploy.ID, "err", err)
 			continue
 		}
 		if ok {
@@ -82,7 +111,7 @@ func isProduction(env string) bool {
 
 // releaseNotesJob builds the outbox job of one deploy; ok is false when there is nowhere to
 // post it.
-func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end time.Time) (outbox.Message, bool, error) {
+func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end, coversFrom time.Time, deploys int) (outbox.Message, bool, error) {
 	d := f.Deploy
 	svc := b.service(f.Service)
 	channel := b.releaseChannel(svc)
@@ -95,7 +124,10 @@ func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end ti
 		deployID = f.Evidence.Delivery
 	}
 	notes := ReleaseNotes{Service: f.Service, Environment: d.Environment, DeployID: deployID, Version: d.Version,
-		CommitSHA: d.CommitSHA, PreviousSHA: d.PreviousSHA, Repo: d.Repo, Actor: d.Actor, RunURL: d.URL, FinishedAt: end.UTC()}
+		CommitSHA: d.CommitSHA, PreviousSHA: d.PreviousSHA, Repo: d.Repo, Actor: d.Actor, RunURL: d.URL, FinishedAt: end.UTC(), Deploys: deploys}
+	if deploys > 1 {
+		notes.PreviousSHA = "" // the previous of the first covered deploy, found by the composer
+	}
 	if notes.Repo == "" {
 		notes.Repo = svc.Repo
 	}
@@ -104,7 +136,7 @@ func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end ti
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return outbox.Message{}, false, err
 	}
-	job := notesJob{Channel: channel, PostKey: "release_notes:" + f.Service + ":" + deployID, Notes: notes, DeployAt: f.At}
+	job := notesJob{Channel: channel, PostKey: "release_notes:" + f.Service + ":" + deployID, Notes: notes, DeployAt: f.At, CoversFrom: coversFrom}
 	payload, err := json.Marshal(job)
 	if err != nil {
 		return outbox.Message{}, false, err
@@ -136,7 +168,11 @@ func (b *Bot) completeNotes(ctx context.Context, job *notesJob) error {
 	card := b.d.Engine.Score(scoring.Input{Service: b.service(n.Service), Facts: upTo, Now: job.DeployAt})
 	n.After = ScoreBand{Score: card.Score, Band: card.Band, Known: true}
 	if n.PreviousSHA == "" {
-		n.PreviousSHA = previousProductionCommit(upTo, n.CommitSHA, job.DeployAt)
+		from := job.CoversFrom
+		if from.IsZero() {
+			from = job.DeployAt
+		}
+		n.PreviousSHA = previousProductionCommit(upTo, n.CommitSHA, from)
 	}
 	return nil
 }
@@ -167,6 +203,10 @@ func previousProductionCommit(facts []releaseops.Fact, commit string, at time.Ti
 // the post and queues it. GitHub trouble never stops the post: after GitHubAttempts tries it
 // goes out saying the notes are unavailable.
 type notesComposer struct{ b *Bot }
+
+// Repeatable: composing reads GitHub and queues the post under a fixed key, so a repeat after
+// a crash changes nothing.
+func (c *notesComposer) Repeatable() bool { return true }
 
 func (c *notesComposer) Send(ctx context.Context, m *outbox.Stored) (string, error) {
 	b := c.b

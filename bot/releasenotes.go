@@ -48,6 +48,9 @@ type ReleaseNotes struct {
 	// Changes is nil when the notes are unavailable; Unavailable then says why.
 	Changes     *Changes `json:"changes,omitempty"`
 	Unavailable string   `json:"unavailable,omitempty"`
+	// Deploys is how many production deploys the post covers when several finished before
+	// the first could be announced (a burst); 0 or 1 means this one only.
+	Deploys int `json:"deploys,omitempty"`
 }
 
 // Changes are the merged pull requests and the commits outside any of them between two
@@ -133,6 +136,9 @@ func ReleaseNotesMessage(n *ReleaseNotes, publicURL string) Message {
 	}
 	if l := Link(n.RunURL, "pipeline run"); n.RunURL != "" && l != Escape("pipeline run") {
 		facts = append(facts, l)
+	}
+	if n.Deploys > 1 {
+		facts = append(facts, fmt.Sprintf("covers %d production deploys", n.Deploys))
 	}
 	if len(facts) > 0 {
 		b.section(strings.ToUpper(facts[0][:1]) + facts[0][1:] + joinPrefixed(" · ", facts[1:]))

@@ -65,6 +65,13 @@ type Recoverer interface {
 	Recover(ctx context.Context, m *Stored) (ref string, delivered bool, err error)
 }
 
+// Repeatable is implemented by senders whose Send has no outside effect that running it twice
+// would duplicate (composing a post from stored data and queueing it by key). For them the
+// outbox skips the "sending" mark, one commit per message fewer.
+type Repeatable interface {
+	Repeatable() bool
+}
+
 // RetryableError marks a failure worth retrying. After, if positive, is the receiver's own
 // Retry-After and replaces the computed backoff.
 type RetryableError struct {
@@ -220,23 +227,28 @@ func (o *Outbox) DeliverDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	var disabled []Stored
 	for _, r := range due {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		if err := o.attempt(ctx, fromRow(r)); err != nil {
+		m := fromRow(r)
+		if o.sender(m.Kind) == nil {
+			disabled = append(disabled, m)
+			continue
+		}
+		if err := o.attempt(ctx, m); err != nil {
 			return 0, err
 		}
+	}
+	if err := o.disable(ctx, disabled); err != nil {
+		return 0, err
 	}
 	return len(due), nil
 }
 
 func (o *Outbox) attempt(ctx context.Context, m Stored) error {
 	s := o.sender(m.Kind)
-	if s == nil {
-		o.Log.Info("message not sent: no sender configured for its kind", "kind", m.Kind, "key", m.Key, "target", m.Target, "payload", string(m.Payload))
-		return o.record(ctx, m.ID, StateDisabled, m.Attempts, "no sender configured for "+m.Kind, "", o.Now(), time.Time{})
-	}
 	if m.State == StateSending {
 		// The process died during an earlier attempt: the receiver may have it already.
 		if rc, ok := s.(Recoverer); ok {
@@ -250,8 +262,10 @@ func (o *Outbox) attempt(ctx context.Context, m Stored) error {
 		}
 	}
 	attempts := m.Attempts + 1
-	if err := o.record(ctx, m.ID, StateSending, attempts, m.LastError, "", m.NextAttempt, time.Time{}); err != nil {
-		return err
+	if rs, ok := s.(Repeatable); !ok || !rs.Repeatable() {
+		if err := o.record(ctx, m.ID, StateSending, attempts, m.LastError, "", m.NextAttempt, time.Time{}); err != nil {
+			return err
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, o.SendTimeout)
 	ref, err := s.Send(sctx, &m)
@@ -281,6 +295,28 @@ func (o *Outbox) backoff(attempts int) time.Duration {
 		d = o.MaxBackoff
 	}
 	return d/2 + time.Duration(o.Jitter()*float64(d/2))
+}
+
+// disable keeps messages that have no sender (Slack off) as disabled, logging what they would
+// have said, in one transaction.
+func (o *Outbox) disable(ctx context.Context, ms []Stored) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	now := o.Now()
+	for _, m := range ms {
+		o.Log.Info("message not sent: no sender configured for its kind", "kind", m.Kind, "key", m.Key, "target", m.Target, "payload", string(m.Payload))
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return o.DB.Writer.Do(wctx, func(t *storage.Tx) error {
+		for _, m := range ms {
+			if err := storage.UpdateOutbox(t, m.ID, StateDisabled, m.Attempts, "no sender configured for "+m.Kind, "", now, time.Time{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (o *Outbox) record(ctx context.Context, id int64, state string, attempts int, lastErr, ref string, next, sent time.Time) error {
