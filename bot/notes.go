@@ -11,7 +11,6 @@ import (
 	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/ingest"
 	"github.com/releaseops/releaseops/outbox"
-	"github.com/releaseops/releaseops/scoring"
 	"github.com/releaseops/releaseops/storage"
 )
 
@@ -27,6 +26,9 @@ type notesJob struct {
 	// CoversFrom is the time of the earliest deploy the post covers: the previous commit is
 	// the last production deploy before it.
 	CoversFrom time.Time `json:"covers_from"`
+	// FactID is the deploy's fact: once the rescoring cursor has passed it, the stored score
+	// is the score after the deploy.
+	FactID int64 `json:"fact_id"`
 }
 
 // OnFacts is a rescore listener: for every production deploy that just succeeded it queues
@@ -136,7 +138,7 @@ func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end, c
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return outbox.Message{}, false, err
 	}
-	job := notesJob{Channel: channel, PostKey: "release_notes:" + f.Service + ":" + deployID, Notes: notes, DeployAt: f.At, CoversFrom: coversFrom}
+	job := notesJob{Channel: channel, PostKey: "release_notes:" + f.Service + ":" + deployID, Notes: notes, DeployAt: f.At, CoversFrom: coversFrom, FactID: f.ID}
 	payload, err := json.Marshal(job)
 	if err != nil {
 		return outbox.Message{}, false, err
@@ -145,34 +147,44 @@ func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end, c
 		Service: f.Service, Payload: payload}, true, nil
 }
 
+// errScoreNotYet is returned while the rescore that includes the deploy is not stored yet.
+var errScoreNotYet = errors.New("the score after the deploy is not stored yet")
+
 // completeNotes fills what the listener left to the composer: the score after the deploy
-// (from the facts up to and including it) and the previous production commit.
+// (the stored score, once the rescoring worker has passed the deploy's fact) and the commit
+// of the production deploy before the first one the post covers.
 func (b *Bot) completeNotes(ctx context.Context, job *notesJob) error {
 	n := &job.Notes
-	if n.After.Known {
-		return nil
-	}
-	stored, err := b.d.DB.FactsForService(ctx, n.Service, job.DeployAt.Add(-b.d.Engine.Lookback()))
-	if err != nil {
-		return err
-	}
-	var upTo []releaseops.Fact
-	for i := range stored {
-		if stored[i].At.After(job.DeployAt) {
-			continue
+	if !n.After.Known {
+		cursor, err := b.d.DB.Cursor(ctx, "rescore")
+		if err != nil {
+			return err
 		}
-		f := stored[i].Fact
-		f.Service = n.Service
-		upTo = append(upTo, f)
+		if cursor < job.FactID {
+			return errScoreNotYet
+		}
+		row, err := b.d.Scores.GetScore(ctx, n.Service)
+		switch {
+		case err == nil:
+			n.After = ScoreBand{Score: row.Score, Band: row.Band, Known: true}
+		case !errors.Is(err, storage.ErrNotFound):
+			return err
+		}
 	}
-	card := b.d.Engine.Score(scoring.Input{Service: b.service(n.Service), Facts: upTo, Now: job.DeployAt})
-	n.After = ScoreBand{Score: card.Score, Band: card.Band, Known: true}
 	if n.PreviousSHA == "" {
 		from := job.CoversFrom
 		if from.IsZero() {
 			from = job.DeployAt
 		}
-		n.PreviousSHA = previousProductionCommit(upTo, n.CommitSHA, from)
+		recent, err := b.d.DB.RecentFacts(ctx, n.Service, releaseops.FactDeploy, from, 500)
+		if err != nil {
+			return err
+		}
+		facts := make([]releaseops.Fact, len(recent))
+		for i := range recent {
+			facts[i] = recent[i].Fact
+		}
+		n.PreviousSHA = previousProductionCommit(facts, n.CommitSHA, from)
 	}
 	return nil
 }
@@ -215,7 +227,11 @@ func (c *notesComposer) Send(ctx context.Context, m *outbox.Stored) (string, err
 		return "", fmt.Errorf("decode release notes job: %w", err)
 	}
 	if err := b.completeNotes(ctx, &job); err != nil {
-		return "", &outbox.RetryableError{Err: fmt.Errorf("release notes of %s: %w", job.Notes.Service, err)}
+		after := time.Duration(0)
+		if errors.Is(err, errScoreNotYet) {
+			after = 500 * time.Millisecond
+		}
+		return "", &outbox.RetryableError{Err: fmt.Errorf("release notes of %s: %w", job.Notes.Service, err), After: after}
 	}
 	n := &job.Notes
 	attempt := m.Attempts + 1

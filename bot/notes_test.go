@@ -14,6 +14,7 @@ import (
 	"github.com/releaseops/releaseops/ingest"
 	"github.com/releaseops/releaseops/outbox"
 	"github.com/releaseops/releaseops/scoring"
+	"github.com/releaseops/releaseops/storage"
 )
 
 const (
@@ -96,7 +97,32 @@ func (h *harness) listen() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.work(facts)
+}
+
+// work does what the rescoring worker does with a batch: listeners first, then the rescore of
+// the service saved with the cursor past the batch.
+func (h *harness) work(facts []storage.StoredFact) {
+	h.t.Helper()
 	h.bot.OnFacts(context.Background(), facts)
+	if len(facts) == 0 {
+		return
+	}
+	all, err := h.db.FactsForService(context.Background(), "checkout", time.Time{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	fs := make([]releaseops.Fact, len(all))
+	for i := range all {
+		fs[i] = all[i].Fact
+	}
+	svc, _ := h.cat.Get("checkout")
+	card := h.engine.Score(scoring.Input{Service: svc, Facts: fs, Now: h.clock.Now()})
+	h.storeCard(&card)
+	last := facts[len(facts)-1].ID
+	if err := h.db.Writer.Do(context.Background(), func(t *storage.Tx) error { return storage.SetCursor(t, "rescore", last) }); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 func TestReleaseNotesAfterProductionDeploy(t *testing.T) {
@@ -156,7 +182,7 @@ func TestReleaseNotesWhenGitHubIsDown(t *testing.T) {
 	h.recordDeploy("d0", prevSHA, now.Add(-5*time.Hour), releaseops.DeploySucceeded)
 	h.recordDeploy("d1", headSHA, now, releaseops.DeploySucceeded)
 	facts, _ := h.db.FactsAfter(context.Background(), 0, 1000)
-	h.bot.OnFacts(context.Background(), facts[1:]) // only the new deploy is new
+	h.work(facts[1:]) // only the new deploy is new
 	h.deliver(20)
 	posts := h.slack.posts("chat.postMessage")
 	if len(posts) != 1 {

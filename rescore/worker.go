@@ -95,7 +95,7 @@ func (w *Worker) init() {
 			w.CacheFacts = 50_000
 		}
 		if w.MinInterval <= 0 {
-			w.MinInterval = 250 * time.Millisecond
+			w.MinInterval = 500 * time.Millisecond
 		}
 	})
 }

@@ -178,3 +178,14 @@ func SetCursor(t *Tx, name string, v int64) error {
 	}
 	return nil
 }
+
+// RecentFacts returns up to limit of the service's facts of one kind that happened before
+// before, newest first.
+func (db *DB) RecentFacts(ctx context.Context, service string, kind releaseops.FactKind, before time.Time, limit int) ([]StoredFact, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT id, delivery, data FROM facts WHERE service = ? AND kind = ? AND at < ? ORDER BY at DESC, id DESC LIMIT ?`,
+		service, string(kind), before.UTC().UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("recent %s facts of %s: %w", kind, service, err)
+	}
+	return scanFacts(rows, "recent facts of "+service)
+}
