@@ -176,15 +176,21 @@ func (b *Bot) completeNotes(ctx context.Context, job *notesJob) error {
 		if from.IsZero() {
 			from = job.DeployAt
 		}
-		recent, err := b.d.DB.RecentFacts(ctx, n.Service, releaseops.FactDeploy, from, 500)
-		if err != nil {
-			return err
+		// The previous production deploy is nearly always among the last few; look further
+		// only when it is not.
+		for _, limit := range []int{25, 1000} {
+			recent, err := b.d.DB.RecentFacts(ctx, n.Service, releaseops.FactDeploy, from, limit)
+			if err != nil {
+				return err
+			}
+			facts := make([]releaseops.Fact, len(recent))
+			for i := range recent {
+				facts[i] = recent[i].Fact
+			}
+			if n.PreviousSHA = previousProductionCommit(facts, n.CommitSHA, from); n.PreviousSHA != "" || len(recent) < limit {
+				break
+			}
 		}
-		facts := make([]releaseops.Fact, len(recent))
-		for i := range recent {
-			facts[i] = recent[i].Fact
-		}
-		n.PreviousSHA = previousProductionCommit(facts, n.CommitSHA, from)
 	}
 	return nil
 }
