@@ -485,6 +485,16 @@ func (w *Worker) facts(ctx context.Context, name string, now time.Time, cacheabl
 
 // trim drops moment facts older than cutoff; state facts (settings) are kept at any age.
 func trim(fs []releaseops.Fact, cutoff time.Time) []releaseops.Fact {
+	stale := false
+	for i := range fs {
+		if isMoment(fs[i].Kind) && fs[i].At.Before(cutoff) {
+			stale = true
+			break
+		}
+	}
+	if !stale {
+		return fs[:len(fs):len(fs)] // nothing to drop; capped so an append cannot share it
+	}
 	out := fs[:0:0]
 	for _, f := range fs {
 		switch f.Kind {
@@ -497,6 +507,15 @@ func trim(fs []releaseops.Fact, cutoff time.Time) []releaseops.Fact {
 		}
 	}
 	return out
+}
+
+// isMoment reports whether a fact kind is a moment (trimmed with age) rather than a setting.
+func isMoment(k releaseops.FactKind) bool {
+	switch k {
+	case releaseops.FactBranchProtection, releaseops.FactRuleset, releaseops.FactPagerDutyService:
+		return false
+	}
+	return true
 }
 
 func isNotFound(err error) bool {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -68,7 +69,9 @@ func (t *Tx) Exec(query string, args ...any) (sql.Result, error) {
 			if st, err = t.tx.PrepareContext(t.ctx, query); err != nil {
 				return nil, fmt.Errorf("prepare %q: %w", query, err)
 			}
-			t.w.wanted[query] = true
+			if cacheable(query) {
+				t.w.wanted[query] = true
+			}
 		}
 		t.stmts[query] = st
 	}
@@ -186,6 +189,18 @@ func (w *Writer) loop() {
 	for _, st := range w.prepared {
 		st.Close()
 	}
+}
+
+// cacheable reports whether a statement can be compiled once and reused: data statements can,
+// schema changes and transaction control cannot (they change or depend on the schema state).
+func cacheable(query string) bool {
+	q := strings.ToUpper(strings.TrimSpace(query))
+	for _, p := range []string{"INSERT", "UPDATE", "DELETE", "SELECT", "REPLACE", "WITH"} {
+		if strings.HasPrefix(q, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxPrepared bounds the statement cache; the writer's queries are a small fixed set.
