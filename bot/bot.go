@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -147,9 +148,19 @@ func (b *Bot) RegisterSenders(o *outbox.Outbox) {
 		o.Register(KindUpdate, &UpdateSender{API: b.d.API, Lookup: o.Get})
 	}
 	if b.CommandsEnabled() {
-		o.Register(KindResponse, &ResponseSender{HTTP: b.d.HTTP})
+		o.Register(KindResponse, &ResponseSender{HTTP: b.d.HTTP, AllowedHosts: b.responseHosts()})
 	}
 	o.Register(KindReleaseNotes, &notesComposer{b: b})
+}
+
+// responseHosts are the hosts a response_url may name: Slack's, and the host of slack.api_url
+// when it is overridden (Slack Enterprise Grid proxies, tests).
+func (b *Bot) responseHosts() []string {
+	hosts := []string{"hooks.slack.com"}
+	if u, err := url.Parse(b.cfg.APIURL); err == nil && u.Hostname() != "" && u.Hostname() != "slack.com" {
+		hosts = append(hosts, u.Hostname())
+	}
+	return hosts
 }
 
 // Run serves Socket Mode when configured, and keeps the context of late command answers,

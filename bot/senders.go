@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -136,6 +138,10 @@ func (s *UpdateSender) Send(ctx context.Context, m *outbox.Stored) (string, erro
 // ResponseSender delivers slack.response messages to response_url. It needs no bot token.
 type ResponseSender struct {
 	HTTP *http.Client
+	// AllowedHosts, when set, are the only hosts a response_url may point at. A response_url
+	// arrives in a signed request, but the signing secret alone must not let anyone make the
+	// server send requests into its own network.
+	AllowedHosts []string
 }
 
 // Send posts to the response_url. Slack accepts at most five within 30 minutes; an expired
@@ -145,8 +151,12 @@ func (s *ResponseSender) Send(ctx context.Context, m *outbox.Stored) (string, er
 	if err := json.Unmarshal(m.Payload, &p); err != nil {
 		return "", fmt.Errorf("decode response payload: %w", err)
 	}
-	if u, err := url.Parse(p.ResponseURL); err != nil || u.Scheme != "https" && u.Scheme != "http" {
+	u, err := url.Parse(p.ResponseURL)
+	if err != nil || u.Scheme != "https" && u.Scheme != "http" {
 		return "", errors.New("response_url is not an http(s) URL")
+	}
+	if len(s.AllowedHosts) > 0 && !slices.Contains(s.AllowedHosts, u.Hostname()) {
+		return "", fmt.Errorf("response_url host %q is not a Slack host (%s)", u.Hostname(), strings.Join(s.AllowedHosts, ", "))
 	}
 	rt := p.ResponseType
 	if rt == "" {

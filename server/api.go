@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,6 +43,10 @@ func (s *Server) listServices(c echo.Context) error {
 
 // unknownService answers 404 naming the closest services.
 func (s *Server) unknownService(name string) error {
+	if _, ok := s.d.Catalog.Get(name); ok {
+		return &releaseops.Error{Code: releaseops.ENOTFOUND, Message: fmt.Sprintf("service %q has not been scored yet", name),
+			Detail: "it is in the catalog; its first score is stored within a second of the next rescore round"}
+	}
 	e := releaseops.Errorf(releaseops.ENOTFOUND, "unknown service %q", name)
 	if near := s.d.Catalog.Closest(name, 3); len(near) > 0 {
 		e.Detail = "did you mean " + strings.Join(near, ", ") + "?"
