@@ -178,7 +178,7 @@ func (b *Bot) completeNotes(ctx context.Context, job *notesJob) error {
 		}
 		// The previous production deploy is nearly always among the last few; look further
 		// only when it is not.
-		for _, limit := range []int{25, 1000} {
+		for _, limit := range []int{25, 200} {
 			recent, err := b.d.DB.RecentFacts(ctx, n.Service, releaseops.FactDeploy, from, limit)
 			if err != nil {
 				return err
