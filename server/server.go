@@ -138,8 +138,27 @@ func ReadBody(c echo.Context, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, releaseops.Errorf(releaseops.ETOOLARGE, "body of %d bytes exceeds the %d byte limit", r.ContentLength, limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
+	rd := http.MaxBytesReader(c.Response(), r.Body, limit)
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		// The length is known: one allocation of the right size instead of ReadAll's doubling
+		// (which allocates about twice the body on every webhook).
+		body = make([]byte, r.ContentLength)
+		if _, err = io.ReadFull(rd, body); err == nil {
+			var one [1]byte
+			if n, _ := rd.Read(one[:]); n > 0 {
+				err = releaseops.Errorf(releaseops.EMALFORMED, "body is longer than its Content-Length")
+			}
+		}
+	} else {
+		body, err = io.ReadAll(rd)
+	}
 	if err != nil {
+		var ae *releaseops.Error
+		if errors.As(err, &ae) {
+			return nil, err
+		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, releaseops.Errorf(releaseops.ETOOLARGE, "body exceeds the %d byte limit", limit)
