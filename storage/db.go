@@ -38,7 +38,7 @@ type Options struct {
 
 // DefaultOptions returns the options used when config says nothing.
 func DefaultOptions() Options {
-	return Options{Synchronous: "FULL", BusyTimeout: 5 * time.Second, MaxBatch: 256, CheckpointInterval: time.Second}
+	return Options{Synchronous: "FULL", BusyTimeout: 5 * time.Second, MaxBatch: 256, CheckpointInterval: 250 * time.Millisecond}
 }
 
 // DB is an open database: a read pool, the group-commit writer and the checkpointer.
@@ -46,6 +46,7 @@ type DB struct {
 	path   string
 	read   *sql.DB
 	write  *sql.DB
+	ckpt   *sql.DB // the checkpointer's own connection
 	Writer *Writer
 	log    *slog.Logger
 	stop   chan struct{}
@@ -111,7 +112,14 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	db := &DB{path: path, read: read, write: write, log: opts.Logger, stop: make(chan struct{}), done: make(chan struct{})}
+	ckpt, err := sql.Open("sqlite", dsn(path, opts, false))
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open %s for checkpoints: %w", path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
+	db := &DB{path: path, read: read, write: write, ckpt: ckpt, log: opts.Logger, stop: make(chan struct{}), done: make(chan struct{})}
 	db.Writer = newWriter(write, opts.MaxBatch, opts.Logger)
 	interval := opts.CheckpointInterval
 	if interval <= 0 {
@@ -133,9 +141,10 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// checkpointLoop moves the WAL into the database file off the request path. It runs through
-// the writer, between batches, as a PASSIVE checkpoint, so it never waits for readers and no
-// request's commit pays for it.
+// checkpointLoop moves the WAL into the database file off the request path: a PASSIVE
+// checkpoint on a connection of its own runs beside the writer (it takes no write lock and
+// waits for no reader), so no request's commit waits for it. Automatic checkpoints, which
+// SQLite would run inside some unlucky commit, are off.
 func (db *DB) checkpointLoop(interval time.Duration) {
 	defer close(db.done)
 	t := time.NewTicker(interval)
@@ -146,7 +155,7 @@ func (db *DB) checkpointLoop(interval time.Duration) {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := db.Writer.Checkpoint(ctx, "PASSIVE"); err != nil {
+			if _, err := db.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
 				db.log.Warn("wal checkpoint", "err", err)
 			}
 			cancel()
@@ -170,6 +179,7 @@ func (db *DB) close() error {
 	if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		db.log.Warn("final wal checkpoint", "err", err)
 	}
+	db.ckpt.Close()
 	rerr := db.read.Close()
 	werr := db.write.Close()
 	if werr != nil {
