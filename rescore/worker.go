@@ -262,19 +262,30 @@ func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64) err
 	if err != nil {
 		return err
 	}
-	err = w.DB.Writer.Do(ctx, func(t *storage.Tx) error {
-		for _, p := range out {
-			if err := storage.PutScore(t, p.row, p.snapshot); err != nil {
-				return err
+	// Scorecards are stored a few at a time: each transaction shares the writer with webhooks
+	// waiting for their commit, so a round of large cards must not hold it in one piece. The
+	// cursor moves with the last chunk; a crash before it only repeats the round.
+	const perTx = 16
+	for i := 0; i < len(out) || (i == 0 && cursor != nil); i += perTx {
+		chunk := out[i:min(i+perTx, len(out))]
+		last := i+perTx >= len(out)
+		err = w.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+			for _, p := range chunk {
+				if err := storage.PutScore(t, p.row, p.snapshot); err != nil {
+					return err
+				}
 			}
+			if last && cursor != nil {
+				return storage.SetCursor(t, cursorName, *cursor)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store scores: %w", err)
 		}
-		if cursor != nil {
-			return storage.SetCursor(t, cursorName, *cursor)
+		if last {
+			break
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store scores: %w", err)
 	}
 	w.mu.Lock()
 	for _, p := range out {
