@@ -75,6 +75,11 @@ func (l *ledger) someAcked(n int, r *rand.Rand) []string {
 
 func TestCrashLoopsLoseNothingAcknowledged(t *testing.T) {
 	dir := t.TempDir()
+	// Slack is on, against a fake: production deploys of checkout make release notes, so the
+	// loops also prove the outbox never posts a message twice across kills.
+	slackFake := newFakeSlack(t)
+	t.Setenv("RELEASEOPS_SLACK_BOT_TOKEN", "xoxb-crash-test")
+	t.Setenv("RELEASEOPS_SLACK_API_URL", slackFake.srv.URL+"/")
 	cfg := writeConfig(t, dir, "")
 	ghBodies := githubFixtures()
 	n := iterations(t)
@@ -102,6 +107,11 @@ func TestCrashLoopsLoseNothingAcknowledged(t *testing.T) {
 		wg.Wait()
 	}
 	verify(t, cfg, filepath.Join(dir, "releaseops.db"), led)
+	dups, posts := slackFake.duplicates()
+	if len(dups) > 0 {
+		t.Errorf("outbox messages posted to Slack more than once: %v", dups)
+	}
+	t.Logf("%d Slack posts across the kills, none twice", posts)
 }
 
 // send posts signed deliveries until ctx ends or the server dies: mostly fresh deploy events,
