@@ -40,6 +40,7 @@ var benchPhases = []string{"echo", "commit", "deploy", "mix"}
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	tuneGC() // the same runtime settings as serve, for the product and its ceilings alike
 	o := benchOptions{}
 	fs.IntVar(&o.services, "services", 50, "catalogued services the events are spread over")
 	fs.IntVar(&o.concurrency, "concurrency", 50, "concurrent connections posting webhooks (closed loop)")
