@@ -149,11 +149,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-w.wake:
-			// Rounds are at least MinInterval apart, and at least twice their own length apart
+			// Rounds start at least MinInterval apart, and at least twice their own length apart
 			// when rounds get long (a flood into services with deep history): rescoring then
-			// takes at most a third of a core, and ingestion keeps the rest.
+			// takes at most half of a core, and ingestion keeps the rest; scores lag more.
 			took := time.Since(roundStart)
-			if wait := max(w.MinInterval, 3*took) - took; wait > 0 {
+			if wait := max(w.MinInterval, 2*took) - took; wait > 0 {
 				select {
 				case <-ctx.Done():
 					return nil
