@@ -1,0 +1,141 @@
+package rescore
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/catalog"
+	"github.com/releaseops/releaseops/scoring"
+	"github.com/releaseops/releaseops/storage"
+)
+
+type observer struct {
+	mu       sync.Mutex
+	rescored int
+	lags     int
+}
+
+func (o *observer) Rescored(string, time.Duration) { o.mu.Lock(); o.rescored++; o.mu.Unlock() }
+func (o *observer) Lag(time.Duration)              { o.mu.Lock(); o.lags++; o.mu.Unlock() }
+
+func setup(t *testing.T) (*Worker, *storage.DB, *time.Time, *[]*scoring.Regression) {
+	t.Helper()
+	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"), storage.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	engine, err := scoring.Compile(scoring.DefaultConfig(), nil, "https://releaseops.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	var regs []*scoring.Regression
+	cat := catalog.New([]releaseops.Service{{Name: "checkout", Owner: "team", RunbookURL: "https://wiki/x", Approvers: []string{"U1"},
+		SLOs: []releaseops.SLO{{Name: "a", Objective: 99}}, StructuredLogging: true, TraceCorrelation: true, EscalationLevels: 2}})
+	w := &Worker{DB: db, Catalog: cat, Engine: engine, Scoring: scoring.DefaultConfig(), Now: func() time.Time { return now },
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Observer: &observer{},
+		Regression: func(_ context.Context, r *scoring.Regression, _ *scoring.Scorecard) error { regs = append(regs, r); return nil }}
+	return w, db, &now, &regs
+}
+
+func deploy(t *testing.T, db *storage.DB, id, status string, at time.Time) {
+	t.Helper()
+	subj := releaseops.Subject{Kind: releaseops.SubjectService, Key: "checkout"}
+	yes := true
+	d := &storage.NewDelivery{Source: "deploy", DeliveryID: id, Type: "deploy", Subject: subj, Service: "checkout", Outcome: "stored",
+		ReceivedAt: at, Headers: map[string]string{}, Body: []byte(`{}`), Facts: []releaseops.Fact{{Kind: releaseops.FactDeploy, Subject: subj,
+			Service: "checkout", At: at, Evidence: releaseops.Evidence{Source: "deploy", Event: "deploy", Delivery: id, At: at},
+			Deploy: &releaseops.Deploy{ID: id, Environment: "production", Status: status, Kind: "deploy", Strategy: "canary", Phases: 3,
+				HealthChecks: &yes, FeatureFlags: &yes, StartedAt: &at, FinishedAt: &at}}}}
+	if err := db.Writer.Do(context.Background(), func(t *storage.Tx) error { _, _, err := storage.InsertDelivery(t, d); return err }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStepScoresAdvancesTheCursorAndRecordsHistoryOnChange(t *testing.T) {
+	w, db, now, _ := setup(t)
+	ctx := context.Background()
+	var heard int
+	w.Listeners = []Listener{func(_ context.Context, fs []storage.StoredFact) { heard += len(fs) }}
+	deploy(t, db, "d1", releaseops.DeploySucceeded, now.Add(-time.Hour))
+	w.Wake()
+	if n, err := w.Step(ctx); err != nil || n != 1 {
+		t.Fatalf("step: %d, %v", n, err)
+	}
+	if heard != 1 {
+		t.Fatalf("listeners heard %d facts", heard)
+	}
+	row, err := db.GetScore(ctx, "checkout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := db.Cursor(ctx, "rescore"); cur == 0 {
+		t.Fatal("cursor did not move with the stored score")
+	}
+	if n, _ := w.Step(ctx); n != 0 {
+		t.Fatal("a second step re-read facts already covered")
+	}
+	// A rescore that changes nothing adds no history point; a change adds one.
+	w.RescoreAll(ctx)
+	hist, _ := db.History(ctx, "checkout", time.Time{})
+	if len(hist) != 1 || hist[0].Score != row.Score {
+		t.Fatalf("history = %+v", hist)
+	}
+	deploy(t, db, "d2", releaseops.DeployFailed, now.Add(-30*time.Minute))
+	w.Step(ctx)
+	hist, _ = db.History(ctx, "checkout", time.Time{})
+	if len(hist) != 2 {
+		t.Fatalf("a changed score made %d history points, want 2", len(hist))
+	}
+	o := w.Observer.(*observer)
+	if o.rescored < 3 || o.lags < 1 {
+		t.Fatalf("observer: %+v", o)
+	}
+}
+
+func TestRegressionIsRecordedOnTheDropNotWhileLow(t *testing.T) {
+	w, db, now, regs := setup(t)
+	w.Scoring.RegressionAlertPoints = 2
+	ctx := context.Background()
+	for i, id := range []string{"a", "b", "c"} {
+		deploy(t, db, id, releaseops.DeploySucceeded, now.Add(-time.Duration(10-i)*time.Hour))
+	}
+	w.Step(ctx)
+	for i, id := range []string{"f1", "f2", "f3", "f4", "f5", "f6"} {
+		deploy(t, db, id, releaseops.DeployFailed, now.Add(-time.Duration(6-i)*time.Minute))
+	}
+	w.Step(ctx)
+	if len(*regs) != 1 || (*regs)[0].Drop < 2 {
+		t.Fatalf("regressions = %+v, want one drop of at least 2 points", *regs)
+	}
+	*now = now.Add(time.Hour)
+	w.RescoreAll(ctx)
+	w.RescoreAll(ctx)
+	if len(*regs) != 1 {
+		t.Fatalf("a service that stays low was reported again: %d regressions", len(*regs))
+	}
+}
+
+func TestTrimKeepsSettingsAndRecentMoments(t *testing.T) {
+	cutoff := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fs := []releaseops.Fact{
+		{Kind: releaseops.FactBranchProtection, At: cutoff.Add(-1000 * time.Hour)},
+		{Kind: releaseops.FactDeploy, At: cutoff.Add(-time.Hour)},
+		{Kind: releaseops.FactDeploy, At: cutoff},
+	}
+	got := trim(fs, cutoff)
+	if len(got) != 2 || got[0].Kind != releaseops.FactBranchProtection || !got[1].At.Equal(cutoff) {
+		t.Fatalf("trim = %+v", got)
+	}
+	fresh := fs[2:]
+	if out := trim(fresh, cutoff); &out[0] != &fresh[0] || cap(out) != len(out) {
+		t.Fatal("nothing to drop: the slice is returned as is, capped")
+	}
+}
