@@ -41,7 +41,10 @@ func setup(t *testing.T) (*Worker, *storage.DB, *time.Time, *[]*scoring.Regressi
 		SLOs: []releaseops.SLO{{Name: "a", Objective: 99}}, StructuredLogging: true, TraceCorrelation: true, EscalationLevels: 2}})
 	w := &Worker{DB: db, Catalog: cat, Engine: engine, Scoring: scoring.DefaultConfig(), Now: func() time.Time { return now },
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Observer: &observer{},
-		Regression: func(_ context.Context, r *scoring.Regression, _ *scoring.Scorecard) error { regs = append(regs, r); return nil }}
+		Regression: func(_ context.Context, r *scoring.Regression, _ *scoring.Scorecard) error {
+			regs = append(regs, r)
+			return nil
+		}}
 	return w, db, &now, &regs
 }
 
