@@ -202,8 +202,9 @@ func (a *App) claimUnmapped(ctx context.Context) error {
 			}
 			a.Log.Info("claimed facts for a newly catalogued subject", "subject", string(s.Kind)+":"+s.Key, "service", svc, "facts", n)
 		}
-		// Claimed facts have ids below the cursor: rescore from scratch.
-		return storage.SetCursor(t, "rescore", 0)
+		// The worker rescores every service when it starts, claimed facts included; replaying
+		// the whole fact feed through the listeners would only repeat old work.
+		return nil
 	})
 }
 
