@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/releaseops/releaseops"
 )
 
@@ -35,13 +37,15 @@ func (d *NewDelivery) Prepare() error {
 	if d.headersJSON != nil {
 		return nil
 	}
-	h, err := json.Marshal(d.Headers)
+	// goccy/go-json: the same bytes as encoding/json, in a fraction of the time, on every
+	// webhook's path.
+	h, err := gojson.Marshal(d.Headers)
 	if err != nil {
 		return fmt.Errorf("encode headers of %s delivery %s: %w", d.Source, d.DeliveryID, err)
 	}
 	d.factsJSON = make([][]byte, len(d.Facts))
 	for i := range d.Facts {
-		b, err := json.Marshal(&d.Facts[i])
+		b, err := gojson.Marshal(&d.Facts[i])
 		if err != nil {
 			return fmt.Errorf("encode fact %d of %s delivery %s: %w", i, d.Source, d.DeliveryID, err)
 		}
