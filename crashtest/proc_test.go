@@ -24,6 +24,7 @@ const (
 	tfSecret     = "crash-terraform-secret"
 	slackSecret  = "crash-slack-signing-secret"
 	readToken    = "crash-read-token-0123456789"
+	gateToken    = "crash-gate-token-0123456789"
 )
 
 var (
@@ -71,10 +72,11 @@ slack: {signing_secret: %q}
 api:
   tokens:
     - {name: reader, token: %q, scopes: [read]}
+    - {name: ci, token: %q, scopes: [read, gate]}
 services:
   - {name: checkout, repo: acme/checkout, owner: team-payments, slack_channel: C0CHECKOUT, approvers: [U0ALICE, U0BOB], pagerduty_service_id: PCHK123}
   - {name: search, repo: acme/search, owner: team-discovery}
-%s`, filepath.Join(dir, "releaseops.db"), ghSecret, pdSecret, deploySecret, tfSecret, slackSecret, readToken, extra)
+%s`, filepath.Join(dir, "releaseops.db"), ghSecret, pdSecret, deploySecret, tfSecret, slackSecret, readToken, gateToken, extra)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
