@@ -16,6 +16,7 @@ import (
 // Audit entry kinds.
 const (
 	AuditGateDecision = "gate.decision"    // a gate request and its decision
+	AuditRefused      = "gate.refused"     // a gate request refused as malformed, invalid or for an unknown service
 	AuditBreakGlass   = "gate.break_glass" // a deploy allowed below threshold
 	AuditClick        = "approval.click"   // an Approve or Deny click, accepted or refused
 	AuditExpired      = "approval.expired" // no decision before the timeout

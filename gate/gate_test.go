@@ -297,6 +297,19 @@ func TestBadRequests(t *testing.T) {
 	if code, _ := e.request(http.MethodGet, "/api/v1/approvals/apr_nope", readToken, nil); code != 404 {
 		t.Errorf("unknown approval: %d", code)
 	}
+	// Every refused request is in the audit log (the unauthenticated one never reached the gate).
+	refused := 0
+	for _, a := range e.audit("") {
+		if a["kind"] == "gate.refused" {
+			refused++
+		}
+	}
+	if refused != 7 {
+		t.Errorf("%d refused requests audited, want 7", refused)
+	}
+	if len(e.audit("chekout")) != 1 {
+		t.Errorf("the refused request for an unknown service is not audited under its name")
+	}
 }
 
 func TestConcurrentClicks(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/server"
+	"github.com/releaseops/releaseops/storage"
 )
 
 // maxRequestBody bounds a gate request; real ones are a few hundred bytes.
@@ -32,13 +33,41 @@ func (g *Gate) handleGate(c echo.Context) error {
 	}
 	req, err := DecodeRequest(body)
 	if err != nil {
-		return err
+		return g.refused(c, req, err)
 	}
 	res, err := g.Check(c.Request().Context(), req, server.CallerName(c))
 	if err != nil {
-		return err
+		return g.refused(c, req, err)
 	}
 	return c.JSON(http.StatusOK, res)
+}
+
+// refused records a gate request the gate could not decide (malformed, invalid, unknown
+// service) in the audit log before answering it: every request is accounted for, not only
+// the decided ones.
+func (g *Gate) refused(c echo.Context, req Request, cause error) error {
+	g.init()
+	code := releaseops.ErrorCode(cause)
+	switch code {
+	case releaseops.EMALFORMED, releaseops.EINVALID, releaseops.ENOTFOUND:
+	default:
+		return cause // a failure of ours, not a refusal: logged by the server
+	}
+	var msg string
+	var ae *releaseops.Error
+	if errors.As(cause, &ae) {
+		msg = ae.Message
+	}
+	caller := server.CallerName(c)
+	err := g.DB.Writer.Do(c.Request().Context(), func(t *storage.Tx) error {
+		return appendAudit(t, g.Now().UTC(), audit{Kind: AuditRefused, Service: req.Service, Actor: "token:" + caller,
+			Detail: map[string]any{"error": code, "message": msg, "environment": req.Environment, "version": req.Version,
+				"requested_by": req.RequestedBy}})
+	})
+	if err != nil {
+		g.Log.Error("audit refused gate request", "err", err)
+	}
+	return cause
 }
 
 // DecodeRequest parses a gate request body; errors name the offending field.
