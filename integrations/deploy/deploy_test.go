@@ -181,6 +181,7 @@ func TestParseSchemaErrors(t *testing.T) {
 		name, body, want string
 	}{
 		{"missing id", `{"service":"checkout","environment":"production","status":"started"}`, "id: is required"},
+		{"field names are case-sensitive", `{"ID":"d-1","Service":"checkout","environment":"production","status":"started"}`, "id: is required; service: is required"},
 		{"null id", `{"id":null,"service":"checkout","environment":"production","status":"started"}`, "id: is required"},
 		{"empty id", `{"id":"  ","service":"checkout","environment":"production","status":"started"}`, "id: must not be empty"},
 		{"numeric id", `{"id":42,"service":"checkout","environment":"production","status":"started"}`, "id: must be a string (got number)"},
