@@ -12,34 +12,42 @@ import (
 	"github.com/releaseops/releaseops/storage"
 )
 
-// changeLookback bounds how far back the approval request looks for the last production
-// deploy and the pull requests merged since.
-const changeLookback = 90 * 24 * time.Hour
+// Bounds of the lookups: the request is composed inside the gate's transaction, so the work is
+// kept small and fixed however long the service's history.
+const (
+	deployLookup = 200 // recent deploy facts searched for the last production deploy
+	prLookup     = 50  // recent merged pull requests considered
+)
 
 // pendingChanges lists the pull requests merged since the service's last successful
 // production deploy, newest first, from the stored GitHub events: what the deploy asking for
 // approval would ship. It reads only what webhooks already delivered, so the approval request
 // never waits on GitHub.
 func pendingChanges(ctx context.Context, db *storage.DB, service string, now time.Time) ([]bot.Change, error) {
-	facts, err := db.FactsForService(ctx, service, now.Add(-changeLookback))
+	deploys, err := db.RecentFacts(ctx, service, releaseops.FactDeploy, now.Add(time.Millisecond), deployLookup)
 	if err != nil {
 		return nil, err
 	}
 	var lastDeploy time.Time
-	for _, f := range facts {
+	for _, f := range deploys {
 		d := f.Deploy
-		if f.Kind != releaseops.FactDeploy || d == nil || d.Status != releaseops.DeploySucceeded || (d.Kind != "" && d.Kind != releaseops.KindDeploy) {
+		if d == nil || d.Status != releaseops.DeploySucceeded || (d.Kind != "" && d.Kind != releaseops.KindDeploy) {
 			continue
 		}
-		if env := strings.ToLower(d.Environment); (env == "production" || env == "prod") && f.At.After(lastDeploy) {
-			lastDeploy = f.At
+		if env := strings.ToLower(d.Environment); env == "production" || env == "prod" {
+			lastDeploy = f.At // newest first: the first match is the last deploy
+			break
 		}
+	}
+	prs, err := db.RecentFacts(ctx, service, releaseops.FactPullRequest, now.Add(time.Millisecond), prLookup)
+	if err != nil {
+		return nil, err
 	}
 	var out []bot.Change
 	seen := map[string]bool{}
-	for _, f := range facts {
+	for _, f := range prs {
 		pr := f.PullRequest
-		if f.Kind != releaseops.FactPullRequest || pr == nil || !pr.MergedAt.After(lastDeploy) {
+		if pr == nil || !pr.MergedAt.After(lastDeploy) {
 			continue
 		}
 		key := fmt.Sprintf("%s#%d", pr.Repo, pr.Number)
