@@ -103,6 +103,17 @@ func TestEnvOverridesAndSecretsNeverPrint(t *testing.T) {
 	}
 }
 
+func TestCommandLineVariablesAreNotConfigKeys(t *testing.T) {
+	// A pipeline exports these for `releaseops gate`; they must not break other commands.
+	env := []string{"RELEASEOPS_TOKEN=t", "RELEASEOPS_SERVER=http://x", "RELEASEOPS_REQUESTED_BY=alice", "RELEASEOPS_CONFIG="}
+	if _, err := Load("", env); err != nil {
+		t.Fatalf("command-line variables refused: %v", err)
+	}
+	if _, err := Load("", append(env, "RELEASEOPS_TOKENS=x")); err == nil {
+		t.Fatal("an unknown RELEASEOPS_ variable must still be refused")
+	}
+}
+
 func TestWorldReadableSecretFileRefused(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "secret")

@@ -84,6 +84,14 @@ func decodeYAML(data []byte, cfg *Config) []string {
 	return nil
 }
 
+// NotConfigKeys are RELEASEOPS_* variables read by the command line and the benchmarks, not
+// config keys: they are not reported as unknown (a pipeline exports RELEASEOPS_TOKEN for
+// `releaseops gate` and may run other commands in the same shell).
+var NotConfigKeys = []string{
+	"RELEASEOPS_CONFIG", "RELEASEOPS_TOKEN", "RELEASEOPS_SERVER", "RELEASEOPS_REQUESTED_BY", "RELEASEOPS_LOCAL_TOKEN",
+	"RELEASEOPS_SCALE_SERVICES", "RELEASEOPS_SCALE_EVENTS", "RELEASEOPS_SCALE_VERBOSE",
+}
+
 // applyEnv sets every scalar key from RELEASEOPS_<PATH> where PATH is the YAML path in upper
 // case with dots as underscores (RELEASEOPS_SLACK_SIGNING_SECRET). Lists of scalars take
 // comma-separated values (RELEASEOPS_PAGERDUTY_WEBHOOK_SECRETS=a,b).
@@ -98,7 +106,10 @@ func applyEnv(cfg *Config, environ []string) []string {
 		return nil
 	}
 	var problems []string
-	used := map[string]bool{"RELEASEOPS_CONFIG": true}
+	used := map[string]bool{}
+	for _, k := range NotConfigKeys {
+		used[k] = true
+	}
 	walkEnv(reflect.ValueOf(cfg).Elem(), "RELEASEOPS", env, used, &problems)
 	for k := range env {
 		if !used[k] {
