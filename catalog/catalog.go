@@ -84,6 +84,7 @@ func Merge(base, over releaseops.Service) releaseops.Service {
 	out.StructuredLogging = out.StructuredLogging || over.StructuredLogging
 	out.TraceCorrelation = out.TraceCorrelation || over.TraceCorrelation
 	out.Stateful = out.Stateful || over.Stateful
+	out.Codeowners = out.Codeowners || over.Codeowners
 	if len(over.Approvers) > 0 {
 		out.Approvers = over.Approvers
 	}

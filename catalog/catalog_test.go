@@ -61,3 +61,22 @@ func TestConventionName(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeKeepsEveryDeclaredFact(t *testing.T) {
+	yes := true
+	base := releaseops.Service{Name: "a", Repo: "o/a", Owner: "team", Tier: 2}
+	over := releaseops.Service{Name: "a", Owner: "other", SlackChannel: "C1", Approvers: []string{"U1"}, PagerDutyServiceID: "P1",
+		EscalationLevels: 2, RunbookURL: "https://r", SLOs: []releaseops.SLO{{Name: "x", Objective: 99}}, StructuredLogging: true,
+		TraceCorrelation: true, Stateful: true, Codeowners: true, RTOTargetSeconds: 300, Terraform: &yes,
+		ComplianceControls: []string{"c"}, StatusPageURL: "https://s", StakeholderChannel: "C2", DefaultBranch: "main",
+		TerraformWorkspaces: []string{"o/w"}, TerraformModules: []releaseops.Module{{Name: "m"}}, NotApplicable: []string{"infrastructure_drift"},
+		RunbookPaths: []string{"docs/"}}
+	got := Merge(base, over)
+	if got.Repo != "o/a" || got.Tier != 2 || got.Owner != "other" || !got.Codeowners || !got.Stateful || !got.StructuredLogging ||
+		!got.TraceCorrelation || got.EscalationLevels != 2 || got.RTOTargetSeconds != 300 || got.Terraform == nil ||
+		len(got.SLOs) != 1 || len(got.TerraformModules) != 1 || len(got.NotApplicable) != 1 || len(got.RunbookPaths) != 1 ||
+		got.StatusPageURL == "" || got.StakeholderChannel == "" || got.DefaultBranch != "main" || len(got.ComplianceControls) != 1 ||
+		len(got.TerraformWorkspaces) != 1 || len(got.Approvers) != 1 || got.PagerDutyServiceID != "P1" || got.RunbookURL == "" || got.SlackChannel != "C1" {
+		t.Fatalf("merge lost a field: %+v", got)
+	}
+}
