@@ -33,12 +33,16 @@ type Options struct {
 	// CheckpointInterval is how often the background checkpointer runs. Automatic
 	// checkpoints are off so that no request pays for one.
 	CheckpointInterval time.Duration
-	Logger             *slog.Logger
+	// IndexInterval is how often the indexer moves new facts and deliveries into the service
+	// indexes (service_index.go). Readers see the tail either way; a short one is cheaper.
+	IndexInterval time.Duration
+	Logger        *slog.Logger
 }
 
 // DefaultOptions returns the options used when config says nothing.
 func DefaultOptions() Options {
-	return Options{Synchronous: "FULL", BusyTimeout: 5 * time.Second, MaxBatch: 256, CheckpointInterval: 250 * time.Millisecond}
+	return Options{Synchronous: "FULL", BusyTimeout: 5 * time.Second, MaxBatch: 256, CheckpointInterval: 250 * time.Millisecond,
+		IndexInterval: 100 * time.Millisecond}
 }
 
 // DB is an open database: a read pool, the group-commit writer and the checkpointer.
@@ -50,7 +54,9 @@ type DB struct {
 	Writer *Writer
 	log    *slog.Logger
 	stop   chan struct{}
-	done   chan struct{}
+	done   chan struct{} // the checkpointer has stopped
+
+	indexDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -119,13 +125,19 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s for checkpoints: %w", path, err)
 	}
 	ckpt.SetMaxOpenConns(1)
-	db := &DB{path: path, read: read, write: write, ckpt: ckpt, log: opts.Logger, stop: make(chan struct{}), done: make(chan struct{})}
+	db := &DB{path: path, read: read, write: write, ckpt: ckpt, log: opts.Logger, stop: make(chan struct{}), done: make(chan struct{}),
+		indexDone: make(chan struct{})}
 	db.Writer = newWriter(write, opts.MaxBatch, opts.Logger)
 	interval := opts.CheckpointInterval
 	if interval <= 0 {
 		interval = time.Second
 	}
 	go db.checkpointLoop(interval)
+	indexEvery := opts.IndexInterval
+	if indexEvery <= 0 {
+		indexEvery = DefaultOptions().IndexInterval
+	}
+	go db.indexLoop(indexEvery)
 	return db, nil
 }
 
@@ -173,6 +185,7 @@ func (db *DB) Close() error {
 func (db *DB) close() error {
 	close(db.stop)
 	<-db.done
+	<-db.indexDone
 	db.Writer.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -120,7 +120,12 @@ func (db *DB) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]DeliveryR
 		}
 	}
 	add("source", f.Source)
-	add("service", f.Service)
+	if f.Service != "" {
+		// The service's indexed deliveries and the tail the indexer has not reached yet.
+		where = append(where, `id IN (SELECT delivery FROM delivery_index WHERE service = ?
+			UNION SELECT id FROM deliveries WHERE id > `+tailDeliveries+` AND +service = ?)`)
+		args = append(args, f.Service, f.Service)
+	}
 	add("event_type", f.Type)
 	add("outcome", f.Outcome)
 	q := `SELECT id, source, event_type, delivery_id, service, subject_kind, subject_key, received_at, outcome FROM deliveries`

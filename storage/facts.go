@@ -27,13 +27,23 @@ var stateKinds = []releaseops.FactKind{releaseops.FactBranchProtection, releaseo
 // FactsForService returns the service's facts that happened at or after since, plus every
 // state fact of any age, oldest first.
 func (db *DB) FactsForService(ctx context.Context, service string, since time.Time) ([]StoredFact, error) {
-	ph := strings.TrimSuffix(strings.Repeat("?,", len(stateKinds)), ",")
-	args := []any{service, since.UTC().UnixMilli(), service}
+	args := []any{service, since.UTC().UnixMilli()}
+	var ph []string
 	for _, k := range stateKinds {
 		args = append(args, string(k))
+		ph = append(ph, fmt.Sprintf("?%d", len(args)))
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT id, delivery, data FROM facts WHERE service = ? AND at >= ?
-		UNION SELECT id, delivery, data FROM facts WHERE service = ? AND kind IN (`+ph+`) ORDER BY 1`, args...)
+	kinds := strings.Join(ph, ", ")
+	// Three parts in one statement (one snapshot): the indexed facts since, the indexed state
+	// facts of any age, and the tail the indexer has not reached. UNION drops a fact found twice
+	// (a claimed fact is indexed at once, even in the tail).
+	rows, err := db.read.QueryContext(ctx, `SELECT f.id, f.delivery, f.data FROM fact_index x JOIN facts f ON f.id = x.fact
+			WHERE x.service = ?1 AND x.at >= ?2
+		UNION SELECT f.id, f.delivery, f.data FROM fact_index x JOIN facts f ON f.id = x.fact
+			WHERE x.service = ?1 AND x.kind IN (`+kinds+`)
+		UNION SELECT id, delivery, data FROM facts
+			WHERE id > `+tailFacts+` AND +service = ?1 AND (at >= ?2 OR kind IN (`+kinds+`))
+		ORDER BY 1`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("facts of %s: %w", service, err)
 	}
@@ -108,18 +118,63 @@ func (db *DB) ListUnmapped(ctx context.Context) ([]UnmappedSubject, error) {
 }
 
 // ClaimSubject assigns the facts and deliveries of an unmapped subject to service, once the
-// catalog names it. The fact JSON keeps service empty; readers take the column as the truth.
+// catalog names it, and indexes them under it at once. The fact JSON keeps service empty;
+// readers take the column as the truth.
 func ClaimSubject(t *Tx, s releaseops.Subject, service string) (int64, error) {
-	res, err := t.Exec(`UPDATE facts SET service = ? WHERE service = '' AND subject_kind = ? AND subject_key = ?`, service, string(s.Kind), s.Key)
+	var claimed [][]any
+	err := queryAll(t, func(scan func(...any) error) error {
+		var id, at int64
+		var kind string
+		if err := scan(&id, &at, &kind); err != nil {
+			return err
+		}
+		claimed = append(claimed, []any{service, at, id, kind})
+		return nil
+	}, `UPDATE facts SET service = ? WHERE service = '' AND subject_kind = ? AND subject_key = ? RETURNING id, at, kind`, service, string(s.Kind), s.Key)
 	if err != nil {
 		return 0, fmt.Errorf("claim %s:%s for %s: %w", s.Kind, s.Key, service, err)
 	}
-	n, _ := res.RowsAffected()
-	if _, err := t.Exec(`UPDATE deliveries SET service = ?, outcome = ? WHERE service = '' AND outcome = ? AND subject_kind = ? AND subject_key = ?`,
-		service, releaseops.OutcomeStored, releaseops.OutcomeUnmapped, string(s.Kind), s.Key); err != nil {
+	for _, c := range claimed {
+		if _, err := t.Exec(`INSERT OR IGNORE INTO fact_index (service, at, fact, kind) VALUES (?, ?, ?, ?)`, c...); err != nil {
+			return 0, fmt.Errorf("index claimed fact %v of %s: %w", c[2], service, err)
+		}
+	}
+	var deliveries [][]any
+	err = queryAll(t, func(scan func(...any) error) error {
+		var id, at int64
+		var source string
+		if err := scan(&id, &source, &at); err != nil {
+			return err
+		}
+		deliveries = append(deliveries, []any{service, source, at, id})
+		return nil
+	}, `UPDATE deliveries SET service = ?, outcome = ? WHERE service = '' AND outcome = ? AND subject_kind = ? AND subject_key = ? RETURNING id, source, received_at`,
+		service, releaseops.OutcomeStored, releaseops.OutcomeUnmapped, string(s.Kind), s.Key)
+	if err != nil {
 		return 0, fmt.Errorf("claim deliveries of %s:%s for %s: %w", s.Kind, s.Key, service, err)
 	}
-	return n, nil
+	for _, d := range deliveries {
+		if _, err := t.Exec(`INSERT OR IGNORE INTO delivery_index (service, source, received_at, delivery) VALUES (?, ?, ?, ?)`, d...); err != nil {
+			return 0, fmt.Errorf("index claimed delivery %v of %s: %w", d[3], service, err)
+		}
+	}
+	return int64(len(claimed)), nil
+}
+
+// queryAll runs a statement that returns rows (a query, or a write with RETURNING) and hands
+// each row to fn; the rows are closed before it returns, so fn's caller may write next.
+func queryAll(t *Tx, fn func(scan func(...any) error) error, query string, args ...any) error {
+	rows, err := t.Query(query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // RecordDiscovered remembers a service created by convention from an event's subject.
@@ -182,7 +237,15 @@ func SetCursor(t *Tx, name string, v int64) error {
 // RecentFacts returns up to limit of the service's facts of one kind that happened before
 // before, newest first.
 func (db *DB) RecentFacts(ctx context.Context, service string, kind releaseops.FactKind, before time.Time, limit int) ([]StoredFact, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, delivery, data FROM facts WHERE service = ? AND kind = ? AND at < ? ORDER BY at DESC, id DESC LIMIT ?`,
+	// Each part keeps its own ORDER BY and LIMIT, so the index part walks back from before
+	// and stops early instead of collecting all of the service's facts of that kind.
+	rows, err := db.read.QueryContext(ctx, `SELECT id, delivery, data FROM (
+			SELECT * FROM (SELECT f.id, f.delivery, f.data, x.at FROM fact_index x JOIN facts f ON f.id = x.fact
+				WHERE x.service = ?1 AND x.at < ?3 AND x.kind = ?2 ORDER BY x.at DESC, x.fact DESC LIMIT ?4)
+			UNION
+			SELECT * FROM (SELECT id, delivery, data, at FROM facts
+				WHERE id > `+tailFacts+` AND +service = ?1 AND +kind = ?2 AND at < ?3 ORDER BY at DESC, id DESC LIMIT ?4))
+		ORDER BY at DESC, id DESC LIMIT ?4`,
 		service, string(kind), before.UTC().UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("recent %s facts of %s: %w", kind, service, err)

@@ -148,14 +148,16 @@ func (db *DB) NextApprovalExpiry(ctx context.Context) (time.Time, bool, error) {
 // not count: asking the gate must not make stale data look fresh. exclude, if not 0, is the
 // row id of a delivery to leave out (the GitHub protection rule request being decided).
 func (db *DB) LastEventAt(ctx context.Context, service string, exclude int64) (time.Time, bool, error) {
-	// One seek per source on (service, source, received_at); the exclusion only narrows it.
+	// One seek per source on delivery_index, and the tail the indexer has not reached yet.
 	q := `SELECT max(m) FROM (
-		SELECT max(received_at) AS m FROM deliveries WHERE service = ?1 AND source = ?2 AND id <> ?6
-		UNION ALL SELECT max(received_at) FROM deliveries WHERE service = ?1 AND source = ?3 AND id <> ?6
-		UNION ALL SELECT max(received_at) FROM deliveries WHERE service = ?1 AND source = ?4 AND id <> ?6
-		UNION ALL SELECT max(received_at) FROM deliveries WHERE service = ?1 AND source = ?5 AND id <> ?6)`
+		SELECT max(received_at) AS m FROM delivery_index WHERE service = ?1 AND source = ?2 AND delivery <> ?6
+		UNION ALL SELECT max(received_at) FROM delivery_index WHERE service = ?1 AND source = ?3 AND delivery <> ?6
+		UNION ALL SELECT max(received_at) FROM delivery_index WHERE service = ?1 AND source = ?4 AND delivery <> ?6
+		UNION ALL SELECT max(received_at) FROM delivery_index WHERE service = ?1 AND source = ?5 AND delivery <> ?6
+		UNION ALL SELECT max(received_at) FROM deliveries WHERE id > ` + tailDeliveries + `
+			AND +service = ?1 AND +source IN (?2, ?3, ?4, ?5) AND id <> ?6)`
 	if exclude == 0 {
-		q = strings.ReplaceAll(q, " AND id <> ?6", "")
+		q = strings.NewReplacer(" AND id <> ?6", "", " AND delivery <> ?6", "").Replace(q)
 	}
 	args := []any{service, releaseops.SourceGitHub, releaseops.SourcePagerDuty, releaseops.SourceDeploy, releaseops.SourceTerraform}
 	if exclude != 0 {

@@ -1,0 +1,104 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The cursors of the indexer: every fact and delivery with an id at or below them is in
+// fact_index and delivery_index (if it has a service); those above are the tail.
+const (
+	factIndexCursor     = "index.facts"
+	deliveryIndexCursor = "index.deliveries"
+)
+
+// tailFacts and tailDeliveries are the last indexed id, as SQL: readers put them in the same
+// statement as the index lookup, so both see one snapshot and a row is in one or the other.
+// A tail query marks its other columns with a unary + so that SQLite walks the short rowid
+// range above the cursor instead of an index on those columns (the dedupe index on source
+// would otherwise look attractive and scan every delivery of that source).
+const (
+	tailFacts      = `coalesce((SELECT value FROM cursors WHERE name = '` + factIndexCursor + `'), 0)`
+	tailDeliveries = `coalesce((SELECT value FROM cursors WHERE name = '` + deliveryIndexCursor + `'), 0)`
+)
+
+// indexRoundLimit bounds the rows one indexing transaction takes from each table, so that a
+// long backlog (a restore, a replay) is indexed in steps that each hold the writer briefly.
+const indexRoundLimit = 20000
+
+// IndexServices moves up to indexRoundLimit rows of each table's tail into the service
+// indexes and advances the cursors, in t. It returns how many rows it looked at.
+func IndexServices(t *Tx) (int64, error) {
+	var n int64
+	for _, step := range []struct {
+		cursor, table, insert string
+	}{
+		{factIndexCursor, "facts", `INSERT OR IGNORE INTO fact_index (service, at, fact, kind)
+			SELECT service, at, id, kind FROM facts WHERE id > ?1 AND id <= ?2 AND service <> ''`},
+		{deliveryIndexCursor, "deliveries", `INSERT OR IGNORE INTO delivery_index (service, source, received_at, delivery)
+			SELECT service, source, received_at, id FROM deliveries WHERE id > ?1 AND id <= ?2 AND service <> ''`},
+	} {
+		var from, last int64
+		if err := t.QueryRow(`SELECT `+tailOf(step.cursor)+`, coalesce((SELECT max(id) FROM `+step.table+`), 0)`).Scan(&from, &last); err != nil {
+			return n, fmt.Errorf("index %s: read cursor: %w", step.table, err)
+		}
+		if last <= from {
+			continue
+		}
+		upTo := min(last, from+indexRoundLimit)
+		if _, err := t.Exec(step.insert, from, upTo); err != nil {
+			return n, fmt.Errorf("index %s %d..%d: %w", step.table, from+1, upTo, err)
+		}
+		if err := SetCursor(t, step.cursor, upTo); err != nil {
+			return n, err
+		}
+		n += upTo - from
+	}
+	return n, nil
+}
+
+func tailOf(cursor string) string {
+	if cursor == factIndexCursor {
+		return tailFacts
+	}
+	return tailDeliveries
+}
+
+// IndexNow indexes the whole tail, in as many transactions as it takes. The rescoring worker
+// calls it before a round so that its reads find (nearly) everything in the index.
+func (db *DB) IndexNow(ctx context.Context) error {
+	for {
+		var n int64
+		err := db.Writer.Do(ctx, func(t *Tx) error {
+			var err error
+			n, err = IndexServices(t)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if n < indexRoundLimit {
+			return nil
+		}
+	}
+}
+
+// indexLoop keeps the tail short for the readers that do not index first (API, gate, bot).
+func (db *DB) indexLoop(interval time.Duration) {
+	defer close(db.indexDone)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := db.IndexNow(ctx); err != nil {
+				db.log.Warn("index services", "err", err)
+			}
+			cancel()
+		}
+	}
+}
