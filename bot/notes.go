@@ -42,10 +42,11 @@ func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 	// Several production deploys of one service in one batch (a burst) make one post that
 	// covers them all, from the commit before the first to the last.
 	type group struct {
-		last  *storage.StoredFact
-		end   time.Time
-		first time.Time
-		n     int
+		last      *storage.StoredFact
+		end       time.Time
+		first     time.Time
+		firstPrev string // previous_sha of the first deploy covered, as the pipeline sent it
+		n         int
 	}
 	groups := map[string]*group{}
 	var order []string
@@ -65,7 +66,7 @@ func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 		}
 		g := groups[f.Service]
 		if g == nil {
-			g = &group{first: f.At}
+			g = &group{first: f.At, firstPrev: d.PreviousSHA}
 			groups[f.Service] = g
 			order = append(order, f.Service)
 		}
@@ -74,13 +75,13 @@ func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 			g.last, g.end = f, end
 		}
 		if f.At.Before(g.first) {
-			g.first = f.At
+			g.first, g.firstPrev = f.At, d.PreviousSHA
 		}
 	}
 	var jobs []outbox.Message
 	for _, svc := range order {
 		g := groups[svc]
-		m, ok, err := b.releaseNotesJob(ctx, g.last, g.end, g.first, g.n)
+		m, ok, err := b.releaseNotesJob(ctx, g.last, g.end, g.first, g.firstPrev, g.n)
 		if err != nil {
 			b.d.Log.Error("queue release notes", "service", svc, "deploy", g.last.Deploy.ID, "err", err)
 			continue
@@ -111,9 +112,9 @@ func isProduction(env string) bool {
 	return strings.EqualFold(env, "production") || strings.EqualFold(env, "prod")
 }
 
-// releaseNotesJob builds the outbox job of one deploy; ok is false when there is nowhere to
-// post it.
-func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end, coversFrom time.Time, deploys int) (outbox.Message, bool, error) {
+// releaseNotesJob builds the outbox job of one deploy, or of a burst of deploys ending with f
+// whose first one said it replaced firstPrev; ok is false when there is nowhere to post it.
+func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end, coversFrom time.Time, firstPrev string, deploys int) (outbox.Message, bool, error) {
 	d := f.Deploy
 	svc := b.service(f.Service)
 	channel := b.releaseChannel(svc)
@@ -128,7 +129,9 @@ func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end, c
 	notes := ReleaseNotes{Service: f.Service, Environment: d.Environment, DeployID: deployID, Version: d.Version,
 		CommitSHA: d.CommitSHA, PreviousSHA: d.PreviousSHA, Repo: d.Repo, Actor: d.Actor, RunURL: d.URL, FinishedAt: end.UTC(), Deploys: deploys}
 	if deploys > 1 {
-		notes.PreviousSHA = "" // the previous of the first covered deploy, found by the composer
+		// The commit before the first covered deploy, as its pipeline stated it; when it did
+		// not, the composer looks up the production deploy before it.
+		notes.PreviousSHA = firstPrev
 	}
 	if notes.Repo == "" {
 		notes.Repo = svc.Repo

@@ -173,6 +173,33 @@ func TestReleaseNotesAfterProductionDeploy(t *testing.T) {
 	}
 }
 
+// A burst of production deploys makes one post from the commit the first deploy replaced (its
+// previous_sha) to the last deploy's commit, without needing the earlier deploy on record.
+func TestReleaseNotesOfBurstStartAtFirstDeploysPrevious(t *testing.T) {
+	gh := newFakeGitHub(t)
+	notes, _ := NewGitHubNotes("ghp-test", gh.srv.URL+"/api/v3", gh.srv.Client())
+	h := newHarness(t, harnessOpts{notes: notes})
+	now := h.clock.Now()
+	for i, d := range []struct{ id, commit, prev string }{{"b1", "c0ffee", prevSHA}, {"b2", headSHA, "c0ffee"}} {
+		at := now.Add(time.Duration(i-2) * time.Minute)
+		f := releaseops.Fact{Kind: releaseops.FactDeploy, At: at, Deploy: &releaseops.Deploy{ID: d.id, Environment: "production",
+			Status: releaseops.DeploySucceeded, Kind: "deploy", CommitSHA: d.commit, PreviousSHA: d.prev, FinishedAt: &at}}
+		if _, err := h.pipe.RecordInternal(context.Background(), ingest.Internal{Type: "deploy", DeliveryID: d.id, Service: "checkout",
+			Body: map[string]string{"id": d.id}, Facts: []releaseops.Fact{f}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.listen() // both deploys in one batch: one post
+	h.deliver(10)
+	posts := h.slack.posts("chat.postMessage")
+	if len(posts) != 1 {
+		t.Fatalf("want one post for the burst, got %d", len(posts))
+	}
+	if !strings.Contains(posts[0].Blocks, "compare/41ab0c2...9f2c1ab") {
+		t.Errorf("the post does not compare the first deploy's previous commit with the last commit:\n%s", posts[0].Blocks)
+	}
+}
+
 func TestReleaseNotesWhenGitHubIsDown(t *testing.T) {
 	gh := newFakeGitHub(t)
 	gh.down = 1000
