@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
 
@@ -221,15 +222,37 @@ func (v *validator) str(field string, required bool) string {
 		}
 		return ""
 	}
-	var s string
-	if err := json.Unmarshal(r, &s); err != nil {
-		v.addf(field, "must be a string (got %s)", jsonKind(r))
-		return ""
+	s, ok := plainString(r)
+	if !ok {
+		if err := json.Unmarshal(r, &s); err != nil {
+			v.addf(field, "must be a string (got %s)", jsonKind(r))
+			return ""
+		}
 	}
 	if required && strings.TrimSpace(s) == "" {
 		v.addf(field, "must not be empty")
 	}
 	return s
+}
+
+// plainString returns the value of a JSON string with no escapes and valid UTF-8, which is the
+// bytes between its quotes: nearly every field of a deploy event, decoded without a second
+// JSON decoder pass. Anything else (escapes, invalid UTF-8, not a string) is left to
+// encoding/json. The whole body has already been checked as JSON when it was split into fields.
+func plainString(r json.RawMessage) (string, bool) {
+	if len(r) < 2 || r[0] != '"' || r[len(r)-1] != '"' {
+		return "", false
+	}
+	inner := r[1 : len(r)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 || bytes.IndexByte(inner, '"') >= 0 || !utf8.Valid(inner) {
+		return "", false
+	}
+	for _, c := range inner {
+		if c < 0x20 {
+			return "", false
+		}
+	}
+	return string(inner), true
 }
 
 func (v *validator) enum(field string, required bool, allowed []string) string {
@@ -251,6 +274,14 @@ func (v *validator) boolean(field string) *bool {
 	r := v.raw(field)
 	if r == nil {
 		return nil
+	}
+	switch string(r) {
+	case "true":
+		b := true
+		return &b
+	case "false":
+		b := false
+		return &b
 	}
 	var b bool
 	if err := json.Unmarshal(r, &b); err != nil {

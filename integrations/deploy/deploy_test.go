@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -305,4 +306,25 @@ func TestOpenSSLRecipe(t *testing.T) {
 	if err := New(secret).Verify(h, body); err != nil {
 		t.Fatalf("Verify(openssl signature) = %v", err)
 	}
+}
+
+// plainString must agree with encoding/json whenever it takes the fast path, and leave every
+// string it cannot decode exactly (escapes, invalid UTF-8, control characters) to it.
+func FuzzPlainStringMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{`"checkout"`, `"v1.42.0"`, `""`, `"a\"b"`, `"caf\u00e9"`, `"café"`, "\"\xff\"", "\"a\tb\"", `"\\"`, `42`, `"x`, `"😀"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := plainString(raw)
+		if !ok {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatalf("plainString(%q) = %q, but encoding/json refuses it: %v", raw, got, err)
+		}
+		if got != want {
+			t.Fatalf("plainString(%q) = %q, encoding/json gives %q", raw, got, want)
+		}
+	})
 }
