@@ -36,13 +36,16 @@ type Options struct {
 	// IndexInterval is how often the indexer moves new facts and deliveries into the service
 	// indexes (service_index.go). Readers see the tail either way; a short one is cheaper.
 	IndexInterval time.Duration
-	Logger        *slog.Logger
+	// WALLimit is the WAL size (bytes) past which the writer checkpoints between two batches
+	// so that the WAL starts over; 0 turns this off. Under light load the WAL restarts anyway.
+	WALLimit int64
+	Logger   *slog.Logger
 }
 
 // DefaultOptions returns the options used when config says nothing.
 func DefaultOptions() Options {
 	return Options{Synchronous: "FULL", BusyTimeout: 5 * time.Second, MaxBatch: 256, CheckpointInterval: 250 * time.Millisecond,
-		IndexInterval: 100 * time.Millisecond}
+		IndexInterval: 100 * time.Millisecond, WALLimit: 64 << 20}
 }
 
 // DB is an open database: a read pool, the group-commit writer and the checkpointer.
@@ -127,7 +130,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	ckpt.SetMaxOpenConns(1)
 	db := &DB{path: path, read: read, write: write, ckpt: ckpt, log: opts.Logger, stop: make(chan struct{}), done: make(chan struct{}),
 		indexDone: make(chan struct{})}
-	db.Writer = newWriter(write, opts.MaxBatch, opts.Logger)
+	db.Writer = newWriter(write, opts.MaxBatch, opts.Logger, path+"-wal", opts.WALLimit)
 	interval := opts.CheckpointInterval
 	if interval <= 0 {
 		interval = time.Second

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -184,5 +185,40 @@ func TestCheckpointAndIntegrity(t *testing.T) {
 	}
 	if res, err := db.IntegrityCheck(ctx); err != nil || res != "ok" {
 		t.Fatalf("integrity = %q, %v", res, err)
+	}
+}
+
+// Under a steady stream of commits the WAL starts over instead of growing with everything
+// written since the last quiet moment.
+func TestWALIsBoundedUnderSustainedWrites(t *testing.T) {
+	walAfterLoad := func(limit int64) (int64, int) {
+		opts := DefaultOptions()
+		opts.WALLimit = limit
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("wal-%d.db", limit))
+		db, err := Open(context.Background(), path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		ctx := context.Background()
+		commits := 0
+		for start := time.Now(); time.Since(start) < 10*boundEvery; commits++ {
+			d := delivery(fmt.Sprintf("w-%d", commits))
+			d.Body = []byte(fmt.Sprintf(`{"id":"x","pad":"%04000d"}`, commits))
+			if err := db.Writer.Do(ctx, func(t *Tx) error { _, _, err := InsertDelivery(t, d); return err }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size(), commits
+	}
+	unbounded, n1 := walAfterLoad(0)
+	bounded, n2 := walAfterLoad(256 << 10)
+	t.Logf("WAL after 1 s of commits: %d bytes (%d commits) without the bound, %d bytes (%d commits) with it", unbounded, n1, bounded, n2)
+	if bounded*2 > unbounded*int64(n2)/int64(n1) {
+		t.Fatalf("the WAL did not start over: %d bytes with the bound against %d without", bounded, unbounded)
 	}
 }

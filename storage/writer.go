@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,11 @@ type Writer struct {
 	// (the connection is busy during the transaction). Only the loop goroutine touches them.
 	prepared map[string]*sql.Stmt
 	wanted   map[string]bool
+
+	// walPath and walLimit bound the WAL under sustained load (see bound).
+	walPath   string
+	walLimit  int64
+	lastBound time.Time
 
 	// OnBatch, if set before the first Do, is called after each commit with the batch size,
 	// the time the commit took and the number of requests still queued. For metrics.
@@ -88,8 +94,9 @@ func (t *Tx) Query(query string, args ...any) (*sql.Rows, error) {
 	return t.tx.QueryContext(t.ctx, query, args...)
 }
 
-func newWriter(db *sql.DB, max int, log *slog.Logger) *Writer {
+func newWriter(db *sql.DB, max int, log *slog.Logger, walPath string, walLimit int64) *Writer {
 	w := &Writer{db: db, reqs: make(chan *writeReq, max*4), max: max, log: log, stopped: make(chan struct{}),
+		walPath: walPath, walLimit: walLimit,
 		prepared: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
 	go w.loop()
 	return w
@@ -185,9 +192,36 @@ func (w *Writer) loop() {
 		}
 		solos = solos[:0]
 		w.prepareWanted()
+		w.bound()
 	}
 	for _, st := range w.prepared {
 		st.Close()
+	}
+}
+
+// boundEvery is how often the writer looks at the WAL's size.
+const boundEvery = 100 * time.Millisecond
+
+// bound keeps the WAL from growing without end under sustained load. SQLite starts the WAL
+// over only when a write begins after a checkpoint has copied every frame; the background
+// checkpointer never gets there while commits keep coming (measured: a 1.3 GB WAL after 10 s
+// at 7,000 events/s, and every page write then extends the file). Between two batches the
+// writer holds no transaction, so a PASSIVE checkpoint here copies the last frames the
+// background one has not (a few milliseconds' worth) and the next commit restarts the WAL.
+// It waits for no reader: a reader that still needs old frames only delays the restart.
+func (w *Writer) bound() {
+	if w.walLimit <= 0 || time.Since(w.lastBound) < boundEvery {
+		return
+	}
+	w.lastBound = time.Now()
+	st, err := os.Stat(w.walPath)
+	if err != nil || st.Size() < w.walLimit {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := w.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		w.log.Warn("wal checkpoint to bound the wal", "err", err)
 	}
 }
 
