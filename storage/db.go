@@ -161,7 +161,16 @@ func (db *DB) Ping(ctx context.Context) error {
 // waits for no reader), so no request's commit waits for it. Automatic checkpoints, which
 // SQLite would run inside some unlucky commit, are off.
 func (db *DB) checkpointLoop(interval time.Duration) {
-	defer close(db.done)
+	db.every(interval, db.done, func(ctx context.Context) {
+		if _, err := db.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			db.log.Warn("wal checkpoint", "err", err)
+		}
+	})
+}
+
+// every runs fn each interval, with a bounded context, until Close; then it closes done.
+func (db *DB) every(interval time.Duration, done chan struct{}, fn func(context.Context)) {
+	defer close(done)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -170,9 +179,7 @@ func (db *DB) checkpointLoop(interval time.Duration) {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if _, err := db.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
-				db.log.Warn("wal checkpoint", "err", err)
-			}
+			fn(ctx)
 			cancel()
 		}
 	}

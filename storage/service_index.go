@@ -65,8 +65,8 @@ func tailOf(cursor string) string {
 	return tailDeliveries
 }
 
-// IndexNow indexes the whole tail, in as many transactions as it takes. The rescoring worker
-// calls it before a round so that its reads find (nearly) everything in the index.
+// IndexNow indexes the whole tail, in as many transactions as it takes, each through the
+// group-commit writer like any other write.
 func (db *DB) IndexNow(ctx context.Context) error {
 	for {
 		var n int64
@@ -84,21 +84,11 @@ func (db *DB) IndexNow(ctx context.Context) error {
 	}
 }
 
-// indexLoop keeps the tail short for the readers that do not index first (API, gate, bot).
+// indexLoop keeps the tail, which every service read scans, to about one interval of events.
 func (db *DB) indexLoop(interval time.Duration) {
-	defer close(db.indexDone)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-db.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := db.IndexNow(ctx); err != nil {
-				db.log.Warn("index services", "err", err)
-			}
-			cancel()
+	db.every(interval, db.indexDone, func(ctx context.Context) {
+		if err := db.IndexNow(ctx); err != nil {
+			db.log.Warn("index services", "err", err)
 		}
-	}
+	})
 }
