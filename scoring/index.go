@@ -26,6 +26,9 @@ type facts struct {
 
 	branch    *branchView    // built on first use
 	incidents []*incidentRec // built on first use
+
+	// prod memoises prodDeploys per window: seven signals ask for the same list.
+	prod map[time.Duration][]*deployRec
 }
 
 func newFacts(in *Input) *facts {

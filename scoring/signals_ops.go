@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,12 +105,19 @@ func evalRTO(x *facts, p Params) result {
 
 // prodDeploys are the production deploys (kind deploy) that started within the window.
 func (x *facts) prodDeploys(p Params) []*deployRec {
+	if out, ok := x.prod[p.Window]; ok {
+		return out
+	}
 	var out []*deployRec
 	for _, d := range x.deploys {
 		if d.production() && d.isDeploy() && x.since(d.start, p.Window) {
 			out = append(out, d)
 		}
 	}
+	if x.prod == nil {
+		x.prod = map[time.Duration][]*deployRec{}
+	}
+	x.prod[p.Window] = out
 	return out
 }
 
@@ -122,16 +130,23 @@ func (x *facts) shareOf(p Params, ds []*deployRec, ok func(*deployRec) bool, wha
 	if len(ds) == 0 {
 		return noData(fmt.Sprintf("no production deploy in the last %s", span(p.Window)))
 	}
+	// Newest first, keeping only as many of each kind as newest would: the evidence is picked
+	// from the most recent deploys, and a service may have thousands.
 	var good int
 	var miss, hit []*releaseops.Fact
-	for _, d := range ds {
+	for i := len(ds) - 1; i >= 0; i-- {
+		d := ds[i]
 		if ok(d) {
 			good++
-			hit = append(hit, d.lastFact())
-		} else {
+			if len(hit) < 2*maxEvidence {
+				hit = append(hit, d.lastFact())
+			}
+		} else if len(miss) < 2*maxEvidence {
 			miss = append(miss, d.lastFact())
 		}
 	}
+	slices.Reverse(hit)
+	slices.Reverse(miss)
 	share := float64(good) / float64(len(ds))
 	r := result{score: gradeAtLeast(share, p.Target), value: metric(share)}
 	r.reason = fmt.Sprintf("%d of %s in %s %s (%s); the target is %s", good, plural(len(ds), "production deploy", "production deploys"), span(p.Window), what, pct(share), pct(p.Target))

@@ -12,8 +12,9 @@ import (
 // Release auditability.
 
 func evalStartFinish(x *facts, p Params) result {
-	var ds []*deployRec
-	for _, d := range x.prodDeploys(p) {
+	prod := x.prodDeploys(p)
+	ds := make([]*deployRec, 0, len(prod))
+	for _, d := range prod {
 		if !d.finished() && x.now.Sub(d.start) < p.Within {
 			continue // still in progress
 		}
