@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/internal/fixtures"
 )
@@ -325,6 +327,49 @@ func FuzzPlainStringMatchesEncodingJSON(f *testing.F) {
 		}
 		if got != want {
 			t.Fatalf("plainString(%q) = %q, encoding/json gives %q", raw, got, want)
+		}
+	})
+}
+
+// The deploy decoder checks validity with goccy/go-json and splits the object itself: both
+// must agree with encoding/json on every input, or a body could be accepted or read differently
+// from what the spec's reference decoder would do.
+func FuzzSplitObjectMatchesEncodingJSON(f *testing.F) {
+	for _, s := range []string{`{}`, `{"id":"a","id":"b"}`, ` { "a" : [1, {"b": "}"}] , "c":null } `, `{"\u0069d":"x"}`, "{\"id\xff\":1}",
+		`[]`, `null`, `"s"`, `{"a":1,}`, `{"a" 1}`, `{"a":"\"}"}`, `{"n":-1.5e3,"t":true,"f":false}`} {
+		f.Add([]byte(s))
+	}
+	if entries, err := os.ReadDir("testdata"); err == nil {
+		for _, e := range entries {
+			if b, err := os.ReadFile(filepath.Join("testdata", e.Name())); err == nil && !e.IsDir() {
+				f.Add(b)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		valid := json.Valid(body)
+		if gojson.Valid(body) != valid {
+			t.Fatalf("goccy/go-json says valid=%v, encoding/json %v, for %q", !valid, valid, body)
+		}
+		if !valid {
+			return
+		}
+		var want map[string]json.RawMessage
+		stdErr := json.Unmarshal(body, &want)
+		got, ok := splitObject(body)
+		if ok != (stdErr == nil && want != nil) {
+			t.Fatalf("splitObject ok=%v, encoding/json err=%v map=%v, for %q", ok, stdErr, want != nil, body)
+		}
+		if !ok {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("splitObject found %d fields, encoding/json %d, in %q", len(got), len(want), body)
+		}
+		for k, v := range want {
+			if !bytes.Equal(got[k], v) {
+				t.Fatalf("field %q: splitObject %q, encoding/json %q, in %q", k, got[k], v, body)
+			}
 		}
 	})
 }
