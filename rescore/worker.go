@@ -69,8 +69,11 @@ type Worker struct {
 	// running is set while Run owns the worker, so RescoreAll may interleave Steps.
 	running atomic.Bool
 
-	mu      sync.Mutex // guards cache and last (Run and RescoreAll may overlap)
+	mu      sync.Mutex // guards cache, index and last (Run and RescoreAll may overlap)
 	cache   map[string][]releaseops.Fact
+	// index holds the scoring index of each cached service, extended round after round
+	// instead of rebuilt (scoring.Index); an entry is taken out while a score uses it.
+	index map[string]*scoring.Index
 	cached  int
 	last    map[string]summary
 	settled chan struct{}
@@ -86,6 +89,7 @@ func (w *Worker) init() {
 	w.once.Do(func() {
 		w.wake = make(chan struct{}, 1)
 		w.cache = map[string][]releaseops.Fact{}
+		w.index = map[string]*scoring.Index{}
 		w.last = map[string]summary{}
 		w.settled = make(chan struct{}, 1)
 		if w.BatchFacts <= 0 {
@@ -352,7 +356,14 @@ func (w *Worker) scoreOne(ctx context.Context, name string, now time.Time, cache
 	if !ok {
 		svc = releaseops.Service{Name: name, Origin: "events"}
 	}
-	card := w.Engine.Score(scoring.Input{Service: svc, Facts: facts, Now: now})
+	in := scoring.Input{Service: svc, Facts: facts, Now: now}
+	var card scoring.Scorecard
+	if idx := w.takeIndex(name, cacheable); idx != nil {
+		card = w.Engine.ScoreIndexed(in, idx)
+		w.putIndex(name, idx)
+	} else {
+		card = w.Engine.Score(in)
+	}
 	trend, err := w.trend(ctx, name, card.Score, now)
 	if err != nil {
 		return pending{}, err
@@ -449,6 +460,35 @@ func (w *Worker) trend(ctx context.Context, name string, score float64, now time
 	return scoring.ComputeTrend(pts, score, now, window), nil
 }
 
+// takeIndex returns the scoring index of a cached service for one score, or nil when the
+// service is not cached (its facts are a fresh slice every time: nothing to extend) or the
+// round is not one that fills the cache.
+func (w *Worker) takeIndex(name string, cacheable bool) *scoring.Index {
+	if !cacheable {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, hot := w.cache[name]; !hot {
+		return nil
+	}
+	idx := w.index[name]
+	if idx == nil {
+		idx = new(scoring.Index)
+	}
+	delete(w.index, name)
+	return idx
+}
+
+// putIndex keeps idx for the next round, if the service is still cached.
+func (w *Worker) putIndex(name string, idx *scoring.Index) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, hot := w.cache[name]; hot {
+		w.index[name] = idx
+	}
+}
+
 // facts returns the service's facts within the engine's lookback, from the cache when hot.
 // Only rounds that follow new events fill the cache: a full rescore would churn it.
 func (w *Worker) facts(ctx context.Context, name string, now time.Time, cacheable bool) ([]releaseops.Fact, error) {
@@ -484,6 +524,7 @@ func (w *Worker) facts(ctx context.Context, name string, now time.Time, cacheabl
 	if w.cached+len(fs) > w.CacheFacts {
 		for k, v := range w.cache { // evict arbitrary entries until it fits
 			delete(w.cache, k)
+			delete(w.index, k)
 			w.cached -= len(v)
 			if w.cached+len(fs) <= w.CacheFacts {
 				break

@@ -32,7 +32,14 @@ type facts struct {
 }
 
 func newFacts(in *Input) *facts {
-	x := &facts{now: in.Now, svc: &in.Service}
+	x, _, _ := buildIndex(in)
+	return x
+}
+
+// buildIndex indexes in's facts from scratch. It also returns the deploy builder, for Index
+// to extend, and whether a fact was left out for being later than in.Now.
+func buildIndex(in *Input) (x *facts, deploys *deployBuilder, skipped bool) {
+	x = &facts{now: in.Now, svc: &in.Service}
 	n := len(in.Facts)
 	// One sequential pass over the input: kind, time key and position of each usable fact.
 	kindOf := make([]int8, n)
@@ -43,7 +50,11 @@ func newFacts(in *Input) *facts {
 		f := &in.Facts[i]
 		k := kindIndex(f)
 		kindOf[i] = int8(k)
-		if k < 0 || f.At.After(in.Now) {
+		if k < 0 {
+			continue
+		}
+		if f.At.After(in.Now) {
+			skipped = true
 			continue
 		}
 		counts[k]++
@@ -74,9 +85,16 @@ func newFacts(in *Input) *facts {
 		k := kindOf[j]
 		x.byKind[k] = append(x.byKind[k], f)
 	}
-	x.deploys = buildDeploys(x.of(releaseops.FactDeploy))
+	deployFacts := x.of(releaseops.FactDeploy)
+	deploys = newDeployBuilder(len(deployFacts))
+	for _, f := range deployFacts { // in time order
+		if r, isNew := deploys.add(f); isNew {
+			x.deploys = append(x.deploys, r)
+		}
+	}
+	sortDeploys(x.deploys)
 	x.prs = buildPRs(x.of(releaseops.FactPullRequest), x.of(releaseops.FactReview))
-	return x
+	return x, deploys, skipped
 }
 
 // timeKey maps a time to an unsigned key with the same order (times before 1678 all map to 0;
@@ -340,84 +358,107 @@ func deployKey(d *releaseops.Deploy) string {
 	return id
 }
 
-func buildDeploys(fs []*releaseops.Fact) []*deployRec {
-	byKey := make(map[string]*deployRec, len(fs)/2+1)
-	var recs []deployRec // allocated in chunks; pointers into a chunk stay valid
-	slots := make([]*releaseops.Fact, 0, len(fs)+len(fs)/4+2)
-	var out []*deployRec
-	for _, f := range fs { // in time order
-		d := f.Deploy
-		k := deployKey(d)
-		r := byKey[k]
-		if r == nil {
-			if len(recs) == cap(recs) {
-				recs = make([]deployRec, 0, min(len(fs)/2+1, 512))
-			}
-			recs = append(recs, deployRec{key: k, status: releaseops.DeployStarted, start: f.At})
-			r = &recs[len(recs)-1]
-			// Most deploys have a started and a final event: give each two slots of one
-			// shared array; a third event makes append copy that deploy's facts out.
-			if len(slots)+2 <= cap(slots) {
-				r.facts = slots[len(slots) : len(slots) : len(slots)+2]
-				slots = slots[:len(slots)+2]
-			}
-			byKey[k] = r
-			out = append(out, r)
+// deployBuilder pairs deploy events into deploy records. Index keeps one across Scores, so
+// that new events extend the records instead of every event being paired again.
+type deployBuilder struct {
+	byKey map[string]*deployRec
+	recs  []deployRec        // allocated in chunks; pointers into a chunk stay valid
+	slots []*releaseops.Fact // two per new deploy, for its usual started and final events
+	hint  int                // expected number of events, for the chunk sizes
+}
+
+func newDeployBuilder(events int) *deployBuilder {
+	return &deployBuilder{byKey: make(map[string]*deployRec, events/2+1), slots: make([]*releaseops.Fact, 0, events+events/4+2), hint: events}
+}
+
+// add applies one deploy event, in time order, and reports whether it started a new record.
+func (b *deployBuilder) add(f *releaseops.Fact) (r *deployRec, isNew bool) {
+	r, isNew = b.record(f)
+	r.apply(f)
+	return r, isNew
+}
+
+// record returns the deploy record of f's key, creating it (starting at f) if there is none.
+func (b *deployBuilder) record(f *releaseops.Fact) (r *deployRec, isNew bool) {
+	k := deployKey(f.Deploy)
+	r = b.byKey[k]
+	if r == nil {
+		isNew = true
+		if len(b.recs) == cap(b.recs) {
+			b.recs = make([]deployRec, 0, min(b.hint/2+1, 512))
 		}
-		r.facts = append(r.facts, f)
-		if d.Environment != "" {
-			r.env = d.Environment
+		b.recs = append(b.recs, deployRec{key: k, status: releaseops.DeployStarted, start: f.At})
+		r = &b.recs[len(b.recs)-1]
+		// Most deploys have a started and a final event: give each two slots of one
+		// shared array; a third event makes append copy that deploy's facts out.
+		if len(b.slots)+2 <= cap(b.slots) {
+			r.facts = b.slots[len(b.slots) : len(b.slots) : len(b.slots)+2]
+			b.slots = b.slots[:len(b.slots)+2]
 		}
-		if d.Kind != "" {
-			r.kind = d.Kind
+		b.byKey[k] = r
+	}
+	return r, isNew
+}
+
+// apply folds one more of the deploy's events, in time order, into the record.
+func (r *deployRec) apply(f *releaseops.Fact) {
+	d := f.Deploy
+	r.facts = append(r.facts, f)
+	if d.Environment != "" {
+		r.env = d.Environment
+	}
+	if d.Kind != "" {
+		r.kind = d.Kind
+	}
+	if d.Strategy != "" {
+		r.strategy = d.Strategy
+	}
+	if d.Phases > 0 {
+		r.phases = d.Phases
+	}
+	if d.HealthChecks != nil {
+		r.health = d.HealthChecks
+	}
+	if d.FeatureFlags != nil {
+		r.flags = d.FeatureFlags
+	}
+	if d.Snapshot != nil {
+		r.snapshot = d.Snapshot
+	}
+	if d.RTOSeconds != nil {
+		r.rto = d.RTOSeconds
+	}
+	if d.Version != "" {
+		r.version = d.Version
+	}
+	if d.CommitSHA != "" {
+		r.commit = d.CommitSHA
+	}
+	if d.Status == releaseops.DeployStarted {
+		if r.started == nil {
+			r.started = f
 		}
-		if d.Strategy != "" {
-			r.strategy = d.Strategy
-		}
-		if d.Phases > 0 {
-			r.phases = d.Phases
-		}
-		if d.HealthChecks != nil {
-			r.health = d.HealthChecks
-		}
-		if d.FeatureFlags != nil {
-			r.flags = d.FeatureFlags
-		}
-		if d.Snapshot != nil {
-			r.snapshot = d.Snapshot
-		}
-		if d.RTOSeconds != nil {
-			r.rto = d.RTOSeconds
-		}
-		if d.Version != "" {
-			r.version = d.Version
-		}
-		if d.CommitSHA != "" {
-			r.commit = d.CommitSHA
-		}
-		if d.Status == releaseops.DeployStarted {
-			if r.started == nil {
-				r.started = f
-			}
-		} else {
-			r.final = f
-			r.status = d.Status
-			r.end = f.At
-			if d.FinishedAt != nil && !d.FinishedAt.IsZero() {
-				r.end = *d.FinishedAt
-			}
-		}
-		if d.StartedAt != nil && !d.StartedAt.IsZero() && d.StartedAt.Before(r.start) {
-			r.start = *d.StartedAt
+	} else {
+		r.final = f
+		r.status = d.Status
+		r.end = f.At
+		if d.FinishedAt != nil && !d.FinishedAt.IsZero() {
+			r.end = *d.FinishedAt
 		}
 	}
+	if d.StartedAt != nil && !d.StartedAt.IsZero() && d.StartedAt.Before(r.start) {
+		r.start = *d.StartedAt
+	}
+}
+
+// sortDeploys orders records by start, then key.
+func sortDeploys(out []*deployRec) {
 	slices.SortFunc(out, func(a, b *deployRec) int { // keys are unique: a total order
 		if c := a.start.Compare(b.start); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.key, b.key)
 	})
-	return out
 }
 
 // prRec is a merged pull request with the approvals it received.

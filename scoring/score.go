@@ -11,7 +11,19 @@ import (
 // Score computes the scorecard of one service. It is pure: the same input gives the same
 // card, to the digit, whatever the order of the facts. Trend is left zero for the caller.
 func (e *Engine) Score(in Input) Scorecard {
-	x := newFacts(&in)
+	return e.score(in, newFacts(&in))
+}
+
+// ScoreIndexed is Score for a caller that rescores the same service again and again as its
+// facts grow: idx keeps the fact index between calls and is extended rather than rebuilt when
+// in.Facts is the previous call's facts with new ones appended (see Index). The card is the one
+// Score gives for the same input.
+func (e *Engine) ScoreIndexed(in Input, idx *Index) Scorecard {
+	return e.score(in, idx.facts(&in))
+}
+
+// score computes the card from x, the index of in's facts.
+func (e *Engine) score(in Input, x *facts) Scorecard {
 	card := Scorecard{
 		Service:       in.Service.Name,
 		UpdatedAt:     in.Now.UTC(),

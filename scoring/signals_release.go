@@ -46,7 +46,8 @@ func evalGateRecorded(x *facts, p Params) result {
 		if d.version != "" && byVersion[d.version] {
 			return true
 		}
-		if c := strings.ToLower(d.commit); len(c) >= 7 {
+		if c := d.commit; len(byCommit) > 0 && len(c) >= 7 {
+			c = strings.ToLower(c)
 			for _, g := range byCommit[c[:7]] {
 				if strings.HasPrefix(c, g) || strings.HasPrefix(g, c) {
 					return true
