@@ -69,11 +69,11 @@ type Worker struct {
 	// running is set while Run owns the worker, so RescoreAll may interleave Steps.
 	running atomic.Bool
 
-	mu      sync.Mutex // guards cache, index and last (Run and RescoreAll may overlap)
-	cache   map[string][]releaseops.Fact
+	mu    sync.Mutex // guards cache, index and last (Run and RescoreAll may overlap)
+	cache map[string][]releaseops.Fact
 	// index holds the scoring index of each cached service, extended round after round
 	// instead of rebuilt (scoring.Index); an entry is taken out while a score uses it.
-	index map[string]*scoring.Index
+	index   map[string]*scoring.Index
 	cached  int
 	last    map[string]summary
 	settled chan struct{}
