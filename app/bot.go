@@ -42,6 +42,7 @@ func (a *App) wireBot() {
 	a.Bot.RegisterSenders(a.Outbox)
 	a.Worker.Listeners = append(a.Worker.Listeners, a.Bot.OnFacts)
 	a.Worker.Regression = a.Bot.WrapRegression(a.Worker.Regression)
+	a.Worker.Stored = a.Outbox.Wake // release notes wait for the round's scores
 }
 
 // startBot runs Socket Mode (when configured) and lets late command answers finish on

@@ -103,9 +103,10 @@ func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 	})
 	if err != nil {
 		b.d.Log.Error("queue release notes", "jobs", len(jobs), "err", err)
-		return
 	}
-	b.d.Outbox.Wake()
+	// No wake here: a job needs the score after its deploy, which this round stores after the
+	// listeners; woken now, the outbox would only find it early and retry it in 500 ms. The
+	// worker wakes the outbox once the round is stored (rescore.Worker.Stored).
 }
 
 func isProduction(env string) bool {

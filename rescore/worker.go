@@ -52,6 +52,9 @@ type Worker struct {
 	Observer   Observer
 	Listeners  []Listener
 	Regression RegressionFunc
+	// Stored, if set, is called after a round's scores and cursor are stored: the app wakes
+	// the outbox with it, whose release-notes jobs wait for exactly that.
+	Stored func()
 	// BatchFacts caps the facts read per round.
 	BatchFacts int
 	// CacheFacts caps the facts kept in memory across services (hot services skip the load).
@@ -300,6 +303,9 @@ func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64) err
 		w.last[p.row.Service] = summary{p.row.Score, p.row.Band, p.row.Level}
 	}
 	w.mu.Unlock()
+	if cursor != nil && w.Stored != nil {
+		w.Stored()
+	}
 	for _, p := range out {
 		if p.reg != nil && w.Regression != nil {
 			if err := w.Regression(ctx, p.reg, p.card); err != nil {

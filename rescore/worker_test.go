@@ -66,7 +66,9 @@ func TestStepScoresAdvancesTheCursorAndRecordsHistoryOnChange(t *testing.T) {
 	w, db, now, _ := setup(t)
 	ctx := context.Background()
 	var heard int
+	var storedAfter int64 = -1 // the cursor when Stored was called
 	w.Listeners = []Listener{func(_ context.Context, fs []storage.StoredFact) { heard += len(fs) }}
+	w.Stored = func() { storedAfter, _ = db.Cursor(ctx, cursorName) }
 	deploy(t, db, "d1", releaseops.DeploySucceeded, now.Add(-time.Hour))
 	w.Wake()
 	if n, err := w.Step(ctx); err != nil || n != 1 {
@@ -74,6 +76,9 @@ func TestStepScoresAdvancesTheCursorAndRecordsHistoryOnChange(t *testing.T) {
 	}
 	if heard != 1 {
 		t.Fatalf("listeners heard %d facts", heard)
+	}
+	if storedAfter != 1 {
+		t.Fatalf("Stored saw the cursor at %d, want 1: it must run after the round is stored", storedAfter)
 	}
 	row, err := db.GetScore(ctx, "checkout")
 	if err != nil {
