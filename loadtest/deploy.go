@@ -90,12 +90,20 @@ func SignedDeploy(label, path, secret, id, service string, size int, r *rand.Ran
 	return Request{Label: label, Method: http.MethodPost, Path: path, Header: h, Body: body}
 }
 
-// deployTemplate is a pre-built deploy body with a fixed-width hole for its id, so that the
-// generator's per-request work is a copy and the HMAC the sender must compute anyway.
+// deployTemplate is a pre-built deploy body with fixed-width holes for its id and its two
+// timestamps, so that the generator's per-request work is a copy, two stamps and the HMAC the
+// sender must compute anyway.
 type deployTemplate struct {
-	body []byte
-	slot int // offset of the id
+	body              []byte
+	slot              int // offset of the id
+	started, finished int // offsets of started_at and finished_at (RFC 3339, UTC, 20 bytes)
 }
+
+// stampWidth is the width of a UTC RFC 3339 time without fractions: 2006-01-02T15:04:05Z.
+const stampWidth = 20
+
+// deployDuration is how long before its finished_at a generated deploy started.
+const deployDuration = 12 * time.Minute
 
 // templatesPerService is how many body variants each service gets.
 const templatesPerService = 8
@@ -106,12 +114,18 @@ const idWidth = 24
 func (m *Mix) buildDeploys() {
 	r := rand.New(rand.NewPCG(1, 2))
 	hole := strings.Repeat("#", idWidth)
-	now := time.Now()
+	// A marker time whose two stamps are easy to find; each request overwrites them with its
+	// own, as a pipeline reporting a deploy that just finished would send.
+	marker := time.Date(1999, 9, 9, 9, 9, 9, 0, time.UTC)
+	startedAt := []byte(`"started_at":"` + marker.Add(-deployDuration).Format(time.RFC3339) + `"`)
+	finishedAt := []byte(`"finished_at":"` + marker.Format(time.RFC3339) + `"`)
 	m.deploys = make([][]deployTemplate, len(m.Services))
 	for i, svc := range m.Services {
 		for j := 0; j < templatesPerService; j++ {
-			b := DeployBody(hole, svc, m.BodyBytes, r, now.Add(-time.Duration(j)*time.Hour))
-			m.deploys[i] = append(m.deploys[i], deployTemplate{body: b, slot: bytes.Index(b, []byte(hole))})
+			b := DeployBody(hole, svc, m.BodyBytes, r, marker)
+			m.deploys[i] = append(m.deploys[i], deployTemplate{body: b, slot: bytes.Index(b, []byte(hole)),
+				started:  bytes.Index(b, startedAt) + len(`"started_at":"`),
+				finished: bytes.Index(b, finishedAt) + len(`"finished_at":"`)})
 		}
 	}
 }

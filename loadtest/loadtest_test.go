@@ -33,6 +33,11 @@ func TestDeployBodiesAreValidSignedEventsOfTheRequestedSize(t *testing.T) {
 			t.Fatalf("id %q: header %q, seen before %v", p.DeliveryID, r.Header.Get(DeliveryHeader), seen[p.DeliveryID])
 		}
 		seen[p.DeliveryID] = true
+		// Stamped when sent, as a pipeline reporting a deploy that just finished would.
+		if d := p.Facts[0].Deploy; d.FinishedAt == nil || time.Since(*d.FinishedAt) > time.Minute || d.StartedAt == nil ||
+			d.FinishedAt.Sub(*d.StartedAt) != deployDuration {
+			t.Fatalf("deploy times %v .. %v, want a %s deploy that just finished", d.StartedAt, d.FinishedAt, deployDuration)
+		}
 		if n := len(r.Body); n < 3900 || n > 4200 {
 			t.Fatalf("body of %d bytes, want about 4096", n)
 		}

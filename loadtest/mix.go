@@ -162,6 +162,10 @@ func (m *Mix) Deploy(label, path string, w *Worker) Request {
 	body := make([]byte, len(t.body))
 	copy(body, t.body)
 	copy(body[t.slot:], id)
+	var stamp [stampWidth]byte
+	now := time.Now().UTC()
+	copy(body[t.started:t.started+stampWidth], now.Add(-deployDuration).AppendFormat(stamp[:0], time.RFC3339))
+	copy(body[t.finished:t.finished+stampWidth], now.AppendFormat(stamp[:0], time.RFC3339))
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set(deploy.SignatureHeader, deploy.Sign(m.Secrets.Deploy, body))
