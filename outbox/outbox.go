@@ -304,19 +304,38 @@ func (o *Outbox) disable(ctx context.Context, ms []Stored) error {
 		return nil
 	}
 	now := o.Now()
+	kinds := map[string]bool{}
 	for _, m := range ms {
 		o.Log.Info("message not sent: no sender configured for its kind", "kind", m.Kind, "key", m.Key, "target", m.Target, "payload", string(m.Payload))
+		kinds[m.Kind] = true
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	// Every waiting message of such a kind is disabled at once, not one per target per pass:
+	// with no sender the per-target order cannot matter, and fifty release notes to one
+	// channel took fifty passes.
 	return o.DB.Writer.Do(wctx, func(t *storage.Tx) error {
-		for _, m := range ms {
-			if err := storage.UpdateOutbox(t, m.ID, StateDisabled, m.Attempts, "no sender configured for "+m.Kind, "", now, time.Time{}); err != nil {
+		for kind := range kinds {
+			n, err := storage.DisableWaitingOutbox(t, kind, "no sender configured for "+kind, now)
+			if err != nil {
 				return err
+			}
+			if others := n - int64(countKind(ms, kind)); others > 0 {
+				o.Log.Info("messages not sent: no sender configured for their kind", "kind", kind, "more", others)
 			}
 		}
 		return nil
 	})
+}
+
+func countKind(ms []Stored, kind string) int {
+	n := 0
+	for _, m := range ms {
+		if m.Kind == kind {
+			n++
+		}
+	}
+	return n
 }
 
 func (o *Outbox) record(ctx context.Context, id int64, state string, attempts int, lastErr, ref string, next, sent time.Time) error {

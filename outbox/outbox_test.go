@@ -153,11 +153,17 @@ func TestPermanentErrorAndMaxAttemptsKill(t *testing.T) {
 
 func TestNoSenderKeepsMessageDisabled(t *testing.T) {
 	db, o, c := setup(t, "")
-	enqueue(t, db, c.Now(), Message{Key: "x", Kind: "slack.post", Target: "C1"})
+	// Three to one channel: delivered in order they would take three passes; with no sender
+	// one pass disables them all.
+	for _, k := range []string{"x", "y", "z"} {
+		enqueue(t, db, c.Now(), Message{Key: k, Kind: "slack.post", Target: "C1"})
+	}
 	o.DeliverDue(context.Background())
-	m, _ := o.Get(context.Background(), "x")
-	if m.State != StateDisabled {
-		t.Fatalf("state %s, want disabled", m.State)
+	for _, k := range []string{"x", "y", "z"} {
+		m, _ := o.Get(context.Background(), k)
+		if m.State != StateDisabled || m.LastError != "no sender configured for slack.post" {
+			t.Fatalf("%s: state %s (%q), want disabled after one pass", k, m.State, m.LastError)
+		}
 	}
 }
 

@@ -126,6 +126,18 @@ func (db *DB) ListOutbox(ctx context.Context, state string, limit int) ([]Outbox
 
 // UpdateOutbox records the outcome of an attempt. state is the new state; ref and sentAt are
 // kept only when non-zero.
+// DisableWaitingOutbox marks every waiting (pending or sending) message of kind disabled, with
+// why as its last error, and returns how many there were.
+func DisableWaitingOutbox(t *Tx, kind, why string, now time.Time) (int64, error) {
+	res, err := t.Exec(`UPDATE outbox SET state = 'disabled', last_error = ?, next_attempt = ?
+		WHERE state IN ('pending', 'sending') AND kind = ?`, why, now.UTC().UnixMilli(), kind)
+	if err != nil {
+		return 0, fmt.Errorf("disable waiting %s messages: %w", kind, err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 func UpdateOutbox(t *Tx, id int64, state string, attempts int, lastErr, ref string, next, sentAt time.Time) error {
 	var sent any
 	if !sentAt.IsZero() {
