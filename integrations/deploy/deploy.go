@@ -171,7 +171,7 @@ func decode(body []byte) (decoded, []string, error) {
 }
 
 type validator struct {
-	obj      map[string]json.RawMessage
+	obj      *members
 	problems []string
 }
 
@@ -181,8 +181,8 @@ func (v *validator) addf(field, format string, args ...any) {
 
 // raw returns the field's value, or nil when it is absent or null.
 func (v *validator) raw(field string) json.RawMessage {
-	r, ok := v.obj[field]
-	if !ok || string(bytes.TrimSpace(r)) == "null" {
+	r := v.obj.get(field)
+	if r == nil || string(bytes.TrimSpace(r)) == "null" {
 		return nil
 	}
 	return bytes.TrimSpace(r)
