@@ -72,7 +72,9 @@ func (db *DB) MaxFactID(ctx context.Context) (int64, error) {
 func scanFacts(rows *sql.Rows, what string) ([]StoredFact, error) {
 	defer rows.Close()
 	var out []StoredFact
-	var data []byte
+	// RawBytes: the driver's copy of the column is decoded at once, before the next row, so
+	// database/sql need not clone it (goccy/go-json copies what it keeps).
+	var data sql.RawBytes
 	for rows.Next() {
 		var f StoredFact
 		if err := rows.Scan(&f.ID, &f.Delivery, &data); err != nil {
