@@ -45,7 +45,7 @@ type Options struct {
 // DefaultOptions returns the options used when config says nothing.
 func DefaultOptions() Options {
 	return Options{Synchronous: "FULL", BusyTimeout: 5 * time.Second, MaxBatch: 256, CheckpointInterval: 250 * time.Millisecond,
-		IndexInterval: 100 * time.Millisecond, WALLimit: 64 << 20}
+		IndexInterval: 250 * time.Millisecond, WALLimit: 64 << 20}
 }
 
 // DB is an open database: a read pool, the group-commit writer and the checkpointer.
