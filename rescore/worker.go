@@ -57,7 +57,10 @@ type Worker struct {
 	Stored func()
 	// BatchFacts caps the facts read per round.
 	BatchFacts int
-	// CacheFacts caps the facts kept in memory across services (hot services skip the load).
+	// CacheFacts bounds the facts in memory when a service is loaded: to make room, others are
+	// evicted. A cached service keeps its new facts (trimmed to the lookback) whatever the
+	// total, so that busy services are not reloaded from the database round after round; the
+	// cache is therefore as large as the recent history of the services being rescored.
 	CacheFacts int
 	// MinInterval is the shortest time between two rounds. Under a burst every commit wakes
 	// the worker; spacing the rounds lets one rescore of a hot service cover many events, so
