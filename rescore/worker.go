@@ -80,6 +80,7 @@ type Worker struct {
 	// index holds the scoring index of each cached service, extended round after round
 	// instead of rebuilt (scoring.Index); an entry is taken out while a score uses it.
 	index   map[string]*scoring.Index
+	used    map[string]time.Time // when each cached service was last scored
 	cached  int
 	last    map[string]summary
 	settled chan struct{}
@@ -96,6 +97,7 @@ func (w *Worker) init() {
 		w.wake = make(chan struct{}, 1)
 		w.cache = map[string][]releaseops.Fact{}
 		w.index = map[string]*scoring.Index{}
+		w.used = map[string]time.Time{}
 		w.last = map[string]summary{}
 		w.settled = make(chan struct{}, 1)
 		if w.BatchFacts <= 0 {
@@ -504,6 +506,9 @@ func (w *Worker) facts(ctx context.Context, name string, now time.Time, cacheabl
 	cutoff := now.Add(-w.Engine.Lookback())
 	w.mu.Lock()
 	c, ok := w.cache[name]
+	if ok {
+		w.used[name] = now
+	}
 	w.mu.Unlock()
 	if ok {
 		t := trim(c, cutoff)
@@ -530,22 +535,45 @@ func (w *Worker) facts(ctx context.Context, name string, now time.Time, cacheabl
 		return fs, nil
 	}
 	w.mu.Lock()
-	if w.cached+len(fs) > w.CacheFacts {
-		for k, v := range w.cache { // evict arbitrary entries until it fits
-			delete(w.cache, k)
-			delete(w.index, k)
-			w.cached -= len(v)
-			if w.cached+len(fs) <= w.CacheFacts {
-				break
-			}
+	defer w.mu.Unlock()
+	if w.cached+len(fs) > w.CacheFacts && !w.evictIdle(len(fs), now) {
+		return fs, nil // the busy services fill the cache: this one is loaded each time
+	}
+	w.cache[name] = fs
+	w.cached += len(fs)
+	w.used[name] = now
+	return fs, nil
+}
+
+// cacheIdle is how long a cached service must have gone unscored before a newly loaded one
+// may take its place. Evicting the services of the current rounds only to load them again the
+// next round (what happened once the busy services outgrew the cache: a third of the CPU went
+// to reloading facts) costs more than not caching the newcomer.
+const cacheIdle = time.Minute
+
+// evictIdle evicts services idle for cacheIdle, longest idle first, until room facts fit, and
+// reports whether they do. w.mu is held.
+func (w *Worker) evictIdle(room int, now time.Time) bool {
+	if room > w.CacheFacts {
+		return false
+	}
+	var idle []string
+	for k := range w.cache {
+		if now.Sub(w.used[k]) >= cacheIdle {
+			idle = append(idle, k)
 		}
 	}
-	if len(fs) <= w.CacheFacts {
-		w.cache[name] = fs
-		w.cached += len(fs)
+	sort.Slice(idle, func(i, j int) bool { return w.used[idle[i]].Before(w.used[idle[j]]) })
+	for _, k := range idle {
+		if w.cached+room <= w.CacheFacts {
+			break
+		}
+		w.cached -= len(w.cache[k])
+		delete(w.cache, k)
+		delete(w.index, k)
+		delete(w.used, k)
 	}
-	w.mu.Unlock()
-	return fs, nil
+	return w.cached+room <= w.CacheFacts
 }
 
 // trim drops moment facts older than cutoff; state facts (settings) are kept at any age.

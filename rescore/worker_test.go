@@ -2,9 +2,12 @@ package rescore
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -145,5 +148,51 @@ func TestTrimKeepsSettingsAndRecentMoments(t *testing.T) {
 	fresh := fs[2:]
 	if out := trim(fresh, cutoff); &out[0] != &fresh[0] || cap(out) != len(out) {
 		t.Fatal("nothing to drop: the slice is returned as is, capped")
+	}
+}
+
+// A service loaded while the cache is full of services scored within the last minute is not
+// cached in their place (they would only be loaded again next round); once they sit idle, it
+// is.
+func TestCacheKeepsBusyServicesAndAdmitsNewOnesInPlaceOfIdleOnes(t *testing.T) {
+	w, db, now, _ := setup(t)
+	ctx := context.Background()
+	w.CacheFacts = 3
+	w.init()
+	for i, svc := range []string{"checkout", "checkout", "billing", "billing"} {
+		subj := releaseops.Subject{Kind: releaseops.SubjectService, Key: svc}
+		id := fmt.Sprintf("%s-%d", svc, i)
+		at := now.Add(-time.Duration(i+1) * time.Hour)
+		d := &storage.NewDelivery{Source: "deploy", DeliveryID: id, Type: "deploy", Subject: subj, Service: svc, Outcome: "stored",
+			ReceivedAt: at, Headers: map[string]string{}, Body: []byte(`{}`), Facts: []releaseops.Fact{{Kind: releaseops.FactDeploy, Subject: subj,
+				Service: svc, At: at, Deploy: &releaseops.Deploy{ID: id, Environment: "production", Status: releaseops.DeploySucceeded}}}}
+		if err := db.Writer.Do(ctx, func(t *storage.Tx) error { _, _, err := storage.InsertDelivery(t, d); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cached := func() []string {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		var out []string
+		for k := range w.cache {
+			out = append(out, k)
+		}
+		sort.Strings(out)
+		return out
+	}
+	load := func(svc string, at time.Time) {
+		t.Helper()
+		if fs, err := w.facts(ctx, svc, at, true); err != nil || len(fs) != 2 {
+			t.Fatalf("facts of %s: %d, %v", svc, len(fs), err)
+		}
+	}
+	load("checkout", *now)
+	load("billing", now.Add(time.Second))
+	if got := cached(); !slices.Equal(got, []string{"checkout"}) {
+		t.Fatalf("cached %v: billing must not evict checkout, scored a second ago", got)
+	}
+	load("billing", now.Add(2*time.Minute))
+	if got := cached(); !slices.Equal(got, []string{"billing"}) {
+		t.Fatalf("cached %v: checkout, idle for two minutes, should have made room for billing", got)
 	}
 }
