@@ -57,10 +57,9 @@ type Worker struct {
 	Stored func()
 	// BatchFacts caps the facts read per round.
 	BatchFacts int
-	// CacheFacts bounds the facts in memory when a service is loaded: to make room, others are
-	// evicted. A cached service keeps its new facts (trimmed to the lookback) whatever the
-	// total, so that busy services are not reloaded from the database round after round; the
-	// cache is therefore as large as the recent history of the services being rescored.
+	// CacheFacts caps the facts held in memory across services (about 1 KB each with their
+	// scoring index). A service is cached when loaded if there is room or an idle service to
+	// evict; when cached services grow past the cap, the least recently scored are evicted.
 	CacheFacts int
 	// MinInterval is the shortest time between two rounds. Under a burst every commit wakes
 	// the worker; spacing the rounds lets one rescore of a hot service cover many events, so
@@ -104,7 +103,7 @@ func (w *Worker) init() {
 			w.BatchFacts = 5000
 		}
 		if w.CacheFacts <= 0 {
-			w.CacheFacts = 50_000
+			w.CacheFacts = 150_000
 		}
 		if w.MinInterval <= 0 {
 			w.MinInterval = 500 * time.Millisecond
@@ -214,6 +213,7 @@ func (w *Worker) Step(ctx context.Context) (int, error) {
 			w.cached += len(fs)
 		}
 	}
+	w.shrinkCache()
 	w.mu.Unlock()
 	names := make([]string, 0, len(byService))
 	for n := range byService {
@@ -543,6 +543,30 @@ func (w *Worker) facts(ctx context.Context, name string, now time.Time, cacheabl
 	w.cached += len(fs)
 	w.used[name] = now
 	return fs, nil
+}
+
+// shrinkCache evicts the least recently scored services until the cache is within its cap
+// again after cached services grew. Such a service is loaded from the database when next
+// scored and is not cached again while the others stay busy (evictIdle), so the cache holds a
+// stable set instead of churning. w.mu is held.
+func (w *Worker) shrinkCache() {
+	if w.cached <= w.CacheFacts {
+		return
+	}
+	names := make([]string, 0, len(w.cache))
+	for k := range w.cache {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool { return w.used[names[i]].Before(w.used[names[j]]) })
+	for _, k := range names {
+		if w.cached <= w.CacheFacts {
+			return
+		}
+		w.cached -= len(w.cache[k])
+		delete(w.cache, k)
+		delete(w.index, k)
+		delete(w.used, k)
+	}
 }
 
 // cacheIdle is how long a cached service must have gone unscored before a newly loaded one

@@ -159,27 +159,8 @@ func TestCacheKeepsBusyServicesAndAdmitsNewOnesInPlaceOfIdleOnes(t *testing.T) {
 	ctx := context.Background()
 	w.CacheFacts = 3
 	w.init()
-	for i, svc := range []string{"checkout", "checkout", "billing", "billing"} {
-		subj := releaseops.Subject{Kind: releaseops.SubjectService, Key: svc}
-		id := fmt.Sprintf("%s-%d", svc, i)
-		at := now.Add(-time.Duration(i+1) * time.Hour)
-		d := &storage.NewDelivery{Source: "deploy", DeliveryID: id, Type: "deploy", Subject: subj, Service: svc, Outcome: "stored",
-			ReceivedAt: at, Headers: map[string]string{}, Body: []byte(`{}`), Facts: []releaseops.Fact{{Kind: releaseops.FactDeploy, Subject: subj,
-				Service: svc, At: at, Deploy: &releaseops.Deploy{ID: id, Environment: "production", Status: releaseops.DeploySucceeded}}}}
-		if err := db.Writer.Do(ctx, func(t *storage.Tx) error { _, _, err := storage.InsertDelivery(t, d); return err }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cached := func() []string {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		var out []string
-		for k := range w.cache {
-			out = append(out, k)
-		}
-		sort.Strings(out)
-		return out
-	}
+	storeDeploys(t, db, *now, "checkout", "checkout", "billing", "billing")
+	cached := func() []string { return cachedServices(w) }
 	load := func(svc string, at time.Time) {
 		t.Helper()
 		if fs, err := w.facts(ctx, svc, at, true); err != nil || len(fs) != 2 {
@@ -194,5 +175,64 @@ func TestCacheKeepsBusyServicesAndAdmitsNewOnesInPlaceOfIdleOnes(t *testing.T) {
 	load("billing", now.Add(2*time.Minute))
 	if got := cached(); !slices.Equal(got, []string{"billing"}) {
 		t.Fatalf("cached %v: checkout, idle for two minutes, should have made room for billing", got)
+	}
+}
+
+// storeDeploys stores one production deploy fact per name in names, an hour apart before now.
+func storeDeploys(t *testing.T, db *storage.DB, now time.Time, names ...string) {
+	t.Helper()
+	for i, svc := range names {
+		subj := releaseops.Subject{Kind: releaseops.SubjectService, Key: svc}
+		id := fmt.Sprintf("%s-%d-%d", svc, i, now.UnixNano())
+		at := now.Add(-time.Duration(i+1) * time.Hour)
+		d := &storage.NewDelivery{Source: "deploy", DeliveryID: id, Type: "deploy", Subject: subj, Service: svc, Outcome: "stored",
+			ReceivedAt: at, Headers: map[string]string{}, Body: []byte(`{}`), Facts: []releaseops.Fact{{Kind: releaseops.FactDeploy, Subject: subj,
+				Service: svc, At: at, Deploy: &releaseops.Deploy{ID: id, Environment: "production", Status: releaseops.DeploySucceeded}}}}
+		if err := db.Writer.Do(context.Background(), func(t *storage.Tx) error { _, _, err := storage.InsertDelivery(t, d); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func cachedServices(w *Worker) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for k := range w.cache {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// When cached services grow past the cap with new facts, the least recently scored go.
+func TestCacheShrinksToItsCapWhenCachedServicesGrow(t *testing.T) {
+	w, db, now, _ := setup(t)
+	ctx := context.Background()
+	w.CacheFacts = 4
+	w.init()
+	storeDeploys(t, db, *now, "checkout", "checkout", "billing", "billing")
+	last, err := db.MaxFactID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Writer.Do(ctx, func(t *storage.Tx) error { return storage.SetCursor(t, cursorName, last) }); err != nil {
+		t.Fatal(err)
+	}
+	for i, svc := range []string{"billing", "checkout"} {
+		if _, err := w.facts(ctx, svc, now.Add(time.Duration(i)*time.Second), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := cachedServices(w); len(got) != 2 {
+		t.Fatalf("cached %v, want both (4 facts, cap 4)", got)
+	}
+	storeDeploys(t, db, now.Add(time.Minute), "checkout")
+	w.Wake()
+	if _, err := w.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := cachedServices(w); !slices.Equal(got, []string{"checkout"}) || w.cached > w.CacheFacts {
+		t.Fatalf("cached %v holding %d facts: billing, scored least recently, should have made room (cap %d)", got, w.cached, w.CacheFacts)
 	}
 }
