@@ -155,11 +155,8 @@ func TestTrimKeepsSettingsAndRecentMoments(t *testing.T) {
 // cached in their place (they would only be loaded again next round); once they sit idle, it
 // is.
 func TestCacheKeepsBusyServicesAndAdmitsNewOnesInPlaceOfIdleOnes(t *testing.T) {
-	w, db, now, _ := setup(t)
+	w, _, now := cacheSetup(t, 3)
 	ctx := context.Background()
-	w.CacheFacts = 3
-	w.init()
-	storeDeploys(t, db, *now, "checkout", "checkout", "billing", "billing")
 	cached := func() []string { return cachedServices(w) }
 	load := func(svc string, at time.Time) {
 		t.Helper()
@@ -176,6 +173,17 @@ func TestCacheKeepsBusyServicesAndAdmitsNewOnesInPlaceOfIdleOnes(t *testing.T) {
 	if got := cached(); !slices.Equal(got, []string{"billing"}) {
 		t.Fatalf("cached %v: checkout, idle for two minutes, should have made room for billing", got)
 	}
+}
+
+// cacheSetup is a worker with a cache of capFacts facts and two deploys each of checkout and
+// billing stored.
+func cacheSetup(t *testing.T, capFacts int) (*Worker, *storage.DB, *time.Time) {
+	t.Helper()
+	w, db, now, _ := setup(t)
+	w.CacheFacts = capFacts
+	w.init()
+	storeDeploys(t, db, *now, "checkout", "checkout", "billing", "billing")
+	return w, db, now
 }
 
 // storeDeploys stores one production deploy fact per name in names, an hour apart before now.
@@ -207,11 +215,8 @@ func cachedServices(w *Worker) []string {
 
 // When cached services grow past the cap with new facts, the least recently scored go.
 func TestCacheShrinksToItsCapWhenCachedServicesGrow(t *testing.T) {
-	w, db, now, _ := setup(t)
+	w, db, now := cacheSetup(t, 4)
 	ctx := context.Background()
-	w.CacheFacts = 4
-	w.init()
-	storeDeploys(t, db, *now, "checkout", "checkout", "billing", "billing")
 	last, err := db.MaxFactID(ctx)
 	if err != nil {
 		t.Fatal(err)
