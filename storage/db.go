@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -60,6 +61,8 @@ type DB struct {
 	done   chan struct{} // the checkpointer has stopped
 
 	indexDone chan struct{}
+	// walFrames is the frame count of the WAL's current generation at the last checkpoint.
+	walFrames atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error
@@ -128,9 +131,18 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s for checkpoints: %w", path, err)
 	}
 	ckpt.SetMaxOpenConns(1)
+	var pageSize int64
+	if err := write.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
+		write.Close()
+		read.Close()
+		ckpt.Close()
+		return nil, fmt.Errorf("open %s: read page size: %w", path, err)
+	}
 	db := &DB{path: path, read: read, write: write, ckpt: ckpt, log: opts.Logger, stop: make(chan struct{}), done: make(chan struct{}),
 		indexDone: make(chan struct{})}
-	db.Writer = newWriter(write, opts.MaxBatch, opts.Logger, path+"-wal", opts.WALLimit)
+	db.walFrames.Store(-1)
+	const walFrameHeader = 24
+	db.Writer = newWriter(write, opts.MaxBatch, opts.Logger, path+"-wal", opts.WALLimit, &db.walFrames, pageSize+walFrameHeader)
 	interval := opts.CheckpointInterval
 	if interval <= 0 {
 		interval = time.Second
@@ -162,9 +174,12 @@ func (db *DB) Ping(ctx context.Context) error {
 // SQLite would run inside some unlucky commit, are off.
 func (db *DB) checkpointLoop(interval time.Duration) {
 	db.every(interval, db.done, func(ctx context.Context) {
-		if _, err := db.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		var busy, frames, copied int64
+		if err := db.ckpt.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
 			db.log.Warn("wal checkpoint", "err", err)
+			return
 		}
+		db.walFrames.Store(frames) // the writer's bound reads it
 	})
 }
 

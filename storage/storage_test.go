@@ -225,3 +225,40 @@ func TestWALIsBoundedUnderSustainedWrites(t *testing.T) {
 		t.Fatalf("the WAL did not start over: %d bytes with the bound against %d without", bounded, unbounded)
 	}
 }
+
+// A WAL that grew in a burst keeps its file size after it starts over; the writer must not go
+// on checkpointing (and fsyncing) between the light writes that follow.
+func TestWALBoundStopsOnceTheWALHasStartedOver(t *testing.T) {
+	opts := DefaultOptions()
+	opts.WALLimit = 256 << 10
+	opts.CheckpointInterval = 20 * time.Millisecond
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "quiet.db"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	write := func(i int) {
+		t.Helper()
+		d := delivery(fmt.Sprintf("q-%d", i))
+		d.Body = []byte(fmt.Sprintf(`{"id":"x","pad":"%04000d"}`, i))
+		if err := db.Writer.Do(ctx, func(t *Tx) error { _, _, err := InsertDelivery(t, d); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	i := 0
+	for start := time.Now(); time.Since(start) < 5*boundEvery; i++ {
+		write(i)
+	}
+	burst := db.Writer.boundCheckpoints.Load()
+	if burst == 0 {
+		t.Fatal("the burst never made the writer checkpoint: the test does not exercise the bound")
+	}
+	for k := 0; k < 8; k++ { // light load: one write every 1.5 bound periods
+		time.Sleep(boundEvery * 3 / 2)
+		write(i + k)
+	}
+	if after := db.Writer.boundCheckpoints.Load() - burst; after > 2 {
+		t.Fatalf("the writer checkpointed %d times during 8 light writes after the burst, want at most 2", after)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,10 +37,16 @@ type Writer struct {
 	prepared map[string]*sql.Stmt
 	wanted   map[string]bool
 
-	// walPath and walLimit bound the WAL under sustained load (see bound).
-	walPath   string
-	walLimit  int64
-	lastBound time.Time
+	// walPath and walLimit bound the WAL under sustained load (see bound). walFrames is the
+	// number of frames in the WAL's current generation as the last checkpoint (the background
+	// one's or the writer's) reported it, -1 before any; frameBytes is a frame's size.
+	walPath    string
+	walLimit   int64
+	walFrames  *atomic.Int64
+	frameBytes int64
+	lastBound  time.Time
+	// boundCheckpoints counts the checkpoints bound ran, for tests.
+	boundCheckpoints atomic.Int64
 
 	// OnBatch, if set before the first Do, is called after each commit with the batch size,
 	// the time the commit took and the number of requests still queued. For metrics.
@@ -95,9 +102,9 @@ func (t *Tx) Query(query string, args ...any) (*sql.Rows, error) {
 	return t.tx.QueryContext(t.ctx, query, args...)
 }
 
-func newWriter(db *sql.DB, max int, log *slog.Logger, walPath string, walLimit int64) *Writer {
+func newWriter(db *sql.DB, max int, log *slog.Logger, walPath string, walLimit int64, walFrames *atomic.Int64, frameBytes int64) *Writer {
 	w := &Writer{db: db, reqs: make(chan *writeReq, max*4), max: max, log: log, stopped: make(chan struct{}),
-		walPath: walPath, walLimit: walLimit,
+		walPath: walPath, walLimit: walLimit, walFrames: walFrames, frameBytes: frameBytes,
 		prepared: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
 	go w.loop()
 	return w
@@ -215,20 +222,30 @@ const boundEvery = 100 * time.Millisecond
 // writer holds no transaction, so a PASSIVE checkpoint here copies the last frames the
 // background one has not (a few milliseconds' worth) and the next commit restarts the WAL.
 // It waits for no reader: a reader that still needs old frames only delays the restart.
+// A restarted WAL keeps its file size, so the file is only the first test: the frames of the
+// current generation, as the last checkpoint counted them, must be past the limit too, or a
+// quiet service that once had a burst would checkpoint (and fsync) every 100 ms for ever.
 func (w *Writer) bound() {
 	if w.walLimit <= 0 || time.Since(w.lastBound) < boundEvery {
 		return
 	}
 	w.lastBound = time.Now()
+	if f := w.walFrames.Load(); f >= 0 && f*w.frameBytes < w.walLimit {
+		return
+	}
 	st, err := os.Stat(w.walPath)
 	if err != nil || st.Size() < w.walLimit {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := w.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+	var busy, frames, copied int64
+	if err := w.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
 		w.log.Warn("wal checkpoint to bound the wal", "err", err)
+		return
 	}
+	w.walFrames.Store(frames)
+	w.boundCheckpoints.Add(1)
 }
 
 // cacheable reports whether a statement can be compiled once and reused: data statements can,
