@@ -120,63 +120,31 @@ func (db *DB) ListUnmapped(ctx context.Context) ([]UnmappedSubject, error) {
 }
 
 // ClaimSubject assigns the facts and deliveries of an unmapped subject to service, once the
-// catalog names it, and indexes them under it at once. The fact JSON keeps service empty;
-// readers take the column as the truth.
+// catalog names it, and indexes them under it at once (the indexer has passed them while they
+// had no service). The fact JSON keeps service empty; readers take the column as the truth.
 func ClaimSubject(t *Tx, s releaseops.Subject, service string) (int64, error) {
-	var claimed [][]any
-	err := queryAll(t, func(scan func(...any) error) error {
-		var id, at int64
-		var kind string
-		if err := scan(&id, &at, &kind); err != nil {
-			return err
-		}
-		claimed = append(claimed, []any{service, at, id, kind})
-		return nil
-	}, `UPDATE facts SET service = ? WHERE service = '' AND subject_kind = ? AND subject_key = ? RETURNING id, at, kind`, service, string(s.Kind), s.Key)
+	kind, key := string(s.Kind), s.Key
+	// Each index is filled from the rows while they are still unmapped (found by the partial
+	// indexes facts_unmapped and deliveries_unmapped), then the rows are claimed.
+	if _, err := t.Exec(`INSERT OR IGNORE INTO fact_index (service, at, fact, kind)
+		SELECT ?, at, id, kind FROM facts WHERE service = '' AND subject_kind = ? AND subject_key = ?`, service, kind, key); err != nil {
+		return 0, fmt.Errorf("index facts of %s:%s for %s: %w", kind, key, service, err)
+	}
+	res, err := t.Exec(`UPDATE facts SET service = ? WHERE service = '' AND subject_kind = ? AND subject_key = ?`, service, kind, key)
 	if err != nil {
-		return 0, fmt.Errorf("claim %s:%s for %s: %w", s.Kind, s.Key, service, err)
+		return 0, fmt.Errorf("claim %s:%s for %s: %w", kind, key, service, err)
 	}
-	for _, c := range claimed {
-		if _, err := t.Exec(`INSERT OR IGNORE INTO fact_index (service, at, fact, kind) VALUES (?, ?, ?, ?)`, c...); err != nil {
-			return 0, fmt.Errorf("index claimed fact %v of %s: %w", c[2], service, err)
-		}
+	n, _ := res.RowsAffected()
+	unmapped := []any{service, releaseops.OutcomeUnmapped, kind, key}
+	if _, err := t.Exec(`INSERT OR IGNORE INTO delivery_index (service, source, received_at, delivery)
+		SELECT ?1, source, received_at, id FROM deliveries WHERE service = '' AND outcome = ?2 AND subject_kind = ?3 AND subject_key = ?4`, unmapped...); err != nil {
+		return 0, fmt.Errorf("index deliveries of %s:%s for %s: %w", kind, key, service, err)
 	}
-	var deliveries [][]any
-	err = queryAll(t, func(scan func(...any) error) error {
-		var id, at int64
-		var source string
-		if err := scan(&id, &source, &at); err != nil {
-			return err
-		}
-		deliveries = append(deliveries, []any{service, source, at, id})
-		return nil
-	}, `UPDATE deliveries SET service = ?, outcome = ? WHERE service = '' AND outcome = ? AND subject_kind = ? AND subject_key = ? RETURNING id, source, received_at`,
-		service, releaseops.OutcomeStored, releaseops.OutcomeUnmapped, string(s.Kind), s.Key)
-	if err != nil {
-		return 0, fmt.Errorf("claim deliveries of %s:%s for %s: %w", s.Kind, s.Key, service, err)
+	if _, err := t.Exec(`UPDATE deliveries SET service = ?1, outcome = ?5 WHERE service = '' AND outcome = ?2 AND subject_kind = ?3 AND subject_key = ?4`,
+		append(unmapped, releaseops.OutcomeStored)...); err != nil {
+		return 0, fmt.Errorf("claim deliveries of %s:%s for %s: %w", kind, key, service, err)
 	}
-	for _, d := range deliveries {
-		if _, err := t.Exec(`INSERT OR IGNORE INTO delivery_index (service, source, received_at, delivery) VALUES (?, ?, ?, ?)`, d...); err != nil {
-			return 0, fmt.Errorf("index claimed delivery %v of %s: %w", d[3], service, err)
-		}
-	}
-	return int64(len(claimed)), nil
-}
-
-// queryAll runs a statement that returns rows (a query, or a write with RETURNING) and hands
-// each row to fn; the rows are closed before it returns, so fn's caller may write next.
-func queryAll(t *Tx, fn func(scan func(...any) error) error, query string, args ...any) error {
-	rows, err := t.Query(query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := fn(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return n, nil
 }
 
 // RecordDiscovered remembers a service created by convention from an event's subject.
