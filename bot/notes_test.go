@@ -82,9 +82,15 @@ func newFakeGitHub(t *testing.T) *fakeGitHub {
 
 func (h *harness) recordDeploy(id, commit string, finished time.Time, status string) {
 	h.t.Helper()
+	h.recordDeployOf(id, commit, "", finished, status)
+}
+
+// recordDeployOf records a production deploy whose pipeline said it replaced previous.
+func (h *harness) recordDeployOf(id, commit, previous string, finished time.Time, status string) {
+	h.t.Helper()
 	fin := finished
 	f := releaseops.Fact{Kind: releaseops.FactDeploy, At: finished, Deploy: &releaseops.Deploy{ID: id, Environment: "production", Status: status,
-		Kind: "deploy", Version: "v-" + id, CommitSHA: commit, Actor: "alice", URL: "https://ci.example.com/runs/" + id, FinishedAt: &fin}}
+		Kind: "deploy", Version: "v-" + id, CommitSHA: commit, PreviousSHA: previous, Actor: "alice", URL: "https://ci.example.com/runs/" + id, FinishedAt: &fin}}
 	if _, err := h.pipe.RecordInternal(context.Background(), ingest.Internal{Type: "deploy", DeliveryID: id, Service: "checkout", Body: map[string]string{"id": id}, Facts: []releaseops.Fact{f}}); err != nil {
 		h.t.Fatal(err)
 	}
@@ -180,15 +186,8 @@ func TestReleaseNotesOfBurstStartAtFirstDeploysPrevious(t *testing.T) {
 	notes, _ := NewGitHubNotes("ghp-test", gh.srv.URL+"/api/v3", gh.srv.Client())
 	h := newHarness(t, harnessOpts{notes: notes})
 	now := h.clock.Now()
-	for i, d := range []struct{ id, commit, prev string }{{"b1", "c0ffee", prevSHA}, {"b2", headSHA, "c0ffee"}} {
-		at := now.Add(time.Duration(i-2) * time.Minute)
-		f := releaseops.Fact{Kind: releaseops.FactDeploy, At: at, Deploy: &releaseops.Deploy{ID: d.id, Environment: "production",
-			Status: releaseops.DeploySucceeded, Kind: "deploy", CommitSHA: d.commit, PreviousSHA: d.prev, FinishedAt: &at}}
-		if _, err := h.pipe.RecordInternal(context.Background(), ingest.Internal{Type: "deploy", DeliveryID: d.id, Service: "checkout",
-			Body: map[string]string{"id": d.id}, Facts: []releaseops.Fact{f}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.recordDeployOf("b1", "c0ffee", prevSHA, now.Add(-2*time.Minute), releaseops.DeploySucceeded)
+	h.recordDeployOf("b2", headSHA, "c0ffee", now.Add(-time.Minute), releaseops.DeploySucceeded)
 	h.listen() // both deploys in one batch: one post
 	h.deliver(10)
 	posts := h.slack.posts("chat.postMessage")

@@ -101,10 +101,7 @@ func TestServiceReadsSeeIndexAndTail(t *testing.T) {
 func TestClaimAfterIndexing(t *testing.T) {
 	db := openManualIndex(t)
 	ctx := context.Background()
-	d := delivery("pd-1")
-	d.Source, d.Service, d.Outcome = releaseops.SourcePagerDuty, "", releaseops.OutcomeUnmapped
-	d.Subject = releaseops.Subject{Kind: releaseops.SubjectPagerDuty, Key: "PXYZ"}
-	d.Facts[0].Service, d.Facts[0].Subject = "", d.Subject
+	d := unmappedDelivery("pd-1")
 	store(t, db, d)
 	if err := db.IndexNow(ctx); err != nil {
 		t.Fatal(err)

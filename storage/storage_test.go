@@ -147,13 +147,19 @@ func TestFailedWriteRollsBackOnlyItself(t *testing.T) {
 	}
 }
 
-func TestClaimSubjectMapsUnmappedFacts(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	d := delivery("pd-1")
+// unmappedDelivery is a PagerDuty delivery about a service (PXYZ) no catalog entry names.
+func unmappedDelivery(id string) *NewDelivery {
+	d := delivery(id)
 	d.Source, d.Service, d.Outcome = releaseops.SourcePagerDuty, "", releaseops.OutcomeUnmapped
 	d.Subject = releaseops.Subject{Kind: releaseops.SubjectPagerDuty, Key: "PXYZ"}
 	d.Facts[0].Service, d.Facts[0].Subject = "", d.Subject
+	return d
+}
+
+func TestClaimSubjectMapsUnmappedFacts(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	d := unmappedDelivery("pd-1")
 	if err := db.Writer.Do(ctx, func(t *Tx) error { _, _, err := InsertDelivery(t, d); return err }); err != nil {
 		t.Fatal(err)
 	}
