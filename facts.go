@@ -26,6 +26,47 @@ type Evidence struct {
 	Event    string    `json:"event"`
 	Delivery string    `json:"delivery"`
 	At       time.Time `json:"at"`
+	// Path is the API path a sync observation was read from ("" for webhook deliveries).
+	Path string `json:"path,omitempty"`
+}
+
+// EventSync is the delivery type of an observation read from a source's API by sync, as
+// opposed to a webhook delivery the source sent.
+const EventSync = "sync"
+
+// Synced reports whether the evidence is an API read rather than a webhook delivery.
+func (e Evidence) Synced() bool { return e.Event == EventSync }
+
+// Describe says in words where the evidence came from: "read from the GitHub API at T" for
+// a sync observation, "github webhook push delivery D" for a webhook.
+func (e Evidence) Describe() string {
+	at := e.At.UTC().Format("2006-01-02 15:04 UTC")
+	if e.Synced() {
+		s := "read from the " + SourceTitle(e.Source) + " API"
+		if e.Path != "" {
+			s += " (" + e.Path + ")"
+		}
+		return s + " at " + at
+	}
+	if e.Source == SourceInternal {
+		return "recorded by ReleaseOps (" + e.Event + ") at " + at
+	}
+	return e.Source + " webhook " + e.Event + " delivery " + e.Delivery + " at " + at
+}
+
+// SourceTitle is a source's name as people write it.
+func SourceTitle(source string) string {
+	switch source {
+	case SourceGitHub:
+		return "GitHub"
+	case SourcePagerDuty:
+		return "PagerDuty"
+	case SourceTerraform:
+		return "HCP Terraform"
+	case SourceDeploy:
+		return "deploy"
+	}
+	return source
 }
 
 // SubjectKind says what a Subject key names before it is mapped to a service.
@@ -65,6 +106,9 @@ const (
 	FactProtectionRule   FactKind = "deployment_protection_rule" // GitHub asks the gate
 	FactGateDecision     FactKind = "gate_decision"
 	FactNotification     FactKind = "notification"
+	// FactRepoState is a repository's governance settings as read from the API by sync: the
+	// whole truth of the default branch at the fetch time, replacing every rule seen before.
+	FactRepoState FactKind = "repo_state"
 )
 
 // Fact is one normalised observation about a service. Exactly one of the typed pointers is set,
@@ -92,6 +136,7 @@ type Fact struct {
 	ProtectionRule   *ProtectionRule      `json:"deployment_protection_rule,omitempty"`
 	GateDecision     *GateDecision        `json:"gate_decision,omitempty"`
 	Notification     *Notification        `json:"notification,omitempty"`
+	RepoState        *RepoState           `json:"repo_state,omitempty"`
 }
 
 // Deploy statuses and kinds (SPEC §3.3).
@@ -335,3 +380,34 @@ type Notification struct {
 	Channel string `json:"channel"`
 	Ref     string `json:"ref,omitempty"` // e.g. the deploy id the release notes are for
 }
+
+// RepoState is what sync reads of a repository's governance in one pass: the default branch,
+// the classic branch protection on it (nil: none) and the active rulesets whose rules apply to
+// it (from GET /repos/{owner}/{repo}/rules/branches/{branch}, grouped by ruleset id), and
+// whether a CODEOWNERS file exists. In the branch timeline it replaces every rule state seen
+// before it; later webhook events change it rule by rule.
+type RepoState struct {
+	Repo           string            `json:"repo"`
+	DefaultBranch  string            `json:"default_branch"`
+	Archived       bool              `json:"archived,omitempty"`
+	Classic        *BranchProtection `json:"classic,omitempty"`
+	Rulesets       []Ruleset         `json:"rulesets,omitempty"`
+	Codeowners     bool              `json:"codeowners"`
+	CodeownersPath string            `json:"codeowners_path,omitempty"`
+}
+
+// SyncCoverage is what the sync framework knows of one subject a service is read through:
+// when it was last read successfully, and why the latest attempt failed, if it did. Scoring
+// reads it to tell fresh API observations from stale ones; the gate, to tell "covered by a
+// sync" from "never heard of".
+type SyncCoverage struct {
+	Source      string    `json:"source"`
+	Subject     string    `json:"subject"`
+	LastAttempt time.Time `json:"last_attempt,omitempty"`
+	LastSuccess time.Time `json:"last_success,omitempty"`
+	Failures    int       `json:"failures,omitempty"` // consecutive failed attempts
+	Error       string    `json:"error,omitempty"`    // the latest attempt's error; "" when it succeeded
+}
+
+// Failing reports whether the latest attempt failed.
+func (c SyncCoverage) Failing() bool { return c.Error != "" }

@@ -25,6 +25,7 @@ type Config struct {
 	Gate      Gate                 `yaml:"gate"`
 	Scoring   scoring.Config       `yaml:"scoring"`
 	Catalog   Catalog              `yaml:"catalog"`
+	Sync      Sync                 `yaml:"sync"`
 	Services  []releaseops.Service `yaml:"services"`
 }
 
@@ -64,6 +65,13 @@ type GitHub struct {
 	WebhookSecret Secret `yaml:"webhook_secret"`
 	Token         Secret `yaml:"token"`
 	APIURL        string `yaml:"api_url"`
+	// AppID and PrivateKey authenticate as a GitHub App (the alternative to Token): the App
+	// mints an installation token per installation for sync, release notes and deployment
+	// protection rule callbacks. InstallationID pins one installation; without it each
+	// repository's installation is looked up (or taken from the webhook delivery).
+	AppID          int64  `yaml:"app_id"`
+	PrivateKey     Secret `yaml:"private_key"`
+	InstallationID int64  `yaml:"installation_id"`
 	// RunbookPaths are path patterns (path.Match, or a prefix ending in /) whose pushes count
 	// as runbook updates, in addition to runbook*.md files.
 	RunbookPaths []string `yaml:"runbook_paths"`
@@ -131,6 +139,30 @@ type Gate struct {
 type Catalog struct {
 	// BackstagePaths are catalog-info.yaml files or directories searched for them.
 	BackstagePaths []string `yaml:"backstage_paths"`
+	// GitHubDiscovery lists the repositories of these organisations that the GitHub App (or
+	// token) can see and reads catalog-info.yaml at each root.
+	GitHubDiscovery GitHubDiscovery `yaml:"github_discovery"`
+}
+
+// GitHubDiscovery finds services in GitHub organisations without a local checkout.
+type GitHubDiscovery struct {
+	Orgs []string `yaml:"orgs"`
+}
+
+// Sync reads each source's standing state from its API.
+type Sync struct {
+	// Enabled turns the background sync in serve on or off; unset means on whenever a
+	// source has API credentials.
+	Enabled *bool `yaml:"enabled"`
+	// Interval between full runs of a source (jittered by up to a tenth).
+	Interval releaseops.Duration `yaml:"interval"`
+	// Concurrency bounds the subjects read at once, per source.
+	Concurrency int `yaml:"concurrency"`
+	// StaleAfter: an observation read from an API longer ago than this stops counting as
+	// passing (the sync that would confirm it is failing or stopped).
+	StaleAfter releaseops.Duration `yaml:"stale_after"`
+	// Timeout bounds one subject's read.
+	Timeout releaseops.Duration `yaml:"timeout"`
 }
 
 // Default returns the embedded defaults: what `releaseops serve` runs on with no config.
@@ -156,8 +188,19 @@ func Default() Config {
 			StaleAfter:      releaseops.Duration(30 * 24 * time.Hour),
 		},
 		Scoring: scoring.DefaultConfig(),
+		Sync: Sync{Interval: releaseops.Duration(6 * time.Hour), Concurrency: 4,
+			StaleAfter: releaseops.Duration(72 * time.Hour), Timeout: releaseops.Duration(2 * time.Minute)},
 	}
 }
+
+// GitHubApp reports whether GitHub App credentials are configured.
+func (c *Config) GitHubApp() bool { return c.GitHub.AppID != 0 && c.GitHub.PrivateKey.IsSet() }
+
+// GitHubAPI reports whether ReleaseOps can call the GitHub API (an App or a token).
+func (c *Config) GitHubAPI() bool { return c.GitHubApp() || c.GitHub.Token.IsSet() }
+
+// SyncEnabled reports whether serve runs the background sync.
+func (c *Config) SyncEnabled() bool { return c.Sync.Enabled == nil || *c.Sync.Enabled }
 
 // SourceEnabled reports whether a webhook source is on: explicitly, or by having its secret.
 func sourceEnabled(flag *bool, hasSecret bool) bool {

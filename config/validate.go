@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/releaseops/releaseops/scoring"
 )
@@ -14,6 +15,8 @@ import (
 // ServiceNamePattern is what a service name may look like: it appears in URLs, Slack
 // commands and file names, so it stays plain.
 var ServiceNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+var orgPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}$`)
 
 var repoPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 
@@ -93,6 +96,45 @@ func (c *Config) validate() []string {
 		}
 	}
 	checkURL("github.api_url", c.GitHub.APIURL)
+	switch {
+	case c.GitHub.AppID < 0:
+		add("github.app_id", "must be a positive App id, got %d", c.GitHub.AppID)
+	case c.GitHub.AppID != 0 && !c.GitHub.PrivateKey.IsSet():
+		add("github.private_key", "required with github.app_id: the App's private key (PEM), or file:/path/to/key.pem")
+	case c.GitHub.AppID == 0 && c.GitHub.PrivateKey.IsSet():
+		add("github.app_id", "required with github.private_key: the App's numeric id (App settings, \"App ID\")")
+	}
+	if c.GitHub.PrivateKey.IsSet() {
+		if err := checkPrivateKey(c.GitHub.PrivateKey.Value()); err != nil {
+			add("github.private_key", "%v", err)
+		}
+	}
+	if c.GitHub.InstallationID < 0 {
+		add("github.installation_id", "must be a positive installation id, got %d", c.GitHub.InstallationID)
+	}
+	if c.GitHub.InstallationID != 0 && c.GitHub.AppID == 0 {
+		add("github.installation_id", "only meaningful with github.app_id and github.private_key")
+	}
+	for i, org := range c.Catalog.GitHubDiscovery.Orgs {
+		if !orgPattern.MatchString(org) {
+			add(fmt.Sprintf("catalog.github_discovery.orgs[%d]", i), "want a GitHub organisation name, got %q", org)
+		}
+	}
+	if len(c.Catalog.GitHubDiscovery.Orgs) > 0 && !c.GitHubAPI() {
+		add("catalog.github_discovery", "needs GitHub API access: set github.app_id and github.private_key, or github.token")
+	}
+	if c.Sync.Interval.Std() < time.Minute {
+		add("sync.interval", "must be at least 1m, got %s", c.Sync.Interval.Std())
+	}
+	if c.Sync.Concurrency < 1 || c.Sync.Concurrency > 64 {
+		add("sync.concurrency", "must be between 1 and 64, got %d", c.Sync.Concurrency)
+	}
+	if c.Sync.StaleAfter.Std() < c.Sync.Interval.Std() {
+		add("sync.stale_after", "must be at least sync.interval (%s), got %s", c.Sync.Interval.Std(), c.Sync.StaleAfter.Std())
+	}
+	if c.Sync.Timeout.Std() < time.Second {
+		add("sync.timeout", "must be at least 1s, got %s", c.Sync.Timeout.Std())
+	}
 	checkURL("pagerduty.api_url", c.PagerDuty.APIURL)
 	checkURL("slack.api_url", c.Slack.APIURL)
 	if c.Slack.SocketMode && !c.Slack.AppToken.IsSet() {
