@@ -614,13 +614,8 @@ func trim(fs []releaseops.Fact, cutoff time.Time) []releaseops.Fact {
 	}
 	out := fs[:0:0]
 	for _, f := range fs {
-		switch f.Kind {
-		case releaseops.FactBranchProtection, releaseops.FactRuleset, releaseops.FactPagerDutyService:
+		if !isMoment(f.Kind) || !f.At.Before(cutoff) {
 			out = append(out, f)
-		default:
-			if !f.At.Before(cutoff) {
-				out = append(out, f)
-			}
 		}
 	}
 	return out
@@ -629,7 +624,7 @@ func trim(fs []releaseops.Fact, cutoff time.Time) []releaseops.Fact {
 // isMoment reports whether a fact kind is a moment (trimmed with age) rather than a setting.
 func isMoment(k releaseops.FactKind) bool {
 	switch k {
-	case releaseops.FactBranchProtection, releaseops.FactRuleset, releaseops.FactPagerDutyService:
+	case releaseops.FactBranchProtection, releaseops.FactRuleset, releaseops.FactPagerDutyService, releaseops.FactRepoState:
 		return false
 	}
 	return true
