@@ -22,6 +22,39 @@ type policy struct {
 	noForcePush bool
 	checks      []string           // required status checks (branch protection rules only)
 	sources     []*releaseops.Fact // the rule states that make up the policy
+	// by is, per setting, the rule state that gave it its value (nil while no rule sets it),
+	// so a reason can say when that value is an API read.
+	by [numSettings]*releaseops.Fact
+	// superseded are the webhook observations of the same rules that an API read among the
+	// sources replaced: shown beside it, since the two may disagree.
+	superseded []*releaseops.Fact
+}
+
+// setting names the settings a policy tracks the origin of.
+type setting int
+
+const (
+	setReviews setting = iota
+	setCodeOwners
+	setLinear
+	setSigned
+	numSettings
+)
+
+// evidence is every fact behind the policy: its sources and what they superseded.
+func (p policy) evidence() []*releaseops.Fact {
+	return append(slices.Clip(p.sources), p.superseded...)
+}
+
+// synced is the newest API read among the policy's sources, or nil.
+func (p policy) synced() *releaseops.Fact {
+	var out *releaseops.Fact
+	for _, f := range p.sources {
+		if f.Evidence.Synced() && (out == nil || factCmp(f, out) > 0) {
+			out = f
+		}
+	}
+	return out
 }
 
 // weakerThan reports whether p lacks anything q has.
@@ -63,22 +96,33 @@ type lapse struct {
 // branchView is what the branch governance signals read.
 type branchView struct {
 	name    string // the default branch
-	known   bool   // at least one protection rule or ruleset event was seen for the repo
+	known   bool   // at least one protection rule, ruleset or repo_state was seen for the repo
 	current policy
 	lapses  []lapse
+	// rest is the newest governance fact when it is an API read (a repo_state): the current
+	// state then rests on sync, and is trusted only while the sync is fresh.
+	rest *releaseops.Fact
+	// snapshot is the latest repo_state, nil when none.
+	snapshot *releaseops.Fact
 }
 
 type ruleState struct {
 	bp *releaseops.BranchProtection
 	rs *releaseops.Ruleset
 	f  *releaseops.Fact
+	// synced marks a rule from a repo_state; branch is the branch it was read for. Sync lists
+	// the rulesets that apply to that branch, so they cover it whatever their conditions say.
+	synced bool
+	branch string
+	// was is the latest webhook observation of the same rule before the API read replaced it.
+	was *releaseops.Fact
 }
 
 func (x *facts) branchGov() *branchView {
 	if x.branch != nil {
 		return x.branch
 	}
-	var rules, rulesets []*releaseops.Fact
+	var rules, rulesets, snaps []*releaseops.Fact
 	for _, f := range x.of(releaseops.FactBranchProtection) {
 		if x.repoMatches(f.BranchProtection.Repo) {
 			rules = append(rules, f)
@@ -89,29 +133,49 @@ func (x *facts) branchGov() *branchView {
 			rulesets = append(rulesets, f)
 		}
 	}
-	timeline := mergeFacts(rules, rulesets)
+	for _, f := range x.of(releaseops.FactRepoState) {
+		if x.repoMatches(f.RepoState.Repo) {
+			snaps = append(snaps, f)
+		}
+	}
+	timeline := mergeFacts(mergeFacts(rules, rulesets), snaps)
 
-	v := &branchView{name: x.defaultBranch(timeline), known: len(timeline) > 0}
-	state := map[string]ruleState{}
-	var keys []string // insertion order, so the policy's sources are deterministic
+	v := &branchView{name: x.defaultBranch(timeline, snaps), known: len(timeline) > 0}
+	if n := len(timeline); n > 0 && timeline[n-1].RepoState != nil {
+		v.rest = timeline[n-1]
+	}
+	if len(snaps) > 0 {
+		v.snapshot = snaps[len(snaps)-1]
+	}
+	t := ruleTable{state: map[string]ruleState{}, listed: map[string]bool{}}
 	var open *lapse
 	var baseline policy
 	for _, f := range timeline {
-		k, rs := ruleKey(f)
-		prev, seen := state[k]
-		if !seen {
-			keys = append(keys, k)
-			if rs.deleted() {
+		var before policy
+		if f.RepoState != nil {
+			before = t.effective(v.name)
+			t.replace(f, v.name)
+		} else {
+			k, rs := ruleKey(f)
+			_, seen := t.state[k]
+			t.list(k)
+			// A webhook rule that covers the branch is a newer observation than the API
+			// read's classic protection: it takes the read's place.
+			sk := syncKey(f)
+			_, readClassic := t.state[sk]
+			readClassic = readClassic && f.BranchProtection != nil && matchBranch(f.BranchProtection.Pattern, v.name)
+			if !seen && !readClassic && rs.deleted() {
 				// A rule first seen being deleted existed before: its last settings ride on
 				// the deleted event, so the deletion counts as a weakening.
-				prev = ruleState{bp: rs.bp, rs: rs.rs, f: f}
-				prev = prev.undeleted()
-				state[k] = prev
+				t.state[k] = ruleState{bp: rs.bp, rs: rs.rs, f: f}.undeleted()
 			}
+			before = t.effective(v.name)
+			if readClassic {
+				delete(t.state, sk)
+			}
+			t.state[k] = rs
 		}
-		before := effective(state, keys, v.name)
-		state[k] = rs
-		after := effective(state, keys, v.name)
+		after := t.effective(v.name)
 		switch {
 		case open == nil && after.weakerThan(before):
 			open = &lapse{start: f.At, what: after.weakening(before), opened: f}
@@ -125,7 +189,7 @@ func (x *facts) branchGov() *branchView {
 	if open != nil {
 		v.lapses = append(v.lapses, *open)
 	}
-	v.current = effective(state, keys, v.name)
+	v.current = t.effective(v.name)
 
 	if len(v.lapses) > 0 {
 		for _, p := range x.of(releaseops.FactPush) {
@@ -142,6 +206,101 @@ func (x *facts) branchGov() *branchView {
 	}
 	x.branch = v
 	return v
+}
+
+// ruleTable is the state of every rule of the timeline so far.
+type ruleTable struct {
+	state  map[string]ruleState
+	keys   []string // first-listed order, so the policy's sources are deterministic
+	listed map[string]bool
+}
+
+func (t *ruleTable) list(k string) {
+	if !t.listed[k] {
+		t.listed[k] = true
+		t.keys = append(t.keys, k)
+	}
+}
+
+func (t *ruleTable) effective(branch string) policy { return effective(t.state, t.keys, branch) }
+
+// replace applies a repo_state: the whole truth of the branch at its time, so every rule of
+// the repository seen before goes, and the read's classic protection and rulesets stand in.
+// Rulesets keep the webhook key, so that a later repository_ruleset event for the id replaces
+// them as it would a webhook's.
+func (t *ruleTable) replace(f *releaseops.Fact, branch string) {
+	st := f.RepoState
+	repo := strings.ToLower(st.Repo)
+	bpPrefix, rsPrefix, sk := "bp\x00"+repo+"\x00", "rs\x00"+repo+"\x00", syncKey(f)
+	var classicWas *releaseops.Fact
+	rsWas := map[string]*releaseops.Fact{}
+	for _, k := range t.keys {
+		s, ok := t.state[k]
+		if !ok {
+			continue
+		}
+		was := s.was
+		if !s.synced {
+			was = s.f
+		}
+		switch {
+		case k == sk:
+			classicWas = later(classicWas, was)
+		case strings.HasPrefix(k, bpPrefix):
+			if s.bp != nil && matchBranch(s.bp.Pattern, branch) {
+				classicWas = later(classicWas, was)
+			}
+		case strings.HasPrefix(k, rsPrefix):
+			rsWas[k] = was
+		default:
+			continue
+		}
+		delete(t.state, k)
+	}
+	read := st.DefaultBranch
+	if read == "" {
+		read = branch
+	}
+	if st.Classic != nil {
+		bp := *st.Classic
+		bp.Repo, bp.Deleted = st.Repo, false
+		if bp.Pattern == "" {
+			bp.Pattern = read
+		}
+		t.list(sk)
+		t.state[sk] = ruleState{bp: &bp, f: f, synced: true, branch: read, was: classicWas}
+	}
+	for i := range st.Rulesets {
+		rs := st.Rulesets[i]
+		if rs.Repo == "" {
+			rs.Repo = st.Repo
+		}
+		k := rsPrefix + strconv.FormatInt(rs.ID, 10)
+		t.list(k)
+		t.state[k] = ruleState{rs: &rs, f: f, synced: true, branch: read, was: rsWas[k]}
+	}
+}
+
+// syncKey is the key of the classic protection an API read found for the fact's repository.
+func syncKey(f *releaseops.Fact) string {
+	var repo string
+	switch {
+	case f.RepoState != nil:
+		repo = f.RepoState.Repo
+	case f.BranchProtection != nil:
+		repo = f.BranchProtection.Repo
+	case f.Ruleset != nil:
+		repo = f.Ruleset.Repo
+	}
+	return "sync-bp\x00" + strings.ToLower(repo)
+}
+
+// later returns the later of two facts in the total order; nil counts as earliest.
+func later(a, b *releaseops.Fact) *releaseops.Fact {
+	if a == nil || (b != nil && factCmp(b, a) > 0) {
+		return b
+	}
+	return a
 }
 
 func (s ruleState) deleted() bool {
@@ -175,6 +334,11 @@ func ruleKey(f *releaseops.Fact) (string, ruleState) {
 // effective merges every live rule that covers the branch.
 func effective(state map[string]ruleState, keys []string, branch string) policy {
 	var p policy
+	decide := func(set setting, on bool, s ruleState) {
+		if on && p.by[set] == nil {
+			p.by[set] = s.f
+		}
+	}
 	for _, k := range keys {
 		s, ok := state[k]
 		if !ok || s.deleted() {
@@ -187,7 +351,12 @@ func effective(state map[string]ruleState, keys []string, branch string) policy 
 				continue
 			}
 			p.protected = true
-			p.reviews = max(p.reviews, bp.RequiredApprovingReviews)
+			if bp.RequiredApprovingReviews > p.reviews {
+				p.reviews, p.by[setReviews] = bp.RequiredApprovingReviews, s.f
+			}
+			decide(setCodeOwners, bp.RequireCodeOwnerReview, s)
+			decide(setLinear, bp.LinearHistory, s)
+			decide(setSigned, bp.SignedCommits, s)
 			p.codeOwners = p.codeOwners || bp.RequireCodeOwnerReview
 			p.linear = p.linear || bp.LinearHistory
 			p.signed = p.signed || bp.SignedCommits
@@ -195,28 +364,57 @@ func effective(state map[string]ruleState, keys []string, branch string) policy 
 			p.checks = append(p.checks, bp.RequiredStatusChecks...)
 		case s.rs != nil:
 			rs := s.rs
-			if !strings.EqualFold(rs.Enforcement, "active") || (rs.Target != "" && rs.Target != "branch") || !rulesetCovers(rs.Includes, branch) {
+			if !s.covers(branch) {
 				continue
 			}
 			p.protected = true
-			p.reviews = max(p.reviews, rs.RequiredApprovingReviews)
+			if rs.RequiredApprovingReviews > p.reviews {
+				p.reviews, p.by[setReviews] = rs.RequiredApprovingReviews, s.f
+			}
+			decide(setCodeOwners, rs.RequireCodeOwnerReview, s)
+			decide(setLinear, rs.LinearHistory, s)
+			decide(setSigned, rs.SignedCommits, s)
 			p.codeOwners = p.codeOwners || rs.RequireCodeOwnerReview
 			p.linear = p.linear || rs.LinearHistory
 			p.signed = p.signed || rs.SignedCommits
 			p.noForcePush = p.noForcePush || rs.BlocksForcePush
 		}
 		p.sources = append(p.sources, s.f)
+		if s.was != nil {
+			p.superseded = append(p.superseded, s.was)
+		}
 	}
 	slices.Sort(p.checks)
 	p.checks = slices.Compact(p.checks)
 	return p
 }
 
-// defaultBranch is the catalog's default branch; else the one the latest default-branch push
-// names; else main, or master when only master is covered by a rule.
-func (x *facts) defaultBranch(timeline []*releaseops.Fact) string {
+// covers reports whether a ruleset state applies to the branch. The API lists only the active
+// rulesets that apply to the branch it was asked about, without their conditions, so a read
+// ruleset covers that branch by construction.
+func (s ruleState) covers(branch string) bool {
+	rs := s.rs
+	active := strings.EqualFold(rs.Enforcement, "active") || (s.synced && rs.Enforcement == "")
+	if !active || (rs.Target != "" && rs.Target != "branch") {
+		return false
+	}
+	if s.synced && (s.branch == branch || (s.branch == "" && len(rs.Includes) == 0)) {
+		return true
+	}
+	return rulesetCovers(rs.Includes, branch)
+}
+
+// defaultBranch is the catalog's default branch; else the one the latest repo_state read;
+// else the one the latest default-branch push names; else main, or master when only master is
+// covered by a rule.
+func (x *facts) defaultBranch(timeline, snaps []*releaseops.Fact) string {
 	if b := x.svc.DefaultBranch; b != "" {
 		return b
+	}
+	for i := len(snaps) - 1; i >= 0; i-- {
+		if b := snaps[i].RepoState.DefaultBranch; b != "" {
+			return b
+		}
 	}
 	pushes := x.of(releaseops.FactPush)
 	for i := len(pushes) - 1; i >= 0; i-- {

@@ -39,6 +39,10 @@ type Config struct {
 	Rules []Rule `yaml:"rules"`
 	// Waivers let a signal pass for a service until the waiver expires.
 	Waivers []Waiver `yaml:"waivers"`
+	// SyncStaleAfter is sync.stale_after, set by the app from the sync section (hence no yaml
+	// key here): a branch state resting on an API read older than this does not count as
+	// passing, since nothing would tell a failing sync from an unchanged setting. 0: 72h.
+	SyncStaleAfter time.Duration `yaml:"-"`
 }
 
 // SignalConfig overrides the parameters of one built-in signal. A zero field keeps the shipped
@@ -113,6 +117,7 @@ const (
 	DefaultTrendWindow           = 720 * time.Hour
 	DefaultRegressionAlertPoints = 5.0
 	DefaultRescoreInterval       = time.Hour
+	DefaultSyncStaleAfter        = 72 * time.Hour
 )
 
 // DefaultConfig returns the shipped scoring config: default windows and the default level

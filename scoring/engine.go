@@ -11,21 +11,8 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 
-	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/internal/nearest"
 )
-
-// Input is everything one score depends on.
-type Input struct {
-	// Service is the catalog entry (the declared facts).
-	Service releaseops.Service
-	// Facts are the service's facts with At >= Now-Lookback(), plus the latest state facts
-	// (branch_protection per pattern, ruleset per id, pagerduty_service) of any age, in any
-	// order. Facts later than Now are ignored.
-	Facts []releaseops.Fact
-	// Now is the scoring time.
-	Now time.Time
-}
 
 // Engine scores services with one compiled config. It is immutable and safe for concurrent use.
 type Engine struct {
@@ -35,6 +22,7 @@ type Engine struct {
 	alertPoints float64
 	rescore     time.Duration
 	lookback    time.Duration
+	syncStale   time.Duration
 
 	defs     []SignalDef
 	params   map[string]Params
@@ -87,6 +75,7 @@ func Compile(cfg Config, thresholds map[string]Thresholds, publicURL string) (*E
 		trendWindow: cfg.TrendWindow.Std(),
 		alertPoints: cfg.RegressionAlertPoints,
 		rescore:     cfg.RescoreInterval.Std(),
+		syncStale:   cfg.SyncStaleAfter,
 		defs:        Registry(),
 		params:      map[string]Params{},
 		disabled:    map[string]bool{},
@@ -114,6 +103,12 @@ func Compile(cfg Config, thresholds map[string]Thresholds, publicURL string) (*E
 		e.rescore = DefaultRescoreInterval
 	case e.rescore < time.Minute:
 		problem("scoring.rescore_interval", "%s is too short; use at least 1m", e.rescore)
+	}
+	switch {
+	case e.syncStale < 0:
+		problem("sync.stale_after", "must not be negative")
+	case e.syncStale == 0:
+		e.syncStale = DefaultSyncStaleAfter
 	}
 
 	// Signal overrides.
@@ -434,6 +429,10 @@ func (e *Engine) RegressionAlertPoints() float64 { return e.alertPoints }
 
 // RescoreInterval is scoring.rescore_interval: how often to rescore for decaying signals.
 func (e *Engine) RescoreInterval() time.Duration { return e.rescore }
+
+// SyncStaleAfter is sync.stale_after: how old an API read may be before a state resting on
+// it no longer counts as passing.
+func (e *Engine) SyncStaleAfter() time.Duration { return e.syncStale }
 
 // Params returns the effective parameters of a built-in signal.
 func (e *Engine) Params(signalID string) (Params, bool) {

@@ -126,6 +126,7 @@ func TestKindIndex(t *testing.T) {
 		releaseops.FactProtectionRule:   func(f *releaseops.Fact) { f.ProtectionRule = &releaseops.ProtectionRule{} },
 		releaseops.FactGateDecision:     func(f *releaseops.Fact) { f.GateDecision = &releaseops.GateDecision{} },
 		releaseops.FactNotification:     func(f *releaseops.Fact) { f.Notification = &releaseops.Notification{} },
+		releaseops.FactRepoState:        func(f *releaseops.Fact) { f.RepoState = &releaseops.RepoState{} },
 	}
 	if len(payloads) != numKinds {
 		t.Fatalf("%d payloads for %d kinds", len(payloads), numKinds)

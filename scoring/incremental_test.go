@@ -12,10 +12,13 @@ import (
 
 // ScoreIndexed must give Score's card, to the byte, at every step of a growing history: facts
 // arriving in order and late (extended), in a new backing array and from the future (rebuilt).
+// Sync reads of the repository are mixed in, and the coverage record goes stale on the way.
 func TestScoreIndexedMatchesScore(t *testing.T) {
 	e := goldenEngine(t)
 	svc := checkoutService()
-	all := history(1500)
+	all := append(history(1500), syncHistory(rand.New(rand.NewPCG(8, 9)))...)
+	sync := []releaseops.SyncCoverage{{Source: "github", Subject: "acme/checkout", LastAttempt: now.Add(-time.Hour),
+		LastSuccess: now.Add(-30 * day), Failures: 40, Error: "401 bad credentials"}}
 	slices.SortFunc(all, func(a, b releaseops.Fact) int { return factCmp(&a, &b) })
 	r := rand.New(rand.NewPCG(3, 4)) // 150 other seeds were tried when this was written
 	// Late arrivals: some facts swap places with one up to 60 positions later, so they arrive
@@ -47,8 +50,8 @@ func TestScoreIndexedMatchesScore(t *testing.T) {
 			at = time.Unix(0, newest) // mostly score after the newest fact; sometimes before it (a fact from the future)
 		}
 		before := idx.x
-		got := marshal(t, e.ScoreIndexed(Input{Service: svc, Facts: buf, Now: at}, &idx))
-		want := marshal(t, e.Score(Input{Service: svc, Facts: slices.Clone(buf), Now: at}))
+		got := marshal(t, e.ScoreIndexed(Input{Service: svc, Facts: buf, Now: at, Sync: sync}, &idx))
+		want := marshal(t, e.Score(Input{Service: svc, Facts: slices.Clone(buf), Now: at, Sync: sync}))
 		if !bytes.Equal(got, want) {
 			t.Fatalf("step %d (%d facts, now %s): the indexed card differs:\n%s", step, len(buf), at.Format(time.RFC3339), firstDiff(want, got))
 		}
@@ -57,6 +60,9 @@ func TestScoreIndexedMatchesScore(t *testing.T) {
 		} else {
 			rebuilt++
 		}
+	}
+	if reads := len(idx.x.of(releaseops.FactRepoState)); reads < 30 {
+		t.Fatalf("only %d repo_state facts indexed", reads)
 	}
 	if extended < 10 || rebuilt < 3 {
 		t.Fatalf("the test did not exercise both paths: %d extended, %d rebuilt", extended, rebuilt)

@@ -27,6 +27,11 @@ type facts struct {
 	branch    *branchView    // built on first use
 	incidents []*incidentRec // built on first use
 
+	// sync is the input's sync coverage, sorted, and syncStale is sync.stale_after: set by
+	// every Score call, since neither is part of the fact index.
+	sync      []releaseops.SyncCoverage
+	syncStale time.Duration
+
 	// prod memoises prodDeploys per window: seven signals ask for the same list.
 	prod map[time.Duration][]*deployRec
 }
@@ -148,6 +153,7 @@ var kinds = [...]releaseops.FactKind{
 	releaseops.FactRuleset, releaseops.FactPush, releaseops.FactCIRun, releaseops.FactRelease,
 	releaseops.FactVulnerability, releaseops.FactIncident, releaseops.FactPagerDutyService, releaseops.FactTerraformRun,
 	releaseops.FactAssessment, releaseops.FactProtectionRule, releaseops.FactGateDecision, releaseops.FactNotification,
+	releaseops.FactRepoState,
 }
 
 const numKinds = len(kinds)
@@ -200,6 +206,8 @@ func kindIndex(f *releaseops.Fact) int {
 		ok, i = f.GateDecision != nil, 14
 	case releaseops.FactNotification:
 		ok, i = f.Notification != nil, 15
+	case releaseops.FactRepoState:
+		ok, i = f.RepoState != nil, 16
 	}
 	if !ok {
 		return -1
@@ -268,6 +276,9 @@ func factKey(f *releaseops.Fact) string {
 		return f.Vulnerability.Repo + "\x00" + f.Vulnerability.Tool + "\x00" + strconv.Itoa(f.Vulnerability.Number)
 	case releaseops.FactProtectionRule:
 		return f.ProtectionRule.Repo + "\x00" + strconv.FormatInt(f.ProtectionRule.DeploymentID, 10)
+	case releaseops.FactRepoState:
+		// One snapshot per repository is the latest state; GitHub names are case-insensitive.
+		return lowerASCII(f.RepoState.Repo)
 	}
 	return ""
 }

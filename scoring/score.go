@@ -4,9 +4,26 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/releaseops/releaseops"
 )
+
+// Input is everything one score depends on.
+type Input struct {
+	// Service is the catalog entry (the declared facts).
+	Service releaseops.Service
+	// Facts are the service's facts with At >= Now-Lookback(), plus the latest state facts
+	// (branch_protection per pattern, ruleset per id, pagerduty_service, repo_state) of any
+	// age, in any order. Facts later than Now are ignored.
+	Facts []releaseops.Fact
+	// Now is the scoring time.
+	Now time.Time
+	// Sync is what the sync framework knows of the subjects the service is read through, in
+	// any order; it may be empty. A state resting on an API read is trusted only while the
+	// read is fresh (see Config.SyncStaleAfter), and the card lists these records.
+	Sync []releaseops.SyncCoverage
+}
 
 // Score computes the scorecard of one service. It is pure: the same input gives the same
 // card, to the digit, whatever the order of the facts. Trend is left zero for the caller.
@@ -31,6 +48,8 @@ func (e *Engine) score(in Input, x *facts) Scorecard {
 		FloorsApplied: []FloorApplied{},
 		Rules:         []RuleResult{},
 	}
+	x.sync, x.syncStale = sortedCoverage(in.Sync), e.syncStale
+	card.Sync = x.sync
 	card.DORA = x.dora(e.params["change_failure_rate"])
 
 	for i, d := range Dimensions {

@@ -55,6 +55,9 @@ type Scorecard struct {
 	Levels        []LevelResult    `json:"levels"`
 	Rules         []RuleResult     `json:"rules"`
 	DORA          DORA             `json:"dora"`
+	// Sync lists what the sync framework knows of the subjects the service is read through,
+	// sorted by source and subject, so a failing sync shows next to the signals it makes stale.
+	Sync []releaseops.SyncCoverage `json:"sync,omitempty"`
 }
 
 // Dimension returns the scored dimension with the id, or nil.

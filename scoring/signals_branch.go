@@ -32,18 +32,23 @@ func evalDefaultBranchProtected(x *facts, _ Params) result {
 		return x.noGovernanceData()
 	}
 	if v.current.protected {
-		return result{score: 1, value: true,
-			reason:   fmt.Sprintf("%s is protected (%s)", v.name, plural(len(v.current.sources), "rule covers it", "rules cover it")),
-			evidence: evidenceOf(v.current.sources...)}
+		claim := v.name + " is protected"
+		r := result{score: 1, value: true, evidence: evidenceOf(v.current.evidence()...),
+			reason: fmt.Sprintf("%s (%s%s)", claim, plural(len(v.current.sources), "rule covers it", "rules cover it"), apiAside(v.current.synced()))}
+		if tail := x.staleGov(v); tail != "" {
+			return staleResult(claim, tail, r)
+		}
+		return r
 	}
 	return result{score: 0, value: false,
-		reason:   fmt.Sprintf("%s is not protected: no live branch protection rule or active ruleset covers it; add one (see the playbook)", v.name),
+		reason:   fmt.Sprintf("%s is not protected%s: no live branch protection rule or active ruleset covers it; add one (see the playbook)", v.name, apiNote(v.rest)),
 		evidence: evidenceOf(x.latestGovernanceFacts()...)}
 }
 
-// latestGovernanceFacts is the newest protection events, for evidence of an absence.
+// latestGovernanceFacts is the newest protection events and reads, for evidence of an absence.
 func (x *facts) latestGovernanceFacts() []*releaseops.Fact {
-	return newest(mergeFacts(x.of(releaseops.FactBranchProtection), x.of(releaseops.FactRuleset)))
+	fs := mergeFacts(mergeFacts(x.of(releaseops.FactBranchProtection), x.of(releaseops.FactRuleset)), x.of(releaseops.FactRepoState))
+	return newest(fs)
 }
 
 func evalRequiredReviewers(x *facts, p Params) result {
@@ -53,15 +58,23 @@ func evalRequiredReviewers(x *facts, p Params) result {
 	}
 	want := int(p.Target)
 	got := v.current.reviews
-	r := result{score: gradeAtLeast(float64(got), p.Target), value: got, evidence: evidenceOf(v.current.sources...)}
+	claim := fmt.Sprintf("%s requires %s", v.name, plural(got, "approving review", "approving reviews"))
+	r := result{score: gradeAtLeast(float64(got), p.Target), value: got, evidence: evidenceOf(v.current.evidence()...)}
+	note := apiNote(v.current.by[setReviews])
+	if got == 0 {
+		note = apiNote(v.rest)
+	}
 	switch {
 	case !v.current.protected:
-		r.reason = fmt.Sprintf("%s is not protected, so no review is required; the policy wants %d", v.name, want)
+		r.reason = fmt.Sprintf("%s is not protected%s, so no review is required; the policy wants %d", v.name, note, want)
 		r.evidence = evidenceOf(x.latestGovernanceFacts()...)
 	case got >= want:
-		r.reason = fmt.Sprintf("%s requires %s (the policy wants %d)", v.name, plural(got, "approving review", "approving reviews"), want)
+		r.reason = fmt.Sprintf("%s (the policy wants %d%s)", claim, want, apiAside(v.current.by[setReviews]))
 	default:
-		r.reason = fmt.Sprintf("%s requires %s; the policy wants %d", v.name, plural(got, "approving review", "approving reviews"), want)
+		r.reason = fmt.Sprintf("%s%s; the policy wants %d", claim, note, want)
+	}
+	if tail := x.staleGov(v); tail != "" && r.score > 0 {
+		return staleResult(claim, tail, r)
 	}
 	return r
 }
@@ -72,8 +85,8 @@ func evalCodeOwnerReview(x *facts, p Params) result {
 		return x.noGovernanceData()
 	}
 	if !v.current.codeOwners {
-		return result{score: 0, value: false, evidence: evidenceOf(v.current.sources...),
-			reason: fmt.Sprintf("%s does not require code-owner review; turn on \"Require review from Code Owners\"", v.name)}
+		return result{score: 0, value: false, evidence: evidenceOf(v.current.evidence()...),
+			reason: fmt.Sprintf("%s does not require code-owner review%s; turn on \"Require review from Code Owners\"", v.name, apiNote(v.rest))}
 	}
 	var touched []*releaseops.Fact
 	for _, f := range x.of(releaseops.FactPush) {
@@ -81,39 +94,75 @@ func evalCodeOwnerReview(x *facts, p Params) result {
 			touched = append(touched, f)
 		}
 	}
-	if x.svc.Codeowners || len(touched) > 0 {
-		why := "CODEOWNERS is declared in the catalog"
-		if len(touched) > 0 {
-			why = "CODEOWNERS was changed " + ago(x.now, touched[len(touched)-1].At)
-		}
-		return result{score: 1, value: true, evidence: evidenceOf(append(newest(touched), v.current.sources...)...),
-			reason: fmt.Sprintf("%s requires code-owner review; %s", v.name, why)}
+	// The latest read says whether the file exists now; a push or the catalog also evidences it.
+	var read *releaseops.Fact
+	if s := v.snapshot; s != nil && s.RepoState.Codeowners {
+		read = s
 	}
-	return result{score: 0.5, value: true, evidence: evidenceOf(v.current.sources...),
-		reason: fmt.Sprintf("%s requires code-owner review, but no CODEOWNERS file is evidenced (no push touching it in %s, and the catalog does not declare codeowners: true); without the file the rule does nothing", v.name, span(p.Window))}
+	claim := v.name + " requires code-owner review"
+	requires := claim + apiNote(v.current.by[setCodeOwners])
+	var r result
+	if x.svc.Codeowners || len(touched) > 0 || read != nil {
+		var why string
+		switch {
+		case read != nil:
+			where := "CODEOWNERS exists"
+			if path := read.RepoState.CodeownersPath; path != "" {
+				where += " at " + path
+			}
+			why = where + " (" + readAt(read) + ")"
+		case len(touched) > 0:
+			why = "CODEOWNERS was changed " + ago(x.now, touched[len(touched)-1].At)
+		default:
+			why = "CODEOWNERS is declared in the catalog"
+		}
+		ev := append(newest(touched), v.current.evidence()...)
+		if read != nil {
+			ev = append(ev, read)
+		}
+		r = result{score: 1, value: true, evidence: evidenceOf(ev...), reason: fmt.Sprintf("%s; %s", requires, why)}
+	} else {
+		checked := "no push touching it in " + span(p.Window) + ", and the catalog does not declare codeowners: true"
+		ev := v.current.evidence()
+		if s := v.snapshot; s != nil {
+			checked = "no push touching it in " + span(p.Window) + ", the catalog does not declare codeowners: true, and the file was not found when " + readAt(s)
+			ev = append(ev, s)
+		}
+		r = result{score: 0.5, value: true, evidence: evidenceOf(ev...),
+			reason: fmt.Sprintf("%s, but no CODEOWNERS file is evidenced (%s); without the file the rule does nothing", requires, checked)}
+	}
+	if tail := x.staleGov(v); tail != "" {
+		return staleResult(claim, tail, r)
+	}
+	return r
 }
 
-func boolSetting(x *facts, on func(policy) bool, what string) result {
+func boolSetting(x *facts, set setting, on func(policy) bool, what string) result {
 	v := x.branchGov()
 	if !v.known {
 		return x.noGovernanceData()
 	}
 	if on(v.current) {
-		return result{score: 1, value: true, reason: fmt.Sprintf("%s requires %s", v.name, what), evidence: evidenceOf(v.current.sources...)}
+		claim := fmt.Sprintf("%s requires %s", v.name, what)
+		r := result{score: 1, value: true, reason: claim + apiNote(v.current.by[set]), evidence: evidenceOf(v.current.evidence()...)}
+		if tail := x.staleGov(v); tail != "" {
+			return staleResult(claim, tail, r)
+		}
+		return r
 	}
-	ev := v.current.sources
+	ev := v.current.evidence()
 	if !v.current.protected {
 		ev = x.latestGovernanceFacts()
 	}
-	return result{score: 0, value: false, reason: fmt.Sprintf("%s does not require %s; turn it on in the branch protection rule or ruleset", v.name, what), evidence: evidenceOf(ev...)}
+	return result{score: 0, value: false, reason: fmt.Sprintf("%s does not require %s%s; turn it on in the branch protection rule or ruleset", v.name, what, apiNote(v.rest)), evidence: evidenceOf(ev...)}
 }
 
 func evalLinearHistory(x *facts, _ Params) result {
-	return boolSetting(x, func(p policy) bool { return p.linear }, "a linear history")
+	return boolSetting(x, setLinear, func(p policy) bool { return p.linear }, "a linear history")
 }
 
 func evalSignedCommits(x *facts, _ Params) result {
-	return boolSetting(x, func(p policy) bool { return p.signed }, "signed commits")
+	return boolSetting(x, setSigned, func(p policy) bool { return p.signed }, "signed commits")
 }
 
 func evalPRApprovalShare(x *facts, p Params) result {
@@ -173,6 +222,10 @@ func evalProtectionContinuity(x *facts, p Params) result {
 			continue
 		}
 		msg := fmt.Sprintf("%s on %s at %s", l.what, v.name, stamp(l.start))
+		if l.opened.Evidence.Synced() {
+			// A read finds a change some time after it was made.
+			msg = fmt.Sprintf("%s on %s, found when %s", l.what, v.name, readAt(l.opened))
+		}
 		if l.end.IsZero() {
 			msg += " and not restored"
 		} else {
@@ -193,8 +246,14 @@ func evalProtectionContinuity(x *facts, p Params) result {
 	if latestPushed != "" {
 		first = latestPushed
 	}
+	tail := x.staleGov(v)
 	if withPush+without == 0 {
-		return result{score: 1, value: 0, reason: fmt.Sprintf("no deletion or weakening of %s's protection in the last %s", v.name, span(p.Window)), evidence: evidenceOf(v.current.sources...)}
+		claim := fmt.Sprintf("no deletion or weakening of %s's protection in the last %s", v.name, span(p.Window))
+		r := result{score: 1, value: 0, reason: claim + apiNote(v.rest), evidence: evidenceOf(v.current.evidence()...)}
+		if tail != "" {
+			return staleResult(claim, tail, r)
+		}
+		return r
 	}
 	score := 1 - 0.5*float64(without) - float64(withPush)
 	n := withPush + without
@@ -205,5 +264,9 @@ func evalProtectionContinuity(x *facts, p Params) result {
 	if withPush > 0 {
 		reason += "; review what was pushed and who may change protection"
 	}
-	return result{score: score, value: n, reason: reason, evidence: evidenceOf(ev...)}
+	r := result{score: score, value: n, reason: reason, evidence: evidenceOf(ev...)}
+	if tail != "" && score > 0 {
+		return staleResult(reason, tail, r)
+	}
+	return r
 }

@@ -98,8 +98,12 @@ func evalPlanChecks(x *facts, p Params) result {
 	runs, pushes = newest(runs), newest(pushes) // only the latest are cited
 	switch {
 	case len(required) > 0:
-		return result{score: 1, value: "required", evidence: evidenceOf(append(v.current.sources, runs...)...),
-			reason: fmt.Sprintf("%s requires the plan check %s before a merge", v.name, quoteList(required, 3))}
+		claim := fmt.Sprintf("%s requires the plan check %s before a merge", v.name, quoteList(required, 3))
+		r := result{score: 1, value: "required", evidence: evidenceOf(append(v.current.evidence(), runs...)...), reason: claim + apiNote(v.current.synced())}
+		if tail := x.staleGov(v); tail != "" {
+			return staleResult(claim, tail, r)
+		}
+		return r
 	case len(runs) > 0:
 		return result{score: 0.5, value: "runs", evidence: evidenceOf(runs...),
 			reason: fmt.Sprintf("%s ran on pull requests in %s, but no plan check is a required status check on %s; make it required", plural(len(runs), "terraform plan check", "terraform plan checks"), span(p.Window), v.name)}
