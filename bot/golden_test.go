@@ -38,9 +38,17 @@ func testCard() *scoring.Scorecard {
 		card.Dimensions = append(card.Dimensions, ds)
 	}
 	ev := []releaseops.Evidence{{Source: "github", Event: "branch_protection_rule", Delivery: "72d3f0a0-1", At: at.Add(-26 * time.Hour)}}
+	// An API read that disagrees with an older webhook: both are shown.
+	read := []releaseops.Evidence{{Source: "github", Event: releaseops.EventSync, Delivery: "sync-acme-checkout-0007", At: at.Add(-2 * time.Hour),
+		Path: "/repos/acme/checkout/rules/branches/main"}, ev[0]}
+	card.Sync = []releaseops.SyncCoverage{
+		{Source: "github", Subject: "acme/checkout", LastAttempt: at.Add(-10 * time.Minute), LastSuccess: at.Add(-98 * time.Hour), Failures: 12,
+			Error: "401 bad credentials <!channel>: the token was revoked or the App uninstalled"},
+		{Source: "github", Subject: "acme/checkout-infra", LastAttempt: at.Add(-10 * time.Minute), LastSuccess: at.Add(-10 * time.Minute)},
+	}
 	card.Dimension(scoring.DimBranchGovernance).Signals = []scoring.SignalResult{
 		{ID: "default_branch_protected", Name: "Default branch protected", Score: 1, Weight: 1, Value: true, Outcome: scoring.OutcomePass, Reason: "main is protected", Evidence: ev},
-		{ID: "required_reviewers", Name: "Required reviewers", Score: 0.5, Weight: 1, Outcome: scoring.OutcomePartial, Reason: "main requires 1 review; policy wants 2 <!channel>", Evidence: ev},
+		{ID: "required_reviewers", Name: "Required reviewers", Score: 0.5, Weight: 1, Outcome: scoring.OutcomePartial, Reason: "main requires 1 review (read from the GitHub API at 2026-11-20 08:12 UTC); policy wants 2 <!channel>", Evidence: read},
 		{ID: "signed_commits", Name: "Signed commits", Score: 0, Weight: 0.5, Outcome: scoring.OutcomeWaived, Waived: true, Reason: "waived",
 			Waiver: &scoring.WaiverInfo{Reason: "HSM rollout <@U0MALLORY>", Author: "platform-team", Expires: at.Add(30 * 24 * time.Hour)}},
 	}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/scoring"
 )
 
@@ -36,6 +37,8 @@ func ScorecardMessage(card *scoring.Scorecard, v CardView) Message {
 		summary += " · *Environment* " + Escape(v.Env)
 	}
 	b.section(summary)
+	failing := card.FailingSyncs()
+	b.context(syncWarnings(failing)...)
 	fields := make([]string, 0, len(card.Dimensions))
 	for _, d := range card.Dimensions {
 		fields = append(fields, fmt.Sprintf("*%s*\n%s", Escape(d.Name), dimensionBar(d)))
@@ -63,7 +66,31 @@ func ScorecardMessage(card *scoring.Scorecard, v CardView) Message {
 		}
 		fallback += "; weakest: " + strings.Join(names, ", ")
 	}
+	if len(failing) > 0 {
+		fallback += "; " + plural(len(failing), "sync failing", "syncs failing")
+	}
 	return b.message(fallback)
+}
+
+// syncWarnings is one context element per failing sync: a branch state resting on it stops
+// counting once it is stale, and the reason on the signal is one click further than this.
+func syncWarnings(failing []releaseops.SyncCoverage) []string {
+	var out []string
+	for i, c := range failing {
+		if i == maxContextElts-1 && len(failing) > maxContextElts {
+			out = append(out, fmt.Sprintf("⚠ and %d more failing syncs", len(failing)-i))
+			break
+		}
+		out = append(out, "⚠ "+OneLine(scoring.SyncSummary(c)))
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // Weak is a signal that holds a service back, with its dimension.

@@ -73,7 +73,10 @@ func trimFloat(v float64) string {
 	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", v), "0"), ".")
 }
 
-// evidenceText lists up to three pieces of evidence, each linked to its stored delivery.
+// evidenceText lists up to three pieces of evidence, each linked to its stored delivery. The
+// label says how ReleaseOps learned it ("read from the GitHub API at T", "github webhook push
+// delivery D at T"): an API read and a webhook can disagree, and both may be listed.
+// Sync observations are stored as deliveries too, so the link works for both.
 func evidenceText(ev []releaseops.Evidence, publicURL string) string {
 	if len(ev) == 0 {
 		return ""
@@ -84,9 +87,9 @@ func evidenceText(ev []releaseops.Evidence, publicURL string) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(ev)-i))
 			break
 		}
-		label := e.Source + " " + e.Event
-		if !e.At.IsZero() {
-			label += " " + e.At.UTC().Format("2006-01-02 15:04")
+		label := e.Describe()
+		if e.At.IsZero() {
+			label = e.Source + " " + e.Event
 		}
 		u := ""
 		if publicURL != "" && e.Delivery != "" {
