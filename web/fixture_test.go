@@ -46,6 +46,7 @@ type factSet struct {
 	n       int
 	facts   []releaseops.Fact
 	dels    []*storage.NewDelivery
+	sync    []releaseops.SyncCoverage // what the sync framework knows of the service's subjects
 }
 
 func (b *factSet) add(kind releaseops.FactKind, source, event string, at time.Time, set func(*releaseops.Fact)) {
@@ -76,6 +77,22 @@ func (b *factSet) protection(at time.Time, p releaseops.BranchProtection) {
 		p.Action = "deleted"
 	}
 	b.add(releaseops.FactBranchProtection, releaseops.SourceGitHub, "branch_protection_rule", at, func(f *releaseops.Fact) { f.BranchProtection = &p })
+}
+
+// read records a sync observation of the repository, stored the way the sync runner stores
+// one: a delivery of type sync whose id carries the subject (a "/" the event link escapes).
+func (b *factSet) read(at time.Time, st releaseops.RepoState) {
+	st.Repo, st.DefaultBranch = b.repo, "main"
+	id := fmt.Sprintf("sync:%s:repo_state:%d", b.repo, at.UnixMilli())
+	path := "/repos/" + b.repo + "/rules/branches/main"
+	subj := releaseops.Subject{Kind: releaseops.SubjectRepo, Key: b.repo}
+	f := releaseops.Fact{Kind: releaseops.FactRepoState, At: at, Service: b.service, Subject: subj, RepoState: &st,
+		Evidence: releaseops.Evidence{Source: releaseops.SourceGitHub, Event: releaseops.EventSync, Delivery: id, At: at, Path: path}}
+	b.facts = append(b.facts, f)
+	payload, _ := json.Marshal(f)
+	b.dels = append(b.dels, &storage.NewDelivery{Source: releaseops.SourceGitHub, DeliveryID: id, Type: releaseops.EventSync, Subject: subj,
+		Service: b.service, Outcome: releaseops.OutcomeStored, ReceivedAt: at, Headers: map[string]string{"X-ReleaseOps-Sync-Path": path},
+		Body: fmt.Appendf(nil, `{"subject":%q,"key":"repo_state","fact":%s}`, b.repo, payload)})
 }
 
 func (b *factSet) pr(n int, at time.Time, title string, approved bool) {
@@ -157,6 +174,12 @@ func facts(svc releaseops.Service) *factSet {
 			b.notes(before(at-time.Hour), id)
 		}
 		b.protection(before(5*day), releaseops.BranchProtection{RequiredApprovingReviews: 1, RequireCodeOwnerReview: true})
+		// Sync read the same settings since, and has failed for a day: still fresh, so the
+		// score holds, but the page warns.
+		b.read(before(3*day), releaseops.RepoState{Codeowners: true, CodeownersPath: ".github/CODEOWNERS",
+			Classic: &releaseops.BranchProtection{Repo: b.repo, Pattern: "main", Action: "sync", RequiredApprovingReviews: 1, RequireCodeOwnerReview: true}})
+		b.sync = []releaseops.SyncCoverage{{Source: releaseops.SourceGitHub, Subject: b.repo, LastAttempt: before(3 * time.Hour),
+			LastSuccess: before(26 * time.Hour), Failures: 9, Error: "401 bad credentials: the token was revoked or the App uninstalled"}}
 		b.pagerduty(before(50*day), 1)
 		for i, title := range []string{"Add idempotency keys to charges", "Fix rounding in tax lines", "Bump go to 1.26", "Retry card declines once", "Cache shipping quotes"} {
 			b.pr(100+i, before(time.Duration(27-5*i)*day), title, i != 2)
@@ -250,7 +273,7 @@ func storeService(t testing.TB, db *storage.DB, engine *scoring.Engine, svc rele
 				known = append(known, f)
 			}
 		}
-		card := engine.Score(scoring.Input{Service: svc, Facts: known, Now: at})
+		card := engine.Score(scoring.Input{Service: svc, Facts: known, Now: at, Sync: b.sync})
 		card.Trend = scoring.ComputeTrend(history, card.Score, at, scoring.DefaultTrendWindow)
 		snapshot := len(history) == 0 || history[len(history)-1].Score != card.Score
 		if snapshot {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/scoring"
 )
 
@@ -31,6 +32,7 @@ var funcs = template.FuncMap{
 	"share":        share,
 	"num":          num,
 	"outcomeClass": outcomeClass,
+	"sourceTitle":  releaseops.SourceTitle,
 	"unit":         func(score float64) float64 { return score / 100 },
 	"add":          func(a, b int) int { return a + b },
 	"sub":          func(a, b int) int { return a - b },

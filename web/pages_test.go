@@ -232,6 +232,7 @@ func TestHostileStringsAreEscaped(t *testing.T) {
 				Evidence: []releaseops.Evidence{{Source: "github", Event: "pull_request", Delivery: evilID, At: now}}}}}},
 		FloorsApplied: []scoring.FloorApplied{{Dimension: scoring.DimBranchGovernance, Min: 0.6, Score: 0.5, Cap: evil}},
 		Levels:        []scoring.LevelResult{{Level: "bronze", Rules: []scoring.RuleResult{{ID: "r", Description: evil, Expr: `service.name == "` + evil + `"`, Error: evil}}}},
+		Sync:          []releaseops.SyncCoverage{{Source: "<b>github</b>", Subject: evil, LastSuccess: now.Add(-day), Failures: 2, Error: evil}},
 	}
 	raw, err := json.Marshal(card)
 	if err != nil {
@@ -284,5 +285,36 @@ func TestHostileStringsAreEscaped(t *testing.T) {
 	}
 	if !strings.Contains(pages["service"], "band-unknown") || !strings.Contains(pages["service"], `class="trend flat"`) {
 		t.Errorf("unexpected band or trend direction should fall back to neutral classes")
+	}
+}
+
+// A failing sync is shown at the top of the service page and in its sync table; the evidence
+// of a read links to the stored observation, whose id carries the repository's "/".
+func TestServicePageShowsSync(t *testing.T) {
+	f := newFixture(t)
+	_, body := f.get(t, "/services/checkout")
+	for _, want := range []string{
+		`<h2 id="sync-failing">Sync failing</h2>`,
+		"<li>GitHub sync of acme/checkout failing (last successful read 2026-11-19 10:00 UTC; 9 failed attempts in a row): 401 bad credentials: the token was revoked or the App uninstalled</li>",
+		`<span class="outcome outcome-fail">failing</span> 401 bad credentials`,
+		`<span class="src">read from the GitHub API</span> <code>/repos/acme/checkout/rules/branches/main</code>`,
+		"main requires 1 approving review (the policy wants 1; read from the GitHub API at 2026-11-17 12:00 UTC)",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("checkout page lacks %q", want)
+		}
+	}
+	m := regexp.MustCompile(`<a href="(/events/github/sync[^"]+)"><code>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no link to the sync observation")
+	}
+	code, event := f.get(t, m[1])
+	if code != http.StatusOK || !strings.Contains(event, "repo_state") {
+		t.Errorf("GET %s = %d\n%s", m[1], code, event)
+	}
+	// Without coverage records the page has neither the warning nor the table.
+	_, body = f.get(t, "/services/search")
+	if strings.Contains(body, "sync-failing") || strings.Contains(body, `id="sync"`) {
+		t.Error("search shows a sync section without any coverage record")
 	}
 }

@@ -24,6 +24,18 @@ type serviceView struct {
 	Floors     []floorView
 	Chart      chart
 	Window     int // days the chart spans
+	// Sync is the card's sync coverage; Failing, the records whose latest attempt failed,
+	// shown at the top since a failing sync can make branch settings stop counting.
+	Sync    []syncView
+	Failing []syncView
+}
+
+// syncView is a sync coverage record with its one-line summary and the age of its last read.
+type syncView struct {
+	releaseops.SyncCoverage
+	Title   string // the source as people write it
+	Summary string
+	Age     string // "26 h ago"; "" when never read
 }
 
 // dimView is a dimension with what the page says about it at a glance.
@@ -109,6 +121,13 @@ func (h *handler) serviceView(card *scoring.Scorecard, info releaseops.Service, 
 			}
 		}
 		v.Dimensions = append(v.Dimensions, dv)
+	}
+	for _, c := range card.Sync {
+		sv := syncView{SyncCoverage: c, Title: releaseops.SourceTitle(c.Source), Summary: scoring.SyncSummary(c), Age: ago(now, c.LastSuccess)}
+		v.Sync = append(v.Sync, sv)
+		if c.Failing() {
+			v.Failing = append(v.Failing, sv)
+		}
 	}
 	for _, f := range card.FloorsApplied {
 		fv := floorView{FloorApplied: f, Name: f.Dimension}
