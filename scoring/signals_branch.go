@@ -110,7 +110,12 @@ func evalCodeOwnerReview(x *facts, p Params) result {
 			if path := read.RepoState.CodeownersPath; path != "" {
 				where += " at " + path
 			}
-			why = where + " (" + readAt(read) + ")"
+			if read == v.current.by[setCodeOwners] {
+				// One read gave both: say so once.
+				requires, why = claim, where+" (both "+readAt(read)+")"
+			} else {
+				why = where + " (" + readAt(read) + ")"
+			}
 		case len(touched) > 0:
 			why = "CODEOWNERS was changed " + ago(x.now, touched[len(touched)-1].At)
 		default:

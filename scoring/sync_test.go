@@ -86,7 +86,7 @@ func TestRepoStateAloneProtects(t *testing.T) {
 	b.repoState(ago_(day), releaseops.RepoState{Classic: &releaseops.BranchProtection{Pattern: "main", RequireCodeOwnerReview: true},
 		Codeowners: true, CodeownersPath: ".github/CODEOWNERS"})
 	wantSignal(t, scoreSync(t, DefaultConfig(), &b, nil), "code_owner_review", 1, OutcomePass,
-		"main requires code-owner review (read from the GitHub API at 2026-11-19 12:00 UTC); CODEOWNERS exists at .github/CODEOWNERS (read from the GitHub API at 2026-11-19 12:00 UTC)")
+		"main requires code-owner review; CODEOWNERS exists at .github/CODEOWNERS (both read from the GitHub API at 2026-11-19 12:00 UTC)")
 
 	b = fb{}
 	b.repoState(ago_(day), releaseops.RepoState{Classic: &releaseops.BranchProtection{Pattern: "main", RequireCodeOwnerReview: true}})
