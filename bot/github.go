@@ -27,14 +27,27 @@ type NotesError struct {
 	Err       error
 }
 
-func (e *NotesError) Error() string { return e.Reason + ": " + e.Err.Error() }
+func (e *NotesError) Error() string {
+	if e.Err == nil || e.Err.Error() == e.Reason {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Err.Error()
+}
 func (e *NotesError) Unwrap() error { return e.Err }
+
+// RepoClients gives the client that can read a repository: the installation of a GitHub
+// App that covers it, or the one token client. *integrations/github.Clients implements it.
+type RepoClients interface {
+	ForRepo(ctx context.Context, repo string) (*github.Client, int64, error)
+	BaseURL() *url.URL
+}
 
 // GitHubNotes reads release notes from the GitHub REST API: the compare of two commits, then
 // the pull requests of each commit.
 type GitHubNotes struct {
-	client *github.Client
-	web    string
+	client  *github.Client // one client for every repository (NewGitHubNotes)
+	clients RepoClients    // or the client of each repository (NewGitHubNotesFrom)
+	web     string
 	// MaxCommits caps the commits read from the compare (one page).
 	MaxCommits int
 	// Concurrency bounds the parallel "pull requests of a commit" calls.
@@ -59,6 +72,12 @@ func NewGitHubNotes(token, apiURL string, hc *http.Client) (*GitHubNotes, error)
 		c.BaseURL = u
 	}
 	return &GitHubNotes{client: c, web: webBase(c.BaseURL), MaxCommits: 100, Concurrency: 4}, nil
+}
+
+// NewGitHubNotesFrom returns a source that reads each repository with the client clients
+// give for it, so a GitHub App reads through the installation that covers the repository.
+func NewGitHubNotesFrom(clients RepoClients) *GitHubNotes {
+	return &GitHubNotes{clients: clients, web: webBase(clients.BaseURL()), MaxCommits: 100, Concurrency: 4}
 }
 
 // webBase derives the web address from the API address: api.github.com → github.com,
@@ -89,7 +108,11 @@ func (g *GitHubNotes) Changes(ctx context.Context, repo, base, head string) (*Ch
 	if !ok || owner == "" || name == "" {
 		return nil, &NotesError{Reason: "the repository is not named org/name", Err: fmt.Errorf("repo %q", repo)}
 	}
-	cmp, _, err := g.client.Repositories.CompareCommits(ctx, owner, name, base, head, &github.ListOptions{PerPage: g.MaxCommits})
+	client, err := g.clientFor(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	cmp, _, err := client.Repositories.CompareCommits(ctx, owner, name, base, head, &github.ListOptions{PerPage: g.MaxCommits})
 	if err != nil {
 		return nil, notesError("compare the two commits", err)
 	}
@@ -107,7 +130,7 @@ func (g *GitHubNotes) Changes(ctx context.Context, repo, base, head string) (*Ch
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			prsOf[i], _, errs[i] = g.client.PullRequests.ListPullRequestsWithCommit(ctx, owner, name, c.GetSHA(), nil)
+			prsOf[i], _, errs[i] = client.PullRequests.ListPullRequestsWithCommit(ctx, owner, name, c.GetSHA(), nil)
 		}()
 	}
 	wg.Wait()
@@ -157,6 +180,24 @@ func (g *GitHubNotes) Changes(ctx context.Context, repo, base, head string) (*Ch
 	return out, nil
 }
 
+func (g *GitHubNotes) clientFor(ctx context.Context, repo string) (*github.Client, error) {
+	if g.clients == nil {
+		return g.client, nil
+	}
+	c, _, err := g.clients.ForRepo(ctx, repo)
+	if err == nil {
+		return c, nil
+	}
+	var ge *github.ErrorResponse
+	var ne net.Error
+	if errors.As(err, &ge) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		return nil, notesError("find the GitHub App installation of the repository", err)
+	}
+	// A configuration problem (the App is not installed on the repository): its message says
+	// what to do, so Slack shows it as it is, and trying again will not help.
+	return nil, &NotesError{Reason: err.Error(), Err: err}
+}
+
 // notesError says in Slack's terms what went wrong; the details stay in Err for the log.
 func notesError(doing string, err error) *NotesError {
 	var ge *github.ErrorResponse
@@ -171,7 +212,7 @@ func notesError(doing string, err error) *NotesError {
 		case code == http.StatusNotFound:
 			return &NotesError{Reason: "GitHub does not know the repository or one of the commits", Err: err}
 		case code == http.StatusUnauthorized || code == http.StatusForbidden:
-			return &NotesError{Reason: "GitHub refused the token (github.token needs read access to contents and pull requests)", Err: err}
+			return &NotesError{Reason: "GitHub refused the credentials (github.token, or the GitHub App installation, needs read access to contents and pull requests)", Err: err}
 		case code >= 500:
 			return &NotesError{Reason: "GitHub is failing", Retryable: true, Err: err}
 		default:
