@@ -51,6 +51,10 @@ type Callback struct {
 	Repo        string `json:"repo,omitempty"`
 	Environment string `json:"environment"`
 	URL         string `json:"callback_url"`
+	// InstallationID is the GitHub App installation that sent the rule: GitHub accepts the
+	// answer only with that installation's token. 0 (a token, or a delivery stored before
+	// ReleaseOps knew it) falls back to github.installation_id.
+	InstallationID int64 `json:"installation_id,omitempty"`
 }
 
 // Final reports whether the state is a decision.

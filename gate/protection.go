@@ -27,6 +27,8 @@ type ReviewPayload struct {
 	EnvironmentName string `json:"environment_name"`
 	State           string `json:"state"`
 	Comment         string `json:"comment"`
+	// InstallationID picks the App installation whose token answers (see Callback).
+	InstallationID int64 `json:"installation_id,omitempty"`
 }
 
 // maxComment bounds the comment; GitHub documents 1024 characters for protection rule
@@ -58,7 +60,8 @@ func reviewOf(decision, service string, reasons []Reason, outcome string) (state
 // enqueueReview queues the answer to a protection rule inside t. The key is the delivery's,
 // so a replayed event or a repeated conclusion queues it once.
 func enqueueReview(t *storage.Tx, cb *Callback, service, state, comment string, now time.Time) error {
-	p, err := json.Marshal(ReviewPayload{CallbackURL: cb.URL, EnvironmentName: cb.Environment, State: state, Comment: comment})
+	p, err := json.Marshal(ReviewPayload{CallbackURL: cb.URL, EnvironmentName: cb.Environment, State: state, Comment: comment,
+		InstallationID: cb.InstallationID})
 	if err != nil {
 		return fmt.Errorf("encode protection review: %w", err)
 	}
@@ -114,7 +117,8 @@ func (g *Gate) protectionRule(ctx context.Context, f storage.StoredFact) error {
 	}
 	key := "github:" + f.Evidence.Delivery
 	in := decided{req: req, d: d, svc: svc, origin: OriginGitHub, originKey: key, caller: "github",
-		callback: &Callback{Delivery: f.Evidence.Delivery, Repo: pr.Repo, Environment: pr.Environment, URL: pr.CallbackURL}}
+		callback: &Callback{Delivery: f.Evidence.Delivery, Repo: pr.Repo, Environment: pr.Environment, URL: pr.CallbackURL,
+			InstallationID: pr.InstallationID}}
 	if d.Decision == NeedsApproval {
 		in.approvalID = stableID("apr", key)
 	}

@@ -15,12 +15,25 @@ import (
 	"github.com/releaseops/releaseops/outbox"
 )
 
+// GitHubClients hands out the client to answer with: for a GitHub App, the installation's
+// (GitHub accepts a protection rule review only with the token of the App installation that
+// sent the rule); with a token, the one token client whatever id is. id 0 means the
+// configured installation. *github.Clients implements it.
+type GitHubClients interface {
+	ForInstallation(id int64) (*gh.Client, error)
+}
+
 // ReviewSender answers GitHub deployment protection rules: it POSTs {environment_name, state,
 // comment} to the deployment_callback_url. go-github v62 has no helper for this call (it came
 // in v66), so it builds the request with NewRequest and sends it with Do.
 type ReviewSender struct {
-	// Client carries the token and the API base URL (github.api_url).
-	Client *gh.Client
+	// Clients carry the credentials and the API base URL (github.api_url).
+	Clients GitHubClients
+}
+
+// NewReviewSenderFrom returns a sender answering through clients.
+func NewReviewSenderFrom(clients GitHubClients) *ReviewSender {
+	return &ReviewSender{Clients: clients}
 }
 
 // NewReviewSender returns a sender authenticated with token against apiURL (e.g.
@@ -40,11 +53,17 @@ func NewReviewSender(token, apiURL string, httpClient *http.Client) (*ReviewSend
 		}
 		c.BaseURL = u
 	}
-	return &ReviewSender{Client: c}, nil
+	return NewReviewSenderFrom(oneClient{c}), nil
 }
 
+// oneClient answers every installation with the same client (token mode).
+type oneClient struct{ c *gh.Client }
+
+func (o oneClient) ForInstallation(int64) (*gh.Client, error) { return o.c, nil }
+
 // Send delivers one review. 204 is success; 429, 5xx and network errors are retried; any
-// other answer (404 gone, 422 already reviewed) is final.
+// other answer (404 gone, 422 already reviewed) is final, and so is a review no configured
+// credential can send.
 func (s *ReviewSender) Send(ctx context.Context, m *outbox.Stored) (string, error) {
 	var p ReviewPayload
 	if err := json.Unmarshal(m.Payload, &p); err != nil {
@@ -54,12 +73,18 @@ func (s *ReviewSender) Send(ctx context.Context, m *outbox.Stored) (string, erro
 	if err != nil {
 		return "", err
 	}
+	client, err := s.Clients.ForInstallation(p.InstallationID)
+	if err != nil {
+		return "", fmt.Errorf("github protection review: %w", err)
+	}
 	body := map[string]string{"environment_name": p.EnvironmentName, "state": p.State, "comment": p.Comment}
-	req, err := s.Client.NewRequest(http.MethodPost, path, body)
+	// The path is relative, so the request goes to the client's base URL (github.api_url)
+	// whatever host the payload named.
+	req, err := client.NewRequest(http.MethodPost, path, body)
 	if err != nil {
 		return "", fmt.Errorf("build protection review request: %w", err)
 	}
-	resp, err := s.Client.Do(ctx, req, nil)
+	resp, err := client.Do(ctx, req, nil)
 	if err == nil {
 		return fmt.Sprintf("%d", resp.StatusCode), nil
 	}
