@@ -147,7 +147,7 @@ func (x *facts) branchGov() *branchView {
 	if len(snaps) > 0 {
 		v.snapshot = snaps[len(snaps)-1]
 	}
-	t := ruleTable{state: map[string]ruleState{}, listed: map[string]bool{}}
+	t := ruleTable{state: map[string]ruleState{}, listed: map[string]bool{}, read: map[string]bool{}}
 	var open *lapse
 	var baseline policy
 	for _, f := range timeline {
@@ -164,9 +164,10 @@ func (x *facts) branchGov() *branchView {
 			sk := syncKey(f)
 			_, readClassic := t.state[sk]
 			readClassic = readClassic && f.BranchProtection != nil && matchBranch(f.BranchProtection.Pattern, v.name)
-			if !seen && !readClassic && rs.deleted() {
+			if !seen && !readClassic && rs.deleted() && !t.read[repoKey(f)] {
 				// A rule first seen being deleted existed before: its last settings ride on
-				// the deleted event, so the deletion counts as a weakening.
+				// the deleted event, so the deletion counts as a weakening. After a read of the
+				// repository, the read said what existed.
 				t.state[k] = ruleState{bp: rs.bp, rs: rs.rs, f: f}.undeleted()
 			}
 			before = t.effective(v.name)
@@ -213,6 +214,7 @@ type ruleTable struct {
 	state  map[string]ruleState
 	keys   []string // first-listed order, so the policy's sources are deterministic
 	listed map[string]bool
+	read   map[string]bool // repositories (lowercase) a repo_state was applied for
 }
 
 func (t *ruleTable) list(k string) {
@@ -230,8 +232,9 @@ func (t *ruleTable) effective(branch string) policy { return effective(t.state, 
 // them as it would a webhook's.
 func (t *ruleTable) replace(f *releaseops.Fact, branch string) {
 	st := f.RepoState
-	repo := strings.ToLower(st.Repo)
-	bpPrefix, rsPrefix, sk := "bp\x00"+repo+"\x00", "rs\x00"+repo+"\x00", syncKey(f)
+	repo := repoKey(f)
+	t.read[repo] = true
+	bpPrefix, rsPrefix, sk := "bp\x00"+repo+"\x00", "rs\x00"+repo+"\x00", "sync-bp\x00"+repo
 	var classicWas *releaseops.Fact
 	rsWas := map[string]*releaseops.Fact{}
 	for _, k := range t.keys {
@@ -281,19 +284,21 @@ func (t *ruleTable) replace(f *releaseops.Fact, branch string) {
 	}
 }
 
-// syncKey is the key of the classic protection an API read found for the fact's repository.
-func syncKey(f *releaseops.Fact) string {
-	var repo string
+// repoKey is the repository a governance fact is about, lowercase as in rule keys.
+func repoKey(f *releaseops.Fact) string {
 	switch {
 	case f.RepoState != nil:
-		repo = f.RepoState.Repo
+		return strings.ToLower(f.RepoState.Repo)
 	case f.BranchProtection != nil:
-		repo = f.BranchProtection.Repo
+		return strings.ToLower(f.BranchProtection.Repo)
 	case f.Ruleset != nil:
-		repo = f.Ruleset.Repo
+		return strings.ToLower(f.Ruleset.Repo)
 	}
-	return "sync-bp\x00" + strings.ToLower(repo)
+	return ""
 }
+
+// syncKey is the key of the classic protection an API read found for the fact's repository.
+func syncKey(f *releaseops.Fact) string { return "sync-bp\x00" + repoKey(f) }
 
 // later returns the later of two facts in the total order; nil counts as earliest.
 func later(a, b *releaseops.Fact) *releaseops.Fact {

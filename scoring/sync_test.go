@@ -127,6 +127,17 @@ func TestWebhookDeletionAfterRepoState(t *testing.T) {
 	}
 }
 
+// After a read, a deletion of a rule the read did not list is no lapse: the read said what
+// existed, and a creation since would have come as an event too.
+func TestDeletionOfUnknownRuleAfterRead(t *testing.T) {
+	var b fb
+	b.repoState(ago_(5*day), releaseops.RepoState{Rulesets: []releaseops.Ruleset{{ID: 3, RequiredApprovingReviews: 1}}})
+	b.protection(ago_(2*day), releaseops.BranchProtection{Deleted: true, Action: "deleted", RequiredApprovingReviews: 2})
+	card := scoreSync(t, DefaultConfig(), &b, coverage(ago_(time.Hour), ""))
+	wantSignal(t, card, "protection_continuity", 1, OutcomePass)
+	wantSignal(t, card, "required_reviewers", 1, OutcomePass, "main requires 1 approving review")
+}
+
 func TestNewerWeakerRepoStateWins(t *testing.T) {
 	var b fb
 	b.protection(ago_(60*day), releaseops.BranchProtection{RequiredApprovingReviews: 2, LinearHistory: true}) // d-0001
