@@ -90,6 +90,13 @@ func parseBackstageFile(path string) ([]releaseops.Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backstage catalog %s: %w", path, err)
 	}
+	return ParseBackstage(data, path, "backstage:"+path)
+}
+
+// ParseBackstage reads the Component entities of a catalog-info.yaml (several documents
+// allowed). name is used in errors; origin is recorded on each service.
+func ParseBackstage(data []byte, name, origin string) ([]releaseops.Service, error) {
+	path := name
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []releaseops.Service
 	for i := 0; ; i++ {
@@ -108,7 +115,7 @@ func parseBackstageFile(path string) ([]releaseops.Service, error) {
 		if err != nil {
 			return nil, fmt.Errorf("backstage catalog %s document %d (%s): %w", path, i+1, e.Metadata.Name, err)
 		}
-		s.Origin = "backstage:" + path
+		s.Origin = origin
 		out = append(out, s)
 	}
 	return out, nil

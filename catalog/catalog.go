@@ -171,6 +171,21 @@ func (c *Catalog) Resolve(s releaseops.Subject) (Resolution, bool) {
 	return Resolution{}, false
 }
 
+// AddFound adds a service found at run time (a catalog-info.yaml read from a GitHub
+// repository by discovery). What the config or a local Backstage file declares for the same
+// name wins field by field, as at start; an entry found earlier is replaced.
+func (c *Catalog) AddFound(s releaseops.Service) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.byName[s.Name]; ok && old.Origin != s.Origin && old.Origin != "convention" {
+		origin := old.Origin
+		s = Merge(s, old)
+		s.Origin = origin
+	}
+	delete(c.byName, s.Name) // add would merge with what is there; s already is the merge
+	c.add(s)
+}
+
 // AddDiscovered records a service created by convention, so later lookups and scoring see it.
 // It does nothing if the name is already known.
 func (c *Catalog) AddDiscovered(name string, s releaseops.Subject) {

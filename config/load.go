@@ -42,6 +42,7 @@ func Load(path string, environ []string) (*Config, error) {
 		problems = append(problems, decodeYAML(data, &cfg)...)
 	}
 	problems = append(problems, applyEnv(&cfg, environ)...)
+	cfg.derive()
 	if len(problems) == 0 {
 		problems = append(problems, cfg.validate()...)
 	}
@@ -51,10 +52,17 @@ func Load(path string, environ []string) (*Config, error) {
 	return &cfg, nil
 }
 
+// derive copies settings that one section owns into the packages that read them: scoring
+// judges staleness of API reads by sync.stale_after.
+func (c *Config) derive() {
+	c.Scoring.SyncStaleAfter = c.Sync.StaleAfter.Std()
+}
+
 // Parse decodes and validates YAML bytes over the defaults, without environment overrides.
 func Parse(data []byte) (*Config, error) {
 	cfg := Default()
 	problems := decodeYAML(data, &cfg)
+	cfg.derive()
 	if len(problems) == 0 {
 		problems = cfg.validate()
 	}

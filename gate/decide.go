@@ -32,6 +32,17 @@ type Request struct {
 	// LastEventAt is when the latest webhook event about the service arrived (zero: never).
 	// The caller reads it from storage; Decide uses it to tell stale data.
 	LastEventAt time.Time `json:"-"`
+	// LastSyncAt is when a sync last read one of the service's subjects successfully from a
+	// source's API (zero: never). A service covered by a sync is not unknown.
+	LastSyncAt time.Time `json:"-"`
+}
+
+// lastHeard is the newer of the latest event and the latest successful sync, and which.
+func (r Request) lastHeard() (time.Time, string) {
+	if r.LastSyncAt.After(r.LastEventAt) {
+		return r.LastSyncAt, "sync"
+	}
+	return r.LastEventAt, "event"
 }
 
 // BreakGlass asks to deploy below the threshold, with a reason that is recorded and posted.
@@ -116,11 +127,18 @@ func Decide(card *scoring.Scorecard, req Request, policy Policy, now time.Time) 
 	switch {
 	case card == nil:
 		unknown = &Reason{Kind: "unknown", Text: fmt.Sprintf("%s has no score yet; gate.on_unknown is %s", req.Service, onUnknown)}
-	case policy.StaleAfter > 0 && req.LastEventAt.IsZero():
-		unknown = &Reason{Kind: "stale", Text: fmt.Sprintf("no event has ever been received for %s, so its score rests on declarations only; gate.on_unknown is %s", req.Service, onUnknown)}
-	case policy.StaleAfter > 0 && now.Sub(req.LastEventAt) > policy.StaleAfter:
-		unknown = &Reason{Kind: "stale", Text: fmt.Sprintf("no event for %s since %s (over gate.stale_after %s), so its score is stale; gate.on_unknown is %s",
-			req.Service, req.LastEventAt.UTC().Format(time.RFC3339), formatDuration(policy.StaleAfter), onUnknown)}
+	case policy.StaleAfter > 0 && req.LastEventAt.IsZero() && req.LastSyncAt.IsZero():
+		unknown = &Reason{Kind: "stale", Text: fmt.Sprintf("no event has ever been received for %s and no sync has read it, so its score rests on declarations only; run `releaseops sync` or send its webhooks; gate.on_unknown is %s", req.Service, onUnknown)}
+	case policy.StaleAfter > 0:
+		last, how := req.lastHeard()
+		if now.Sub(last) > policy.StaleAfter {
+			what := "no event for %s since %s"
+			if how == "sync" {
+				what = "no event for %s and no successful sync since %s"
+			}
+			unknown = &Reason{Kind: "stale", Text: fmt.Sprintf(what+" (over gate.stale_after %s), so its score is stale; gate.on_unknown is %s",
+				req.Service, last.UTC().Format(time.RFC3339), formatDuration(policy.StaleAfter), onUnknown)}
+		}
 	}
 
 	if card == nil {

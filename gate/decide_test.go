@@ -133,3 +133,23 @@ func TestDecideReasons(t *testing.T) {
 		t.Errorf("break glass: would=%s reason %q", d.Would, d.Reasons[0].Text)
 	}
 }
+
+// A service read by a successful sync is not unknown, even if no webhook ever arrived; one
+// whose last sync and last event are both older than stale_after is.
+func TestDecideSyncCoverage(t *testing.T) {
+	policy := Policy{OnUnknown: Block, StaleAfter: 72 * time.Hour}
+	synced := Request{Service: "checkout", Environment: "production", LastSyncAt: now.Add(-2 * time.Hour)}
+	if d := Decide(card(90), synced, policy, now); d.Decision != Allow || d.Unknown {
+		t.Fatalf("synced service: %s %+v", d.Decision, d.Reasons)
+	}
+	never := Request{Service: "checkout", Environment: "production"}
+	d := Decide(card(90), never, policy, now)
+	if d.Decision != Block || !strings.Contains(d.Reasons[0].Text, "no sync has read it") {
+		t.Fatalf("never covered: %s %q", d.Decision, d.Reasons[0].Text)
+	}
+	stale := Request{Service: "checkout", Environment: "production", LastSyncAt: now.Add(-96 * time.Hour), LastEventAt: now.Add(-200 * time.Hour)}
+	d = Decide(card(90), stale, policy, now)
+	if d.Decision != Block || !strings.Contains(d.Reasons[0].Text, "no successful sync since") {
+		t.Fatalf("stale sync: %s %q", d.Decision, d.Reasons[0].Text)
+	}
+}

@@ -149,6 +149,13 @@ func (g *Gate) decide(ctx context.Context, req *Request, exclude int64) (Decisio
 	if ok {
 		req.LastEventAt = last
 	}
+	synced, ok, err := g.DB.LastSyncSuccess(ctx, req.Service)
+	if err != nil {
+		return Decision{}, err
+	}
+	if ok {
+		req.LastSyncAt = synced
+	}
 	return Decide(card, *req, g.Policy, g.Now()), nil
 }
 
@@ -178,6 +185,9 @@ func (g *Gate) record(ctx context.Context, in decided) (a *Approval, duplicate b
 		body["last_event_at"] = nil
 	} else {
 		body["last_event_at"] = in.req.LastEventAt
+	}
+	if !in.req.LastSyncAt.IsZero() {
+		body["last_sync_at"] = in.req.LastSyncAt
 	}
 	fact := releaseops.Fact{Kind: releaseops.FactGateDecision, At: now, GateDecision: &releaseops.GateDecision{
 		Environment: in.req.Environment, Version: in.req.Version, CommitSHA: in.req.CommitSHA, Decision: in.d.Decision,

@@ -32,6 +32,10 @@ type Pipeline struct {
 	// Committed, if set, is called after each commit that stored new facts, off the
 	// request's critical section but before Receive returns; it must not block (wake a worker).
 	Committed func()
+	// Stored, if set, is called after a new delivery (not a redelivery) is committed, with its
+	// parsed form and body, before Receive returns; it must not block. The app uses it to
+	// sync at once the repositories a GitHub App installation event names.
+	Stored func(source string, parsed releaseops.Parsed, h http.Header, body []byte)
 }
 
 // Result says what happened to one delivery.
@@ -106,6 +110,9 @@ func (p *Pipeline) Receive(ctx context.Context, source string, h http.Header, bo
 	}
 	if len(d.Facts) > 0 && p.Committed != nil {
 		p.Committed()
+	}
+	if p.Stored != nil {
+		p.Stored(source, parsed, h, body)
 	}
 	p.observe(source, parsed.Type, res.Outcome, start)
 	return res, nil

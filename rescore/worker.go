@@ -254,6 +254,19 @@ func (w *Worker) RescoreAll(ctx context.Context) error {
 	return nil
 }
 
+// RescoreNames rescores the named services now, whether or not they have new facts: a sync
+// that read them changed their coverage (last read, failing), which the card shows.
+func (w *Worker) RescoreNames(ctx context.Context, names []string) error {
+	w.init()
+	const chunk = 200
+	for i := 0; i < len(names); i += chunk {
+		if err := w.rescore(ctx, names[i:min(i+chunk, len(names))], nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // catchUp processes every committed fact not yet covered.
 func (w *Worker) catchUp(ctx context.Context) error {
 	for {
@@ -367,7 +380,11 @@ func (w *Worker) scoreOne(ctx context.Context, name string, now time.Time, cache
 	if !ok {
 		svc = releaseops.Service{Name: name, Origin: "events"}
 	}
-	in := scoring.Input{Service: svc, Facts: facts, Now: now}
+	cov, err := w.DB.SyncCoverage(ctx, name)
+	if err != nil {
+		return pending{}, err
+	}
+	in := scoring.Input{Service: svc, Facts: facts, Now: now, Sync: cov}
 	var card scoring.Scorecard
 	if idx := w.takeIndex(name, cacheable); idx != nil {
 		card = w.Engine.ScoreIndexed(in, idx)

@@ -1,0 +1,211 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	gh "github.com/google/go-github/v62/github"
+
+	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/catalog"
+	"github.com/releaseops/releaseops/syncer"
+)
+
+// Discovery finds services in GitHub organisations (catalog.github_discovery): it lists the
+// repositories the App's installations (or the token) can see in those organisations and
+// reads catalog-info.yaml at each root. What it read is remembered with its ETag, so a
+// discovery of an unchanged organisation costs one 304 per repository.
+type Discovery struct {
+	Clients     *Clients
+	Orgs        []string
+	Concurrency int
+
+	mu    sync.Mutex
+	files map[string]foundFile // by repository, lower-case
+}
+
+type foundFile struct {
+	etag     string
+	services []releaseops.Service
+}
+
+// Found is a repository discovery read, with the services its catalog-info.yaml declares.
+type Found struct {
+	Repo         string
+	Installation int64
+	Services     []releaseops.Service
+}
+
+// Find lists the organisations' repositories and their services. A repository whose file
+// cannot be read or parsed is reported in the joined error and left out; the others are
+// returned.
+func (d *Discovery) Find(ctx context.Context) ([]Found, error) {
+	repos, err := d.repositories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		mu   sync.Mutex
+		out  []Found
+		errs []error
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, max(1, d.Concurrency))
+	for _, r := range repos {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(r repoRef) {
+			defer func() { <-sem; wg.Done() }()
+			svcs, err := d.read(ctx, r)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			if len(svcs) > 0 {
+				out = append(out, Found{Repo: r.name, Installation: r.installation, Services: svcs})
+			}
+		}(r)
+	}
+	wg.Wait()
+	sort.Slice(out, func(i, j int) bool { return out[i].Repo < out[j].Repo })
+	return out, errors.Join(errs...)
+}
+
+type repoRef struct {
+	name         string
+	installation int64
+	client       *gh.Client
+}
+
+// repositories lists the non-archived repositories of the organisations: through every
+// installation on one of them (App), or the organisation's repository list (token).
+func (d *Discovery) repositories(ctx context.Context) ([]repoRef, error) {
+	orgs := map[string]bool{}
+	for _, o := range d.Orgs {
+		orgs[strings.ToLower(o)] = true
+	}
+	var out []repoRef
+	add := func(r *gh.Repository, inst int64, cl *gh.Client) {
+		if r.GetArchived() || !orgs[strings.ToLower(r.GetOwner().GetLogin())] {
+			return
+		}
+		out = append(out, repoRef{name: r.GetFullName(), installation: inst, client: cl})
+	}
+	if d.Clients.IsApp() {
+		insts, err := d.Clients.Installations(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("discovery: %w", err)
+		}
+		seen := 0
+		for _, in := range insts {
+			if !orgs[strings.ToLower(in.GetAccount().GetLogin())] {
+				continue
+			}
+			seen++
+			cl, err := d.Clients.ForInstallation(in.GetID())
+			if err != nil {
+				return nil, fmt.Errorf("discovery: %w", err)
+			}
+			repos, err := d.Clients.InstallationRepos(ctx, in.GetID())
+			if err != nil {
+				return nil, fmt.Errorf("discovery: %w", err)
+			}
+			for _, r := range repos {
+				add(r, in.GetID(), cl)
+			}
+		}
+		if seen == 0 {
+			return nil, fmt.Errorf("discovery: the GitHub App is not installed on %s (catalog.github_discovery.orgs); install it there", strings.Join(d.Orgs, ", "))
+		}
+		return out, nil
+	}
+	cl, err := d.Clients.ForInstallation(0)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	for _, org := range d.Orgs {
+		opt := &gh.RepositoryListByOrgOptions{ListOptions: gh.ListOptions{PerPage: 100}}
+		for {
+			lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			page, resp, err := cl.Repositories.ListByOrg(lctx, org, opt)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("discovery: list the repositories of %s: %w", org, err)
+			}
+			for _, r := range page {
+				add(r, 0, cl)
+			}
+			if resp.NextPage == 0 {
+				break
+			}
+			opt.Page = resp.NextPage
+		}
+	}
+	return out, nil
+}
+
+// read fetches catalog-info.yaml at the repository's root, conditionally.
+func (d *Discovery) read(ctx context.Context, r repoRef) ([]releaseops.Service, error) {
+	key := strings.ToLower(r.name)
+	d.mu.Lock()
+	prev, known := d.files[key]
+	d.mu.Unlock()
+	path := "repos/" + r.name + "/contents/catalog-info.yaml"
+	req, err := r.client.NewRequest(http.MethodGet, path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("discovery %s: %w", r.name, err)
+	}
+	if known && prev.etag != "" {
+		req.Header.Set("If-None-Match", prev.etag)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var file gh.RepositoryContent
+	resp, err := r.client.Do(rctx, req, &file)
+	if resp != nil {
+		syncer.CountRequest(ctx, resp.StatusCode == http.StatusNotModified)
+	}
+	switch {
+	case resp != nil && resp.StatusCode == http.StatusNotModified:
+		return prev.services, nil
+	case resp != nil && resp.StatusCode == http.StatusNotFound:
+		d.remember(key, foundFile{etag: resp.Header.Get("ETag")})
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("discovery %s: GET /%s: %w", r.name, path, err)
+	}
+	content, err := file.GetContent() // decodes GitHub's base64
+	if err != nil {
+		return nil, fmt.Errorf("discovery %s: catalog-info.yaml content cannot be decoded: %w", r.name, err)
+	}
+	raw := []byte(content)
+	origin := "github:" + r.name + "/catalog-info.yaml"
+	svcs, err := catalog.ParseBackstage(raw, r.name+"/catalog-info.yaml", origin)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	for i := range svcs {
+		if svcs[i].Repo == "" {
+			svcs[i].Repo = r.name // the file's own repository, unless it names another
+		}
+	}
+	d.remember(key, foundFile{etag: resp.Header.Get("ETag"), services: svcs})
+	return svcs, nil
+}
+
+func (d *Discovery) remember(key string, f foundFile) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.files == nil {
+		d.files = map[string]foundFile{}
+	}
+	d.files[key] = f
+}
