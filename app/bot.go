@@ -20,13 +20,11 @@ func (a *App) wireBot() {
 	if cfg.Slack.BotToken.IsSet() {
 		deps.API = bot.NewSlackClient(cfg.Slack.BotToken.Value(), cfg.Slack.APIURL, hc)
 	}
-	if cfg.GitHub.Token.IsSet() {
-		notes, err := bot.NewGitHubNotes(cfg.GitHub.Token.Value(), cfg.GitHub.APIURL, hc)
-		if err != nil {
-			log.Error("release notes will not read GitHub", "err", err)
-		} else {
-			deps.Notes = notes
-		}
+	// With a GitHub App, each repository is read through the installation that covers it.
+	if clients, err := a.githubClients(); err != nil {
+		log.Error("release notes will not read GitHub", "err", err)
+	} else if clients != nil {
+		deps.Notes = bot.NewGitHubNotesFrom(clients)
 	}
 	a.Bot = bot.New(deps, bot.Config{
 		SigningSecret:  cfg.Slack.SigningSecret.Value(),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
@@ -28,13 +27,12 @@ func (a *App) wireGate() {
 	}
 	a.Gate.Routes(a.Server.API(), a.Server.Require)
 	a.Worker.Listeners = append(a.Worker.Listeners, a.Gate.Listener)
-	if cfg.GitHub.Token.IsSet() {
-		s, err := gate.NewReviewSender(cfg.GitHub.Token.Value(), cfg.GitHub.APIURL, &http.Client{Timeout: 30 * time.Second})
-		if err != nil {
-			log.Error("GitHub protection rule answers cannot be sent", "err", err)
-		} else {
-			a.Outbox.Register(gate.KindProtectionReview, s)
-		}
+	// A GitHub App answers each rule with the token of the installation that sent it; a
+	// token answers them all.
+	if clients, err := a.githubClients(); err != nil {
+		log.Error("GitHub protection rule answers cannot be sent", "err", err)
+	} else if clients != nil {
+		a.Outbox.Register(gate.KindProtectionReview, gate.NewReviewSenderFrom(clients))
 	}
 	if a.Bot != nil {
 		a.Bot.SetApprovalHandler(clickHandler{a.Gate})
