@@ -32,6 +32,9 @@ func renderScorecard(w io.Writer, c *scoring.Scorecard, color bool) {
 		paint(ansiBold, c.Service), paint(ansiBold, fmt.Sprintf("%.1f", c.Score)), paint(bandColor[c.Band], strings.ToUpper(c.Band)),
 		c.Level, arrow, c.Trend.Delta, c.Trend.WindowDays)
 	fmt.Fprintf(w, "updated %s\n", c.UpdatedAt.Format("2006-01-02 15:04:05 UTC"))
+	for _, sc := range c.FailingSyncs() {
+		fmt.Fprintln(w, paint(ansiRed, "⚠ "+scoring.SyncSummary(sc)))
+	}
 	for _, fa := range c.FloorsApplied {
 		fmt.Fprintf(w, "%s\n", paint(ansiRed, fmt.Sprintf("floor: %s scored %.2f, below its floor %.2f: band capped at %s", fa.Dimension, fa.Score, fa.Min, fa.Cap)))
 	}
@@ -62,7 +65,7 @@ func renderScorecard(w io.Writer, c *scoring.Scorecard, color bool) {
 			mark := map[scoring.Outcome]string{scoring.OutcomeFail: "✗", scoring.OutcomePartial: "◐", scoring.OutcomeNoData: "?", scoring.OutcomeWaived: "w"}[s.Outcome]
 			fmt.Fprintf(w, "      %s %-32s %s\n", mark, s.ID, s.Reason)
 			for _, e := range s.Evidence {
-				fmt.Fprintf(w, "          %s\n", paint(ansiDim, fmt.Sprintf("evidence: %s %s %s at %s", e.Source, e.Event, e.Delivery, e.At.Format("2006-01-02 15:04"))))
+				fmt.Fprintf(w, "          %s\n", paint(ansiDim, "evidence: "+e.Describe()))
 			}
 		}
 		if d.Score < 0.75 {
