@@ -77,7 +77,7 @@ type syncHit struct {
 // body) and honour If-None-Match with a 304; 404s carry none, as GitHub's do. Paths it does
 // not know get GitHub's generic 404.
 type syncGitHub struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	clock *syncClock
 
@@ -88,7 +88,7 @@ type syncGitHub struct {
 	intercept func(w http.ResponseWriter, r *http.Request, key string) bool
 }
 
-func newSyncGitHub(t *testing.T, clock *syncClock) *syncGitHub {
+func newSyncGitHub(t testing.TB, clock *syncClock) *syncGitHub {
 	g := &syncGitHub{t: t, clock: clock, routes: map[string]syncRoute{}}
 	g.srv = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(g.srv.Close)
