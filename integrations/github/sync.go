@@ -103,8 +103,14 @@ func (s *Syncer) Read(ctx context.Context, subj syncer.Subject, prev syncer.Stat
 		client: client, http: client.Client(), subject: subj.Key, now: s.now,
 		prev: prev.ETags, sem: make(chan struct{}, s.parallel()), etags: map[string]string{},
 	}
+	// Facts are about the subject the framework records the delivery under, so that both
+	// map to the same service.
+	subject := subj.Subject
+	if subject.Key == "" {
+		subject = repoSubject(subj.Key)
+	}
 	r := &repoRead{
-		s: s, f: f, owner: owner, name: name, subject: repoSubject(subj.Key),
+		s: s, f: f, owner: owner, name: name, subject: subject,
 		now: s.now().UTC(), old: s.loadMemory(subj.Key, prev.Memory),
 		next: syncMemory{V: syncMemoryVersion},
 	}

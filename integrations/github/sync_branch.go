@@ -52,15 +52,15 @@ func (r *repoRead) readRepo(ctx context.Context) error {
 			return err
 		}
 		r.next.Repo = &repoMemo{
-			FullName:      firstNonEmpty(repo.GetFullName(), r.subject.Key),
+			FullName:      firstNonEmpty(repo.GetFullName(), r.f.subject),
 			DefaultBranch: repo.GetDefaultBranch(),
 			Archived:      repo.GetArchived(),
 		}
-		if !strings.EqualFold(r.next.Repo.FullName, r.subject.Key) {
+		if !strings.EqualFold(r.next.Repo.FullName, r.f.subject) {
 			// GitHub follows renames and transfers with a redirect; the catalog still names
 			// the old one, and webhooks will name the new one.
 			r.s.log().Warn("github sync: repository answers under another name; update the catalog",
-				"repo", r.subject.Key, "now", r.next.Repo.FullName)
+				"repo", r.f.subject, "now", r.next.Repo.FullName)
 		}
 	}
 	// Facts name the repository as GitHub spells it, as webhooks do, so that a pull request
