@@ -38,7 +38,9 @@ type alertTool struct {
 
 // readAlerts reads the open Dependabot and code scanning alerts into one "alerts"
 // observation: every open alert, and a "fixed" fact for each alert open last time and absent
-// now. A tool that is off for the repository has no alerts; that is not a failure.
+// now. A tool that is off for the repository has no alerts; that is not a failure. A tool
+// switched off since the last read counts its alerts as gone too: GitHub no longer reports
+// them, and kept open they would weigh on the score for ever.
 func (r *repoRead) readAlerts(ctx context.Context) ([]syncer.Observation, error) {
 	tools := []alertTool{
 		{name: "dependabot", path: "/dependabot/alerts?per_page=100&state=open", fact: r.dependabotAlert},

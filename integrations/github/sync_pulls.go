@@ -18,6 +18,9 @@ import (
 // read again while they do not change.
 type pullsMemo struct {
 	PRs map[int]pullMemo `json:"prs,omitempty"`
+	// Newest is the latest updated_at of the last walk, in GitHub's clock: a pull request
+	// changed since then has a later one, so the walk stops at the first older than it.
+	Newest time.Time `json:"newest,omitempty"`
 }
 
 type pullMemo struct {
@@ -31,15 +34,18 @@ type pullMemo struct {
 // Closed pull requests are listed most recently updated first, and any change to one (a
 // merge, a review, a label) bumps its updated_at to the top. So a 304 on the first page
 // means nothing changed, and the walk stops at the first pull request updated before the
-// window: everything after it is older still.
+// window, or before the newest one the last walk saw: everything after it is older still,
+// and was read then.
 func (r *repoRead) readPulls(ctx context.Context) ([]syncer.Observation, error) {
 	next := &pullsMemo{PRs: map[int]pullMemo{}}
+	var seen time.Time // the last walk's newest
 	if old := r.old.Pulls; old != nil {
 		for n, m := range old.PRs {
 			if !m.Merged.Before(r.cutoff) {
 				next.PRs[n] = m
 			}
 		}
+		seen, next.Newest = old.Newest, old.Newest
 	}
 	r.next.Pulls = next
 	if r.branch == "" {
@@ -63,8 +69,11 @@ func (r *repoRead) readPulls(ctx context.Context) ([]syncer.Observation, error) 
 				return false, err
 			}
 			updated := at(pr.GetUpdatedAt())
-			if updated.Before(r.cutoff) {
+			if updated.Before(r.cutoff) || updated.Before(seen) {
 				return false, nil
+			}
+			if updated.After(next.Newest) {
+				next.Newest = updated
 			}
 			merged := at(pr.GetMergedAt()) // the list has no "merged" flag; merged_at says it
 			if merged.IsZero() || merged.Before(r.cutoff) {

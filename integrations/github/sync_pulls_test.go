@@ -78,14 +78,24 @@ func TestSyncMergedPullRequestsWithReviews(t *testing.T) {
 	if got := pullKeys(again); !reflect.DeepEqual(got, []string{"pull:42"}) {
 		t.Errorf("after a new review: pull observations %v, want pull:42 only", got)
 	}
-	var asked []string
+	var asked, listed []string
 	for _, h := range g.Hits() {
 		if strings.Contains(h.Key, "/reviews") {
 			asked = append(asked, h.Key)
 		}
+		if strings.Contains(h.Key, "/pulls?") {
+			listed = append(listed, h.Key)
+		}
 	}
 	if len(asked) != 1 || !strings.Contains(asked[0], "/pulls/42/reviews") {
 		t.Errorf("reviews asked again: %v, want #42's only", asked)
+	}
+	// #41, next on page 1, was last updated before the newest pull request the first walk
+	// saw: the walk stops there, and page 2 is not asked again.
+	for _, k := range listed {
+		if strings.Contains(k, "&page=2") {
+			t.Errorf("asked %s again; nothing on it changed", k)
+		}
 	}
 	if o := syncObservation(t, again, "pull:42"); len(o.Facts) != 4 {
 		t.Errorf("pull:42 facts = %d, want the pull request and 3 reviews", len(o.Facts))
