@@ -25,7 +25,8 @@ type RateLimitOptions struct {
 	// MaxRetries bounds how often one request is retried after rate-limit answers (default 3).
 	MaxRetries int
 	// ServerErrorRetries bounds how often a GET or HEAD answered 500, 502, 503 or 504 is
-	// retried (default 2, after 1 s then 2 s, or Retry-After when GitHub sends it).
+	// retried (default 2, after 1 s then 2 s, or Retry-After when GitHub sends it; negative:
+	// never).
 	ServerErrorRetries int
 	// SecondaryWait is the wait after a secondary limit that names no Retry-After: GitHub
 	// asks for "at least one minute" (default 60 s).
