@@ -27,6 +27,7 @@ import (
 	"github.com/releaseops/releaseops/scoring"
 	"github.com/releaseops/releaseops/server"
 	"github.com/releaseops/releaseops/storage"
+	"github.com/releaseops/releaseops/syncer"
 )
 
 // App is a running ReleaseOps.
@@ -43,7 +44,18 @@ type App struct {
 	Server   *server.Server
 	Bot      *bot.Bot
 	Gate     *gate.Gate
+	Sync     *syncer.Scheduler
 	Now      func() time.Time
+
+	github     *github.Clients
+	githubErr  error
+	githubOnce sync.Once
+
+	ghSync       *github.Syncer
+	syncOnce     sync.Once
+	discovery    *github.Discovery
+	discoveryMu  sync.Mutex
+	discoveredAt time.Time
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -104,6 +116,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	a.wireBot()
 	a.wireGate()
 	a.wireWeb()
+	if err := a.wireSync(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	a.Server.API().GET("/outbox", a.listOutbox, a.Server.Require("read"))
 	return a, nil
 }
@@ -239,6 +255,13 @@ func (a *App) Start() {
 	}
 	a.startBot(ctx)
 	a.startGate(ctx)
+	if a.Config.SyncEnabled() && len(a.Sync.Sources) > 0 {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.Sync.Run(ctx)
+		}()
+	}
 }
 
 // Serve serves HTTP on ln until Shutdown.

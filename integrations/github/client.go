@@ -13,6 +13,8 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v62/github"
+
+	"github.com/releaseops/releaseops/syncer"
 )
 
 // DefaultAPIURL is the API root of github.com.
@@ -162,6 +164,15 @@ func (c *Clients) newClient(rt http.RoundTripper) *gh.Client {
 
 // IsApp reports whether the clients authenticate as a GitHub App.
 func (c *Clients) IsApp() bool { return c.apps != nil }
+
+// RateLimit is the latest rate-limit reading of the base transport, when it keeps one
+// (NewRateLimitTransport does).
+func (c *Clients) RateLimit() syncer.RateLimit {
+	if rl, ok := c.rt.(syncer.RateLimiter); ok {
+		return rl.RateLimit()
+	}
+	return syncer.RateLimit{}
+}
 
 // BaseURL returns a copy of the API root, with its trailing slash.
 func (c *Clients) BaseURL() *url.URL {

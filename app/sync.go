@@ -1,0 +1,119 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/integrations/github"
+	"github.com/releaseops/releaseops/syncer"
+)
+
+// syncWindow is how far back sync reads moments (merged pull requests, deployments): the
+// scoring windows of the signals they feed are at most 90 days.
+const syncWindow = 90 * 24 * time.Hour
+
+// SyncSources returns the sources whose API credentials are configured.
+func (a *App) SyncSources() ([]syncer.Source, error) {
+	var out []syncer.Source
+	clients, err := a.githubClients()
+	if err != nil {
+		return nil, err
+	}
+	if clients != nil {
+		out = append(out, a.githubSync(clients))
+	}
+	return out, nil
+}
+
+func (a *App) githubSync(clients *github.Clients) *github.Syncer {
+	a.syncOnce.Do(func() {
+		a.ghSync = &github.Syncer{Clients: clients, List: a.githubSubjects, Now: a.Now, Window: syncWindow,
+			Options: github.Options{RunbookPatterns: a.Config.GitHub.RunbookPaths}}
+	})
+	return a.ghSync
+}
+
+// githubSubjects are the repositories of every known service: catalogued, from Backstage,
+// discovered in the GitHub organisations, or by convention from events.
+func (a *App) githubSubjects(ctx context.Context) ([]syncer.Subject, error) {
+	if err := a.discover(ctx); err != nil {
+		return nil, err
+	}
+	var out []syncer.Subject
+	seen := map[string]bool{}
+	for _, name := range a.Catalog.Names() {
+		svc, ok := a.Catalog.Get(name)
+		if !ok || svc.Repo == "" || seen[strings.ToLower(svc.Repo)] {
+			continue
+		}
+		seen[strings.ToLower(svc.Repo)] = true
+		out = append(out, syncer.Subject{Key: svc.Repo, Service: name,
+			Subject: releaseops.Subject{Kind: releaseops.SubjectRepo, Key: svc.Repo}})
+	}
+	return out, nil
+}
+
+// SyncRunner is the runner serve's scheduler and `releaseops sync` share.
+func (a *App) SyncRunner() *syncer.Runner {
+	return &syncer.Runner{DB: a.DB, Now: a.Now, Log: a.Log, Concurrency: a.Config.Sync.Concurrency, Timeout: a.Config.Sync.Timeout.Std(),
+		Resolve: func(s releaseops.Subject) string {
+			if r, ok := a.Catalog.Resolve(s); ok {
+				return r.Service
+			}
+			return ""
+		},
+		Committed: a.Worker.Wake,
+		Covered: func(ctx context.Context, services []string) {
+			if err := a.Worker.RescoreNames(ctx, services); err != nil && ctx.Err() == nil {
+				a.Log.Warn("rescore after sync", "err", err)
+			}
+		}}
+}
+
+// wireSync builds the scheduler (started by Start when sync is enabled) and GET /api/v1/sync.
+func (a *App) wireSync() error {
+	sources, err := a.SyncSources()
+	if err != nil {
+		return err
+	}
+	a.Sync = &syncer.Scheduler{Runner: a.SyncRunner(), Sources: sources, Interval: a.Config.Sync.Interval.Std()}
+	a.Sync.Observe = syncer.NewMetrics(a.Metrics.Registry).Observer(a.Sync)
+	a.Pipeline.Stored = a.triggerInstallationSync
+	a.Server.API().GET("/sync", a.syncStatus, a.Server.Require("read"))
+	return nil
+}
+
+// triggerInstallationSync reads at once the repositories a GitHub App was just installed on
+// or given: their first score should not wait for the next scheduled run.
+func (a *App) triggerInstallationSync(source string, parsed releaseops.Parsed, h http.Header, body []byte) {
+	if source != releaseops.SourceGitHub || a.Sync == nil {
+		return
+	}
+	if _, repos := github.InstallationRepos(parsed.Type, h, body); len(repos) > 0 {
+		a.Sync.Trigger(releaseops.SourceGitHub, repos...)
+	}
+}
+
+type syncStatusResponse struct {
+	Enabled bool                   `json:"enabled"`
+	Sources []syncer.SourceStatus  `json:"sources"`
+	Config  map[string]interface{} `json:"config"`
+}
+
+func (a *App) syncStatus(c echo.Context) error {
+	st, err := a.Sync.Status(c.Request().Context())
+	if err != nil {
+		return fmt.Errorf("sync status: %w", err)
+	}
+	sort.Slice(st, func(i, j int) bool { return st[i].Source < st[j].Source })
+	return c.JSON(http.StatusOK, syncStatusResponse{Enabled: a.Config.SyncEnabled() && len(a.Sync.Sources) > 0, Sources: st,
+		Config: map[string]interface{}{"interval": a.Config.Sync.Interval.String(), "concurrency": a.Config.Sync.Concurrency,
+			"stale_after": a.Config.Sync.StaleAfter.String()}})
+}
