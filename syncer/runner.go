@@ -31,6 +31,8 @@ type Runner struct {
 	Resolve func(releaseops.Subject) string
 	// Committed is called after a commit that stored facts (wakes the rescoring worker).
 	Committed func()
+	// Sleep waits for a rate limit to lift between two reads of a subject (nil: real time).
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Covered is called after a run with the services it read, whose coverage (last read,
 	// failing or not) changed even where no fact did: their cards show it.
 	Covered func(ctx context.Context, services []string)
@@ -209,9 +211,7 @@ func (r *Runner) one(ctx context.Context, src Source, s Subject, rec storage.Syn
 		}
 	}
 	hashes := prev.Hashes
-	rctx, cancel := context.WithTimeout(ctx, r.timeout())
-	res, err := src.Read(rctx, s, prev)
-	cancel()
+	res, err := r.read(ctx, src, s, prev)
 	at := r.now()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -282,6 +282,54 @@ func (r *Runner) one(ctx context.Context, src Source, s Subject, rec storage.Syn
 		r.Committed()
 	}
 	return out, nil
+}
+
+// RetryAt is implemented by read errors that say when the subject may be read again: a
+// primary rate limit that resets later than a request may wait inside its own timeout.
+type RetryAt interface {
+	RetryAt() time.Time
+}
+
+// maxRateWait bounds the wait for a rate limit: GitHub's primary limit resets within the hour.
+const maxRateWait = 65 * time.Minute
+
+// read reads the subject, waiting out a rate limit the read could not wait for itself (the
+// wait is outside sync.timeout, which bounds the reading, not the waiting) and trying again,
+// twice at most.
+func (r *Runner) read(ctx context.Context, src Source, s Subject, prev State) (Result, error) {
+	for attempt := 0; ; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, r.timeout())
+		res, err := src.Read(rctx, s, prev)
+		cancel()
+		var ra RetryAt
+		if err == nil || attempt == 2 || !errors.As(err, &ra) {
+			return res, err
+		}
+		wait := ra.RetryAt().Sub(r.now())
+		if wait > maxRateWait {
+			return res, err
+		}
+		wait = max(wait, time.Second)
+		r.log().Info("sync: waiting for the rate limit to reset", "source", src.Name(), "subject", s.Key, "wait", wait)
+		CountWait(ctx, wait)
+		if serr := r.sleep(ctx, wait); serr != nil {
+			return res, err
+		}
+	}
+}
+
+func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
+	if r.Sleep != nil {
+		return r.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // delivery stores an observation like a webhook delivery: source, type "sync", the API calls

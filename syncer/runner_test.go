@@ -215,3 +215,54 @@ func TestRunFiltersAndDryRun(t *testing.T) {
 		t.Fatalf("a full run was recorded though none ran without filters: %+v %v %v", run, ok, err)
 	}
 }
+
+// limitedError is a read that hit a rate limit resetting later than the read could wait.
+type limitedError struct{ at time.Time }
+
+func (e limitedError) Error() string      { return "403 API rate limit exceeded" }
+func (e limitedError) RetryAt() time.Time { return e.at }
+
+type limitedSource struct {
+	fakeSource
+	until time.Time
+	now   func() time.Time
+}
+
+func (l *limitedSource) Read(ctx context.Context, s Subject, prev State) (Result, error) {
+	if l.now().Before(l.until) {
+		return Result{}, limitedError{l.until}
+	}
+	return l.fakeSource.Read(ctx, s, prev)
+}
+
+func TestRunWaitsForARateLimitOutsideTheReadTimeout(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var slept []time.Duration
+	src := &limitedSource{fakeSource: fakeSource{states: map[string]releaseops.RepoState{}, errs: map[string]error{}},
+		until: now.Add(20 * time.Minute), now: clock}
+	r := &Runner{DB: db, Now: clock, Concurrency: 1, Timeout: time.Minute,
+		Sleep: func(_ context.Context, d time.Duration) error {
+			mu.Lock()
+			defer mu.Unlock()
+			slept = append(slept, d)
+			now = now.Add(d)
+			return nil
+		}}
+	sum, err := r.Run(ctx, src, Options{Keys: []string{"acme/api"}})
+	if err != nil || len(sum.Failures) != 0 || sum.Facts != 1 || sum.RateWaits != 1 {
+		t.Fatalf("summary: %+v %v", sum, err)
+	}
+	if len(slept) != 1 || slept[0] != 20*time.Minute {
+		t.Errorf("slept %v, want one wait of 20m", slept)
+	}
+	// A limit further away than the hour GitHub resets within is a failure, not a wait.
+	src.until = now.Add(3 * time.Hour)
+	sum, _ = r.Run(ctx, src, Options{Keys: []string{"acme/web"}})
+	if len(sum.Failures) != 1 || len(slept) != 1 {
+		t.Fatalf("far limit: %+v, slept %v", sum, slept)
+	}
+}
