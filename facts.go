@@ -109,6 +109,11 @@ const (
 	// FactRepoState is a repository's governance settings as read from the API by sync: the
 	// whole truth of the default branch at the fetch time, replacing every rule seen before.
 	FactRepoState FactKind = "repo_state"
+	// FactOnCall is who is on call for a PagerDuty service's escalation policy, as read by sync.
+	FactOnCall FactKind = "oncall"
+	// FactTerraformWorkspace is a Terraform workspace's settings as read by sync (whether
+	// health assessments are on, auto-apply).
+	FactTerraformWorkspace FactKind = "terraform_workspace"
 )
 
 // Fact is one normalised observation about a service. Exactly one of the typed pointers is set,
@@ -137,6 +142,8 @@ type Fact struct {
 	GateDecision     *GateDecision        `json:"gate_decision,omitempty"`
 	Notification     *Notification        `json:"notification,omitempty"`
 	RepoState        *RepoState           `json:"repo_state,omitempty"`
+	OnCall           *OnCall              `json:"oncall,omitempty"`
+	Workspace        *TerraformWorkspace  `json:"terraform_workspace,omitempty"`
 }
 
 // Deploy statuses and kinds (SPEC §3.3).
@@ -307,6 +314,10 @@ type Incident struct {
 	EscalationPolicyID string    `json:"escalation_policy_id,omitempty"`
 	CreatedAt          time.Time `json:"created_at,omitempty"`
 	URL                string    `json:"url,omitempty"`
+	// AcknowledgedAt and ResolvedAt are set by sync, which reads the incident's whole life at
+	// once (GET /incidents and its log entries), where a webhook reports one transition.
+	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
+	ResolvedAt     *time.Time `json:"resolved_at,omitempty"`
 }
 
 // PagerDutyService is a PagerDuty service event: it keeps the service id mapping alive and
@@ -333,6 +344,10 @@ type TerraformRun struct {
 	UpdatedBy    string `json:"updated_by,omitempty"`
 	URL          string `json:"url,omitempty"`
 	IsDestroy    bool   `json:"is_destroy,omitempty"`
+	// Set by sync from the run's API record: applied without a person confirming it
+	// (auto-apply), and who confirmed it when someone did.
+	AutoApplied bool   `json:"auto_applied,omitempty"`
+	ConfirmedBy string `json:"confirmed_by,omitempty"`
 }
 
 // TerraformAssessment is an HCP Terraform health assessment notification.
@@ -411,3 +426,29 @@ type SyncCoverage struct {
 
 // Failing reports whether the latest attempt failed.
 func (c SyncCoverage) Failing() bool { return c.Error != "" }
+
+// OnCall is who is on call now at each level of a PagerDuty service's escalation policy
+// (GET /oncalls), for the gate's approval message and release risk.
+type OnCall struct {
+	ServiceID          string        `json:"service_id"`
+	EscalationPolicyID string        `json:"escalation_policy_id"`
+	Levels             []OnCallLevel `json:"levels"`
+}
+
+// OnCallLevel is one escalation level's on-call person and until when (zero: indefinitely).
+type OnCallLevel struct {
+	Level int       `json:"level"`
+	User  string    `json:"user"`
+	Email string    `json:"email,omitempty"`
+	Until time.Time `json:"until,omitempty"`
+}
+
+// TerraformWorkspace is a workspace's settings as read from the HCP Terraform / TFE API.
+type TerraformWorkspace struct {
+	ID                 string `json:"id"`
+	Workspace          string `json:"workspace"`
+	Organization       string `json:"organization"`
+	AssessmentsEnabled bool   `json:"assessments_enabled"`
+	AutoApply          bool   `json:"auto_apply"`
+	URL                string `json:"url,omitempty"`
+}

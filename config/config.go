@@ -91,10 +91,17 @@ type Deploy struct {
 	WebhookSecret Secret `yaml:"webhook_secret"`
 }
 
-// Terraform is the HCP Terraform / TFE notification webhook.
+// Terraform is the HCP Terraform / TFE notification webhook and API access.
 type Terraform struct {
 	Enabled       *bool  `yaml:"enabled"`
 	WebhookSecret Secret `yaml:"webhook_secret"`
+	// Token is an HCP Terraform / TFE API token (team or user) that can read the mapped
+	// workspaces, their runs and health assessments; it enables the Terraform sync.
+	Token Secret `yaml:"token"`
+	// Address is the HCP Terraform or Terraform Enterprise address.
+	Address string `yaml:"address"`
+	// Organization owns the mapped workspaces (a workspace may also be named "org/workspace").
+	Organization string `yaml:"organization"`
 }
 
 // Slack is the bot.
@@ -177,6 +184,7 @@ func Default() Config {
 			ShutdownTimeout: releaseops.Duration(20 * time.Second), MaxHeaderBytes: 64 << 10, MaxBodyBytes: 25 << 20, MaxInFlight: 1024},
 		GitHub:    GitHub{APIURL: "https://api.github.com/"},
 		PagerDuty: PagerDuty{APIURL: "https://api.pagerduty.com"},
+		Terraform: Terraform{Address: "https://app.terraform.io"},
 		Slack:     Slack{APIURL: "https://slack.com/api/", MaxAttempts: 8},
 		Gate: Gate{
 			Thresholds: map[string]scoring.Thresholds{

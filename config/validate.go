@@ -136,6 +136,10 @@ func (c *Config) validate() []string {
 		add("sync.timeout", "must be at least 1s, got %s", c.Sync.Timeout.Std())
 	}
 	checkURL("pagerduty.api_url", c.PagerDuty.APIURL)
+	checkURL("terraform.address", c.Terraform.Address)
+	if c.Terraform.Token.IsSet() && c.Terraform.Organization == "" {
+		add("terraform.organization", "required with terraform.token: the HCP Terraform / TFE organisation that owns the mapped workspaces")
+	}
 	checkURL("slack.api_url", c.Slack.APIURL)
 	if c.Slack.SocketMode && !c.Slack.AppToken.IsSet() {
 		add("slack.app_token", "required when slack.socket_mode is true (an xapp- token with connections:write)")
