@@ -641,7 +641,8 @@ func trim(fs []releaseops.Fact, cutoff time.Time) []releaseops.Fact {
 // isMoment reports whether a fact kind is a moment (trimmed with age) rather than a setting.
 func isMoment(k releaseops.FactKind) bool {
 	switch k {
-	case releaseops.FactBranchProtection, releaseops.FactRuleset, releaseops.FactPagerDutyService, releaseops.FactRepoState:
+	case releaseops.FactBranchProtection, releaseops.FactRuleset, releaseops.FactPagerDutyService, releaseops.FactRepoState,
+		releaseops.FactOnCall, releaseops.FactTerraformWorkspace:
 		return false
 	}
 	return true

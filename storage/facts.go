@@ -22,7 +22,8 @@ type StoredFact struct {
 
 // stateKinds are facts that describe a standing setting rather than a moment: the latest of
 // each is needed however old it is (branch protection configured two years ago still holds).
-var stateKinds = []releaseops.FactKind{releaseops.FactBranchProtection, releaseops.FactRuleset, releaseops.FactPagerDutyService, releaseops.FactRepoState}
+var stateKinds = []releaseops.FactKind{releaseops.FactBranchProtection, releaseops.FactRuleset, releaseops.FactPagerDutyService, releaseops.FactRepoState,
+	releaseops.FactOnCall, releaseops.FactTerraformWorkspace}
 
 // FactsForService returns the service's facts that happened at or after since, plus every
 // state fact of any age, oldest first.
