@@ -75,6 +75,11 @@ func (s *Syncer) RateLimit() syncer.RateLimit {
 // which costs one unconditional read.
 const syncMemoryVersion = 1
 
+// recheckAbsent is how long an absence GitHub answers without an ETag is believed before it
+// is asked again: a 404 or 403 cannot be asked conditionally, so asking on every read would
+// cost a counted call each time for something that rarely changes.
+const recheckAbsent = 24 * time.Hour
+
 // syncMemory is what a Read keeps for the next one (syncer.State.Memory).
 type syncMemory struct {
 	V        int                    `json:"v"`

@@ -17,10 +17,6 @@ import (
 	"github.com/releaseops/releaseops/syncer"
 )
 
-// codeownersPaths are where GitHub looks for CODEOWNERS, in the order it looks: the first
-// found is the one it uses.
-var codeownersPaths = []string{".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"}
-
 type repoMemo struct {
 	FullName      string `json:"full_name"`
 	DefaultBranch string `json:"default_branch"`
@@ -29,12 +25,24 @@ type repoMemo struct {
 
 // branchMemo is what the default branch's calls said last time, normalised, so that the
 // "branch" observation can be rebuilt when only some of them changed.
+//
+// Memory from before the branch itself was read has no Tree, nor the other fields its
+// answer decides; a missing field only means asking again, so the memory version stays.
 type branchMemo struct {
-	Branch     string                       `json:"branch"`
-	Classic    *releaseops.BranchProtection `json:"classic,omitempty"` // nil: not protected
-	Rulesets   []releaseops.Ruleset         `json:"rulesets,omitempty"`
-	RulePages  int                          `json:"rule_pages,omitempty"`
-	Codeowners map[string]bool              `json:"codeowners,omitempty"` // path read → present
+	Branch string `json:"branch"`
+	// Protected is the branch's "protected": classic protection or an active ruleset.
+	Protected bool                         `json:"protected,omitempty"`
+	Classic   *releaseops.BranchProtection `json:"classic,omitempty"` // nil: not protected
+	// NoClassic is when the protection call last said 404 although the branch is protected
+	// (by rulesets only); zero when it was not asked or answered otherwise.
+	NoClassic time.Time            `json:"no_classic,omitzero"`
+	Rulesets  []releaseops.Ruleset `json:"rulesets,omitempty"`
+	RulePages int                  `json:"rule_pages,omitempty"`
+	// Tree is the root tree of the branch head that CODEOWNERS was looked for in; Dirs are
+	// the subtrees read for it, by name.
+	Tree       string             `json:"tree,omitempty"`
+	Dirs       map[string]dirMemo `json:"dirs,omitempty"`
+	Codeowners map[string]bool    `json:"codeowners,omitempty"` // path looked for → present
 }
 
 // readRepo reads GET /repos/{owner}/{repo}: the canonical name and the default branch.
@@ -77,13 +85,11 @@ func (r *repoRead) readBranch(ctx context.Context) ([]syncer.Observation, error)
 		old = nil // a renamed default branch: nothing kept is about this one
 	}
 	next := &branchMemo{Branch: r.branch, Codeowners: map[string]bool{}}
-	var protCall, rulesCall []*fetched
-	var ownerCalls []*fetched
+	var headCalls, rulesCall []*fetched
 	if r.branch != "" {
 		err := runAll(ctx,
-			func(ctx context.Context) (err error) { protCall, err = r.readProtection(ctx, old, next); return },
+			func(ctx context.Context) (err error) { headCalls, err = r.readHead(ctx, old, next); return },
 			func(ctx context.Context) (err error) { rulesCall, err = r.readRules(ctx, old, next); return },
-			func(ctx context.Context) (err error) { ownerCalls, err = r.readCodeowners(ctx, old, next); return },
 		)
 		if err != nil {
 			return nil, err
@@ -95,7 +101,7 @@ func (r *repoRead) readBranch(ctx context.Context) ([]syncer.Observation, error)
 	if r.old.Repo != nil && r.old.Branch != nil && sameJSON(state, repoState(r.old.Repo, r.old.Branch)) {
 		return nil, nil // every call said 304, or said again what it said last time
 	}
-	calls := slices.Concat(protCall, rulesCall, []*fetched{r.repoCall}, ownerCalls)
+	calls := slices.Concat(headCalls, rulesCall, []*fetched{r.repoCall})
 	obs := syncer.Observation{Key: "branch"}
 	var at time.Time
 	for _, c := range calls {
@@ -112,9 +118,60 @@ func (r *repoRead) branchPath() string {
 	return r.base() + "/branches/" + url.PathEscape(r.branch)
 }
 
-// readProtection reads the classic branch protection; 404 ("Branch not protected") is none.
-func (r *repoRead) readProtection(ctx context.Context, old, next *branchMemo) ([]*fetched, error) {
-	resp, err := r.f.get(ctx, r.branchPath()+"/protection", getOpts{keep: true, conditional: old != nil, allow: []int{http.StatusNotFound}})
+// readHead reads the branch itself, then what it decides: its "protected" says whether a
+// classic protection can exist, and its head commit names the root tree CODEOWNERS is
+// looked for in. Its ETag covers both, so a 304 says neither changed.
+func (r *repoRead) readHead(ctx context.Context, old, next *branchMemo) ([]*fetched, error) {
+	resp, err := r.f.get(ctx, r.branchPath(), getOpts{keep: true, conditional: old != nil && old.Tree != "", allow: []int{http.StatusNotFound}})
+	if err != nil {
+		return nil, err
+	}
+	tree := ""
+	switch resp.Status {
+	case http.StatusNotFound:
+		// An empty repository names a default branch that has no commit yet: nothing to
+		// protect, no file to own.
+		return []*fetched{resp}, nil
+	case http.StatusNotModified:
+		next.Protected, tree = old.Protected, old.Tree
+	default:
+		var b gh.Branch
+		if err := r.f.decode(resp, resp.Body, &b); err != nil {
+			return nil, err
+		}
+		next.Protected = b.GetProtected()
+		// GitHub's trees call also takes a ref, should an answer ever omit the tree.
+		tree = firstNonEmpty(b.GetCommit().GetCommit().GetTree().GetSHA(), r.branch)
+	}
+	var protCalls, treeCalls []*fetched
+	err = runAll(ctx,
+		func(ctx context.Context) (err error) {
+			protCalls, err = r.readProtection(ctx, old, next, resp.notModified())
+			return
+		},
+		func(ctx context.Context) (err error) { treeCalls, err = r.readCodeowners(ctx, old, next, tree); return },
+	)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat([]*fetched{resp}, protCalls, treeCalls), nil
+}
+
+// readProtection reads the classic branch protection of a protected branch; 404 ("Branch
+// not protected") is none. GitHub's "protected" is true for rulesets too, and a branch
+// protected by rulesets alone answers 404 every time, without an ETag. While the branch
+// answers 304 that 404 is believed for recheckAbsent: the flag is in the branch's answer,
+// whose ETag changes when it flips, but a classic protection added where a ruleset already
+// protects leaves it true, and GitHub does not document what else would change then.
+func (r *repoRead) readProtection(ctx context.Context, old, next *branchMemo, branchUnchanged bool) ([]*fetched, error) {
+	if !next.Protected {
+		return nil, nil
+	}
+	if branchUnchanged && old.Classic == nil && !old.NoClassic.IsZero() && r.now.Sub(old.NoClassic) < recheckAbsent {
+		next.NoClassic = old.NoClassic
+		return nil, nil
+	}
+	resp, err := r.f.get(ctx, r.branchPath()+"/protection", getOpts{keep: true, conditional: old != nil && old.Classic != nil, allow: []int{http.StatusNotFound}})
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +184,8 @@ func (r *repoRead) readProtection(ctx context.Context, old, next *branchMemo) ([
 			return nil, err
 		}
 		next.Classic = classicProtection(&p, r.fullName, r.branch)
+	case http.StatusNotFound:
+		next.NoClassic = r.now
 	}
 	return []*fetched{resp}, nil
 }
@@ -246,42 +305,6 @@ func applyRule(rs *releaseops.Ruleset, rule branchRule) error {
 		rs.BlocksDeletion = true
 	}
 	return nil
-}
-
-// readCodeowners finds the CODEOWNERS file GitHub uses: the first of codeownersPaths that
-// exists on the default branch. 404 is absent.
-func (r *repoRead) readCodeowners(ctx context.Context, old, next *branchMemo) ([]*fetched, error) {
-	var calls []*fetched
-	for _, p := range codeownersPaths {
-		known := false
-		if old != nil {
-			_, known = old.Codeowners[p]
-		}
-		resp, err := r.f.get(ctx, r.base()+"/contents/"+p, getOpts{keep: true, conditional: known, allow: []int{http.StatusNotFound}})
-		if err != nil {
-			return nil, err
-		}
-		calls = append(calls, resp)
-		present := false
-		switch resp.Status {
-		case http.StatusNotModified:
-			present = old.Codeowners[p]
-		case http.StatusOK:
-			// A directory answers with a list of its entries; only a file counts.
-			if t := bytes.TrimSpace(resp.Body); len(t) > 0 && t[0] == '{' {
-				var c gh.RepositoryContent
-				if err := r.f.decode(resp, resp.Body, &c); err != nil {
-					return nil, err
-				}
-				present = c.GetType() == "file" && IsCodeowners(firstNonEmpty(c.GetPath(), p))
-			}
-		}
-		next.Codeowners[p] = present
-		if present {
-			break
-		}
-	}
-	return calls, nil
 }
 
 // repoState assembles the RepoState fact from the pieces.

@@ -42,6 +42,9 @@ func TestSyncErrorsNameTheSubjectAndTheCause(t *testing.T) {
 		{"no administration permission", func(g *syncGitHub) {
 			g.fail("/repos/acme/api/branches/main/protection", http.StatusForbidden, "errors/not-accessible.json")
 		}, "acme/api: GET /repos/acme/api/branches/main/protection: 403 Resource not accessible by integration (the App lacks administration:read)"},
+		{"no contents permission", func(g *syncGitHub) {
+			g.fail("/repos/acme/api/branches/main", http.StatusForbidden, "errors/not-accessible.json")
+		}, "acme/api: GET /repos/acme/api/branches/main: 403 Resource not accessible by integration (the App lacks contents:read)"},
 		{"server error after retries", func(g *syncGitHub) {
 			g.fail("/repos/acme/api/releases?per_page=30", http.StatusInternalServerError, "errors/server-error.json")
 		}, "acme/api: GET /repos/acme/api/releases?per_page=30: 500 Server Error (GitHub failed; retried)"},
@@ -156,8 +159,8 @@ func TestSyncWaitsOutRateLimits(t *testing.T) {
 	if stats.RateWaits.Load() != 2 || time.Duration(stats.WaitedNanos.Load()) != 6*time.Second {
 		t.Errorf("stats: %d waits for %v, want 2 for 6s", stats.RateWaits.Load(), time.Duration(stats.WaitedNanos.Load()))
 	}
-	if stats.Requests.Load() != 12 {
-		t.Errorf("stats count %d requests, want the 10 of the read and the 2 refused", stats.Requests.Load())
+	if stats.Requests.Load() != 13 {
+		t.Errorf("stats count %d requests, want the 11 of the read and the 2 refused", stats.Requests.Load())
 	}
 	if got := clock.Now().Sub(start); got != 6*time.Second {
 		t.Errorf("the fake clock moved %v, want 6s", got)

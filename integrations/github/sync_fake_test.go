@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -124,6 +125,18 @@ func (g *syncGitHub) ok(path, file string, next ...string) {
 		r.next = syncKey(next[0])
 	}
 	g.set(path, r)
+}
+
+// tree serves a git tree (a testdata file) at the sha it names, as GitHub does.
+func (g *syncGitHub) tree(full, file string) {
+	g.t.Helper()
+	var t struct {
+		SHA string `json:"sha"`
+	}
+	if err := json.Unmarshal(g.testdata(file), &t); err != nil || t.SHA == "" {
+		g.t.Fatalf("%s: not a tree: %v", file, err)
+	}
+	g.ok("/repos/"+full+"/git/trees/"+t.SHA, file)
 }
 
 // fail serves a testdata error body with status.
@@ -262,10 +275,10 @@ func newTestSyncer(g *syncGitHub) *Syncer {
 // syncFixture says what the fake serves for one repository; empty fields serve GitHub's
 // answer for "nothing there".
 type syncFixture struct {
-	dir          string // under testdata/sync
-	protection   string // file; "" = 404 Branch not protected
-	rules        string // file; "" = []
-	codeowners   string // path GitHub finds it at, served from dir/codeowners.json; "" = none
+	dir          string   // under testdata/sync; dir/branch.json is the default branch main
+	protection   string   // file; "" = 404 Branch not protected
+	rules        string   // file; "" = []
+	trees        []string // git trees served at the sha each names: the root and subtrees
 	pulls        []string
 	reviews      map[int][]string
 	deployments  string
@@ -286,15 +299,16 @@ func (g *syncGitHub) serveRepo(full string, f syncFixture) {
 		return file(name)
 	}
 	g.ok(base, file("repo.json"))
+	g.ok(base+"/branches/main", file("branch.json"))
+	for _, t := range f.trees {
+		g.tree(full, file(t))
+	}
 	if f.protection != "" {
 		g.ok(base+"/branches/main/protection", file(f.protection))
 	} else {
 		g.fail(base+"/branches/main/protection", http.StatusNotFound, "errors/branch-not-protected.json")
 	}
 	g.ok(base+"/rules/branches/main?per_page=100", or(f.rules, "common/empty-list.json"))
-	if f.codeowners != "" {
-		g.ok(base+"/contents/"+f.codeowners, file("codeowners.json"))
-	}
 	pulls := base + "/pulls?state=closed&base=main&sort=updated&direction=desc&per_page=100"
 	if len(f.pulls) == 0 {
 		g.ok(pulls, "common/empty-list.json")
@@ -345,16 +359,20 @@ func (g *syncGitHub) serveRepo(full string, f syncFixture) {
 	}
 }
 
-// The three repositories of the tests.
+// The three repositories of the tests: classic protection and .github/CODEOWNERS; rulesets
+// and a root CODEOWNERS; nothing, with both alert tools off.
 var (
 	acmeAPI = syncFixture{
-		dir: "acme-api", protection: "protection.json", codeowners: ".github/CODEOWNERS",
+		dir: "acme-api", protection: "protection.json", trees: []string{"tree.json", "tree.github.json"},
 		pulls:       []string{"pulls.page1.json", "pulls.page2.json", "pulls.page3.json"},
 		reviews:     map[int][]string{42: {"reviews.42.json"}, 40: {"reviews.40.page1.json", "reviews.40.page2.json"}, 37: {"reviews.37.json"}},
 		deployments: "deployments.json",
 		statuses:    map[int64]string{1001: "statuses.1001.json", 1002: "statuses.1002.json", 1003: "statuses.1003.json"},
 		releases:    "releases.json", dependabot: "dependabot.json", codeScanning: "code-scanning.json",
 	}
-	acmeWeb  = syncFixture{dir: "acme-web", rules: "rules.json", codeowners: "CODEOWNERS", codeScanning: "no-analysis"}
-	acmeDocs = syncFixture{dir: "acme-docs", dependabot: "disabled", codeScanning: "advanced-security"}
+	// Protected by a ruleset alone: "protected" is true, and the protection call says 404.
+	acmeWeb = syncFixture{dir: "acme-web", rules: "rules.json", trees: []string{"tree.json", "tree.github.json"},
+		codeScanning: "no-analysis"}
+	acmeDocs = syncFixture{dir: "acme-docs", trees: []string{"tree.json", "tree.docs.json"},
+		dependabot: "disabled", codeScanning: "advanced-security"}
 )

@@ -284,6 +284,8 @@ func permissionFor(path string) string {
 	switch {
 	case strings.Contains(path, "/protection"):
 		return "administration:read"
+	case strings.Contains(path, "/rules/"):
+		return "metadata:read"
 	case strings.Contains(path, "/pulls"):
 		return "pull_requests:read"
 	case strings.Contains(path, "/deployments"):
@@ -292,7 +294,8 @@ func permissionFor(path string) string {
 		return "dependabot_alerts:read"
 	case strings.Contains(path, "/code-scanning/"):
 		return "security_events:read"
-	case strings.Contains(path, "/contents/"), strings.Contains(path, "/releases"):
+	case strings.Contains(path, "/contents/"), strings.Contains(path, "/releases"), strings.Contains(path, "/git/"),
+		strings.Contains(path, "/branches/"):
 		return "contents:read"
 	}
 	return "metadata:read"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,12 +67,30 @@ func TestSyncReadsRepoStateOfThreeRepositories(t *testing.T) {
 				RequiredApprovingReviews: 1, LinearHistory: true, SignedCommits: true}}},
 		"acme/docs": {Repo: "acme/docs", DefaultBranch: "main"},
 	}
-	// Requests of a first read, and of a second one with nothing changed.
-	wantFirst := map[string]int64{"acme/api": 17, "acme/web": 10, "acme/docs": 11}
-	// A 404 carries no ETag, so what was absent is asked again; everything else is a 304.
+	// A first read asks the branch, then its protection only if it is protected, and the
+	// root tree and the subtrees GitHub would look in for CODEOWNERS, only as far as the
+	// first found. The rest (pull requests with reviews, deployments with statuses,
+	// releases, alerts) is the same as ever: 11 calls for acme/api, 5 for the others.
+	wantFirst := map[string]int{"acme/api": 19, "acme/web": 11, "acme/docs": 10}
+	wantFirstHead := map[string][]string{
+		"acme/api": {"/branches/main", "/branches/main/protection",
+			"/git/trees/fc5060f85014c7dd7c29504f1916c4f1647938b4", "/git/trees/c9040a073e6ab5680be6f3069b4691b083c41a4a"},
+		"acme/web": {"/branches/main", "/branches/main/protection",
+			"/git/trees/283c8021921b92f3b3d14bdbfd478b50febcf5fc", "/git/trees/e389afabb55f0572cce252cbdaff3fdb99d92960"},
+		"acme/docs": {"/branches/main",
+			"/git/trees/1fce3308055c76d54881b5dbd9fb60f29e2b00f0", "/git/trees/44e20ed1e2d978b7154dbe9e1af07813c063516e"},
+	}
+	// Unchanged, every call is conditional and answers 304, but for the alert lists of tools
+	// that are off (a 403 or 404 has no ETag). What was absent is not asked: an unchanged
+	// branch carries its protected flag and root tree, and a ruleset-only branch's 404 holds
+	// while the branch is unchanged.
+	unchanged := []string{"", "/branches/main", "/rules/branches/main?per_page=100",
+		"/pulls?state=closed&base=main&sort=updated&direction=desc&per_page=100", "/deployments?per_page=30", "/releases?per_page=30"}
+	dependabot, codeScanning := "/dependabot/alerts?state=open&per_page=100", "/code-scanning/alerts?state=open&per_page=100"
 	wantAgain := map[string][]string{
-		"acme/web":  {"/contents/.github/CODEOWNERS", "/branches/main/protection", "/code-scanning/alerts"},
-		"acme/docs": {"/contents/.github/CODEOWNERS", "/contents/CODEOWNERS", "/contents/docs/CODEOWNERS", "/branches/main/protection", "/dependabot/alerts", "/code-scanning/alerts"},
+		"acme/api":  append(slices.Clone(unchanged), "/branches/main/protection", dependabot, codeScanning),
+		"acme/web":  append(slices.Clone(unchanged), dependabot, codeScanning),
+		"acme/docs": append(slices.Clone(unchanged), dependabot, codeScanning),
 	}
 	for _, key := range []string{"acme/api", "acme/web", "acme/docs"} {
 		t.Run(key, func(t *testing.T) {
@@ -86,8 +105,8 @@ func TestSyncReadsRepoStateOfThreeRepositories(t *testing.T) {
 			if f.Subject != repoSubject(key) || !f.At.Equal(clock.Now()) {
 				t.Errorf("fact subject %v at %v, want %v at %v", f.Subject, f.At, repoSubject(key), clock.Now())
 			}
-			if p := o.Requests[0].Path; p != "/repos/"+key+"/branches/main/protection" {
-				t.Errorf("first request of the branch observation = %s, want the protection", p)
+			if p := o.Requests[0].Path; p != "/repos/"+key+"/branches/main" {
+				t.Errorf("first request of the branch observation = %s, want the branch", p)
 			}
 			for _, q := range o.Requests {
 				if (q.Status == http.StatusOK) != (len(q.Response) > 0) {
@@ -97,36 +116,44 @@ func TestSyncReadsRepoStateOfThreeRepositories(t *testing.T) {
 					t.Errorf("request %s: no ETag recorded", q.Path)
 				}
 			}
-			if n := int64(len(g.Hits())); stats.Requests.Load() != n || n != wantFirst[key] {
+			hits := g.Hits()
+			if n := len(hits); stats.Requests.Load() != int64(n) || n != wantFirst[key] {
 				t.Errorf("first read: stats count %d requests, the fake answered %d; want %d", stats.Requests.Load(), n, wantFirst[key])
+			}
+			var head []string
+			for _, h := range hits {
+				if rest := strings.TrimPrefix(h.Key, "/repos/"+key); strings.HasPrefix(rest, "/branches/") || strings.HasPrefix(rest, "/git/") {
+					head = append(head, rest)
+				}
+			}
+			if !slices.Equal(syncSorted(head), syncSorted(wantFirstHead[key])) {
+				t.Errorf("first read asked\n %v\nwant\n %v", head, wantFirstHead[key])
 			}
 
 			again, stats := syncRead(t, s, key, res.State)
 			if len(again.Observations) != 0 {
 				t.Errorf("unchanged read: %d observations, want none: %+v", len(again.Observations), again.Observations)
 			}
-			var asked []string
-			hits := g.Hits()
+			hits = g.Hits()
+			var asked, wantKeys []string
+			off := 0
 			for _, h := range hits {
-				if h.Status == http.StatusNotModified {
-					continue
-				}
-				if h.IfNoneMatch != "" || (h.Status != http.StatusNotFound && h.Status != http.StatusForbidden) {
-					t.Errorf("unchanged read: %s answered %d (If-None-Match %q); want 304, or a 404/403 asked again", h.Key, h.Status, h.IfNoneMatch)
+				if strings.Contains(h.Key, "/alerts?") && h.IfNoneMatch == "" && (h.Status == http.StatusForbidden || h.Status == http.StatusNotFound) {
+					off++
+				} else if h.Status != http.StatusNotModified || h.IfNoneMatch == "" {
+					t.Errorf("unchanged read: %s answered %d (If-None-Match %q); want a conditional 304", h.Key, h.Status, h.IfNoneMatch)
 				}
 				asked = append(asked, h.Key)
 			}
-			if len(asked) != len(wantAgain[key]) {
-				t.Errorf("unchanged read asked again %v; want only %v", asked, wantAgain[key])
-			}
 			for _, w := range wantAgain[key] {
-				if !syncContains(asked, w) {
-					t.Errorf("unchanged read did not ask %s again: %v", w, asked)
-				}
+				wantKeys = append(wantKeys, syncKey("/repos/"+key+w))
 			}
-			if stats.Requests.Load() != int64(len(hits)) || stats.NotModified.Load() != int64(len(hits)-len(asked)) {
+			if !slices.Equal(syncSorted(asked), syncSorted(wantKeys)) {
+				t.Errorf("unchanged read asked\n %v\nwant\n %v", syncSorted(asked), syncSorted(wantKeys))
+			}
+			if stats.Requests.Load() != int64(len(hits)) || stats.NotModified.Load() != int64(len(hits)-off) {
 				t.Errorf("unchanged read stats: %d requests, %d not modified; the fake answered %d, %d of them 304",
-					stats.Requests.Load(), stats.NotModified.Load(), len(hits), len(hits)-len(asked))
+					stats.Requests.Load(), stats.NotModified.Load(), len(hits), len(hits)-off)
 			}
 			if !reflect.DeepEqual(again.State.ETags, res.State.ETags) {
 				t.Errorf("unchanged read changed the ETags:\n got %v\nwant %v", again.State.ETags, res.State.ETags)
@@ -188,19 +215,38 @@ func TestSyncDefaultBranchRenamed(t *testing.T) {
 	repo["default_branch"] = "trunk"
 	body, _ := json.Marshal(repo)
 	g.set("/repos/acme/api", syncRoute{status: http.StatusOK, body: body})
-	// A branch with no rules and no pull requests answers empty lists, as GitHub does.
+	// trunk points at the same commit, unprotected. A branch with no rules and no pull
+	// requests answers empty lists, as GitHub does.
+	var branch map[string]any
+	if err := json.Unmarshal(g.testdata("acme-api/branch.json"), &branch); err != nil {
+		t.Fatal(err)
+	}
+	branch["name"], branch["protected"] = "trunk", false
+	body, _ = json.Marshal(branch)
+	g.set("/repos/acme/api/branches/trunk", syncRoute{status: http.StatusOK, body: body})
 	g.ok("/repos/acme/api/rules/branches/trunk?per_page=100", "common/empty-list.json")
 	g.ok("/repos/acme/api/pulls?state=closed&base=trunk&sort=updated&direction=desc&per_page=100", "common/empty-list.json")
 	g.Hits()
 	res, _ := syncRead(t, s, "acme/api", first.State)
 	got := syncRepoState(t, res)
 	if got.DefaultBranch != "trunk" || got.Classic != nil || !got.Codeowners {
-		t.Errorf("after the rename: %s; want trunk, unprotected (404), CODEOWNERS found again", syncJSON(got))
+		t.Errorf("after the rename: %s; want trunk, unprotected, CODEOWNERS found again", syncJSON(got))
 	}
+	trees := 0
 	for _, h := range g.Hits() {
 		if strings.Contains(h.Key, "/trunk") && h.IfNoneMatch != "" {
 			t.Errorf("%s asked conditionally with an ETag of another branch", h.Key)
 		}
+		if strings.Contains(h.Key, "/protection") {
+			t.Errorf("asked %s of a branch that says it is not protected", h.Key)
+		}
+		if strings.Contains(h.Key, "/git/trees/") {
+			trees++
+		}
+	}
+	// A renamed default branch is read as new, its trees too.
+	if trees != 2 {
+		t.Errorf("read %d trees, want the root and .github again", trees)
 	}
 }
 
@@ -216,13 +262,10 @@ func TestSyncSubjectsAndName(t *testing.T) {
 	}
 }
 
-func syncContains(list []string, part string) bool {
-	for _, s := range list {
-		if strings.Contains(s, part) {
-			return true
-		}
-	}
-	return false
+func syncSorted(list []string) []string {
+	out := slices.Clone(list)
+	slices.Sort(out)
+	return out
 }
 
 func syncJSON(v any) string {
