@@ -19,7 +19,10 @@ import (
 
 // alertsMemo is one tool's open alerts as last read.
 type alertsMemo struct {
-	Off   bool         `json:"off,omitempty"` // the feature is not enabled for the repository
+	Off bool `json:"off,omitempty"` // the feature is not enabled for the repository
+	// OffAt is when GitHub said so. Its 403 or 404 has no ETag, so it is believed for
+	// recheckAbsent rather than asked again on every read.
+	OffAt time.Time    `json:"off_at,omitzero"`
 	Pages int          `json:"pages,omitempty"`
 	Open  []alertEntry `json:"open,omitempty"`
 }
@@ -38,7 +41,8 @@ type alertTool struct {
 
 // readAlerts reads the open Dependabot and code scanning alerts into one "alerts"
 // observation: every open alert, and a "fixed" fact for each alert open last time and absent
-// now. A tool that is off for the repository has no alerts; that is not a failure. A tool
+// now. A tool that is off for the repository has no alerts; that is not a failure, and it
+// is asked again only after recheckAbsent (alert webhooks report new alerts sooner). A tool
 // switched off since the last read counts its alerts as gone too: GitHub no longer reports
 // them, and kept open they would weigh on the score for ever.
 func (r *repoRead) readAlerts(ctx context.Context) ([]syncer.Observation, error) {
@@ -100,6 +104,9 @@ func (r *repoRead) readAlerts(ctx context.Context) ([]syncer.Observation, error)
 // readAlertTool reads one tool's open alerts, every page.
 func (r *repoRead) readAlertTool(ctx context.Context, t alertTool) (*alertsMemo, []*fetched, error) {
 	old := r.old.Alerts[t.name]
+	if old != nil && old.Off && !old.OffAt.IsZero() && r.now.Sub(old.OffAt) < recheckAbsent {
+		return old, nil, nil // still off, as far as anyone can know without asking
+	}
 	// A 304 on the first page says nothing of later ones (an alert fixed on page 2 leaves
 	// page 1 as it was), so only a one-page list is asked conditionally.
 	cond := old != nil && !old.Off && old.Pages <= 1
@@ -114,7 +121,7 @@ func (r *repoRead) readAlertTool(ctx context.Context, t alertTool) (*alertsMemo,
 		if !featureOff(first.message) {
 			return nil, nil, r.f.statusError(first)
 		}
-		return &alertsMemo{Off: true}, []*fetched{first}, nil
+		return &alertsMemo{Off: true, OffAt: r.now}, []*fetched{first}, nil
 	}
 	m := &alertsMemo{}
 	pages, err := r.f.list(ctx, first, func(page *fetched, items []json.RawMessage) (bool, error) {

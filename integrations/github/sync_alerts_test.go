@@ -109,3 +109,50 @@ func TestFeatureOff(t *testing.T) {
 		}
 	}
 }
+
+func TestSyncAlertsFeatureOffIsAskedAgainAfterADay(t *testing.T) {
+	clock := newSyncClock()
+	g := newSyncGitHub(t, clock)
+	g.serveRepo("acme/docs", acmeDocs)
+	s := newTestSyncer(g)
+	res, _ := syncRead(t, s, "acme/docs", syncer.State{})
+	alertCalls := func() []string {
+		var out []string
+		for _, h := range g.Hits() {
+			if strings.Contains(h.Key, "/alerts") {
+				out = append(out, h.Key+" "+strconv.Itoa(h.Status))
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	alertCalls()
+
+	clock.Sleep(t.Context(), 23*time.Hour)
+	res, _ = syncRead(t, s, "acme/docs", res.State)
+	if got := alertCalls(); len(got) != 0 || len(res.Observations) != 0 {
+		t.Errorf("23 h after the tools said off: asked %v, %d observations; want nothing", got, len(res.Observations))
+	}
+
+	// A day on, both are asked again; Dependabot has been switched on meanwhile.
+	g.ok("/repos/acme/docs/dependabot/alerts?state=open&per_page=100", "acme-api/dependabot.json")
+	clock.Sleep(t.Context(), time.Hour)
+	res, _ = syncRead(t, s, "acme/docs", res.State)
+	want := []string{
+		"/repos/acme/docs/code-scanning/alerts?per_page=100&state=open 403",
+		"/repos/acme/docs/dependabot/alerts?per_page=100&state=open 200",
+	}
+	if got := alertCalls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("a day after: asked %v, want %v", got, want)
+	}
+	if got := alertFacts(syncObservation(t, res, "alerts")); !reflect.DeepEqual(got, []string{"dependabot:1:open:medium", "dependabot:2:open:high"}) {
+		t.Errorf("a day after: alerts = %v", got)
+	}
+
+	// Code scanning's new 403 is the one believed now; Dependabot is read conditionally.
+	clock.Sleep(t.Context(), time.Hour)
+	syncRead(t, s, "acme/docs", res.State)
+	if got := alertCalls(); !reflect.DeepEqual(got, []string{"/repos/acme/docs/dependabot/alerts?per_page=100&state=open 304"}) {
+		t.Errorf("an hour later: asked %v, want Dependabot's 304 only", got)
+	}
+}
