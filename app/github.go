@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/releaseops/releaseops/config"
 	"github.com/releaseops/releaseops/integrations/github"
@@ -28,7 +29,9 @@ func newGitHubClients(cfg *config.Config, log *slog.Logger) (*github.Clients, er
 		APIURL:         cfg.GitHub.APIURL,
 		// Innermost, so it sees every call (token mints too): it waits out rate limits,
 		// retries transient 5xx on reads and counts requests for the sync's summary.
-		Transport: github.NewRateLimitTransport(nil, github.RateLimitOptions{Log: log.With("component", "github")}),
+		// A wait inside a request must end within the client's 30 s timeout; a limit that
+		// resets later is handed back and the sync runner waits for it between two reads.
+		Transport: github.NewRateLimitTransport(nil, github.RateLimitOptions{MaxWait: 20 * time.Second, Log: log.With("component", "github")}),
 		Log:       log.With("component", "github"),
 	})
 	if err != nil {

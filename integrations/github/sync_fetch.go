@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -234,7 +235,13 @@ type SyncError struct {
 	Status  int
 	Message string // GitHub's message, or the status text
 	Hint    string
+	// Reset is when a primary rate limit that was still spent resets (zero otherwise): the
+	// sync runner waits for it between two reads of the subject (syncer.RetryAt).
+	Reset time.Time
 }
+
+// RetryAt implements syncer.RetryAt for a read refused by a spent primary rate limit.
+func (e *SyncError) RetryAt() time.Time { return e.Reset }
 
 func (e *SyncError) Error() string {
 	s := fmt.Sprintf("%s: GET %s: %d %s", e.Subject, e.Path, e.Status, e.Message)
@@ -256,8 +263,9 @@ func (f *fetcher) statusError(r *fetched) error {
 		e.Message = "bad credentials: the token was revoked or the App uninstalled"
 	case (r.Status == http.StatusForbidden || r.Status == http.StatusTooManyRequests) && r.header.Get("X-RateLimit-Remaining") == "0":
 		e.Hint = "rate limit still spent after waiting"
-		if reset := r.header.Get("X-RateLimit-Reset"); reset != "" {
-			e.Hint += "; it resets at unix " + reset
+		if reset, err := strconv.ParseInt(r.header.Get("X-RateLimit-Reset"), 10, 64); err == nil && reset > 0 {
+			e.Reset = time.Unix(reset, 0).UTC()
+			e.Hint += "; it resets at " + e.Reset.Format(time.RFC3339)
 		}
 	case r.Status == http.StatusTooManyRequests || strings.Contains(lower, "secondary rate limit"):
 		e.Hint = "secondary rate limit still in force after waiting; lower sync.concurrency"
