@@ -19,7 +19,8 @@ const DefaultAPIURL = "https://api.pagerduty.com"
 // Client reads what the Observability and Operational coordination signals need from the
 // PagerDuty REST API. It wraps go-pagerduty.
 type Client struct {
-	pd *pagerduty.Client
+	pd       *pagerduty.Client
+	endpoint string // the API root, without a trailing slash
 }
 
 // NewClient returns a client that authenticates with an API token. apiURL overrides the
@@ -29,11 +30,24 @@ func NewClient(token, apiURL string, hc *http.Client) *Client {
 	if apiURL == "" {
 		apiURL = DefaultAPIURL
 	}
-	pd := pagerduty.NewClient(token, pagerduty.WithAPIEndpoint(strings.TrimSuffix(apiURL, "/")))
+	endpoint := strings.TrimSuffix(apiURL, "/")
+	pd := pagerduty.NewClient(token, pagerduty.WithAPIEndpoint(endpoint))
 	if hc != nil {
 		pd.HTTPClient = hc
 	}
-	return &Client{pd: pd}
+	return &Client{pd: pd, endpoint: endpoint}
+}
+
+// get sends GET ref (a path relative to the API root, with its query) with go-pagerduty's
+// headers (the token, the v2 Accept header, its user agent) and hands back the response
+// as it came: sync keeps PagerDuty's bodies as evidence, which the typed calls, decoding
+// into structs, would lose. The caller closes the body.
+func (c *Client) get(ctx context.Context, ref string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint+ref, nil)
+	if err != nil {
+		return nil, fmt.Errorf("build GET %s: %w", ref, err)
+	}
+	return c.pd.Do(req, true)
 }
 
 // EscalationLevels returns how many levels (escalation rules) the escalation policy of the
