@@ -61,13 +61,16 @@ type what struct {
 	scope  string // the OAuth scope reading it needs
 }
 
-// ref builds a path with its query. Brackets stay unescaped, as PagerDuty documents its
-// array parameters (statuses[]=resolved), so that the evidence reads like the docs.
+// ref builds a path with its query. Brackets and colons stay unescaped, as PagerDuty
+// documents its parameters (statuses[]=resolved, since=2026-09-02T12:00:00Z), so that the
+// evidence reads like the docs; both are valid in a query.
+var queryUnescape = strings.NewReplacer("%5B%5D=", "[]=", "%3A", ":")
+
 func ref(path string, q url.Values) string {
 	if len(q) == 0 {
 		return path
 	}
-	return path + "?" + strings.ReplaceAll(q.Encode(), "%5B%5D=", "[]=")
+	return path + "?" + queryUnescape.Replace(q.Encode())
 }
 
 // get calls GET ref; any answer but 200 is an error naming the subject, the call and the
