@@ -18,10 +18,12 @@ type cfr struct {
 
 // changeFailures counts the finished production deploys (kind deploy) that ended within the
 // window, and those that failed, were rolled back, or were followed by an incident triggered
-// within p.Within after they finished.
+// within p.Within after they finished. An incident counts once: it is blamed on the latest
+// successful deploy that finished before it, so two deploys an hour apart are not both
+// failures for one incident, and an incident seen by webhook and by sync is one incident.
 func (x *facts) changeFailures(p Params) cfr {
 	var c cfr
-	incs := x.incidentRecs()
+	blamed := x.blamedDeploys(p)
 	for _, d := range x.deploys {
 		if !d.production() || !d.isDeploy() || !d.finished() || !x.since(d.end, p.Window) {
 			continue
@@ -32,21 +34,40 @@ func (x *facts) changeFailures(p Params) cfr {
 			c.failures++
 			c.failedOrRolledBack++
 			c.evidence = append(c.evidence, d.final)
-		case d.succeeded():
-			// First incident triggered at or after the deploy finished.
-			i := sort.Search(len(incs), func(i int) bool { return !incs[i].triggered.Before(d.end) })
-			if i < len(incs) && !incs[i].triggered.After(d.end.Add(p.Within)) {
-				c.failures++
-				c.incidentAfterDeploys++
-				c.evidence = append(c.evidence, d.final, incs[i].first)
-			} else {
-				c.okEvidence = append(c.okEvidence, d.final)
-			}
+		case blamed[d] != nil:
+			c.failures++
+			c.incidentAfterDeploys++
+			c.evidence = append(c.evidence, d.final, blamed[d].first)
 		default:
 			c.okEvidence = append(c.okEvidence, d.final)
 		}
 	}
 	return c
+}
+
+// blamedDeploys maps each successful production deploy an incident is blamed on to the first
+// such incident.
+func (x *facts) blamedDeploys(p Params) map[*deployRec]*incidentRec {
+	var ends []*deployRec
+	for _, d := range x.deploys {
+		if d.production() && d.isDeploy() && d.succeeded() {
+			ends = append(ends, d)
+		}
+	}
+	// Stable: deploys ending at the same instant keep the records' total order.
+	slices.SortStableFunc(ends, func(a, b *deployRec) int { return a.end.Compare(b.end) })
+	out := map[*deployRec]*incidentRec{}
+	for _, in := range x.incidentRecs() {
+		// The last deploy that ended at or before the incident was triggered.
+		i := sort.Search(len(ends), func(i int) bool { return ends[i].end.After(in.triggered) }) - 1
+		if i < 0 || in.triggered.After(ends[i].end.Add(p.Within)) {
+			continue
+		}
+		if out[ends[i]] == nil {
+			out[ends[i]] = in
+		}
+	}
+	return out
 }
 
 // dora computes the four DORA metrics over the change failure rate signal's window.

@@ -101,44 +101,83 @@ func (p *prRec) mergedAt() time.Time {
 	return p.pr.MergedAt
 }
 
-// incidentRec is one PagerDuty incident: when it was triggered and, if so, resolved.
+// incidentRec is one PagerDuty incident: when it was triggered and, if so, resolved. Webhooks
+// report it transition by transition (triggered, acknowledged, resolved: several facts), a
+// sync read reports its whole life so far in one fact (with its acknowledge and resolve
+// times); both carry the incident id, so an incident seen both ways is one record.
 type incidentRec struct {
 	id         string
 	triggered  time.Time
 	resolved   time.Time // zero while open
 	first      *releaseops.Fact
 	resolvedBy *releaseops.Fact
-	inc        *releaseops.Incident
+	inc        *releaseops.Incident // the newest word on it, webhook or read
+}
+
+// incidentAcc gathers one incident's facts before they are combined.
+type incidentAcc struct {
+	rec *incidentRec
+	// The webhooks' view: the last event, and the resolution since the last reopening.
+	hook               *releaseops.Fact
+	resolved           time.Time
+	resolvedBy         *releaseops.Fact
+	read               *releaseops.Fact // the newest sync read
+	readAt, lastHookAt time.Time
+}
+
+// syncedIncident reports a fact read by sync rather than sent by a webhook.
+func syncedIncident(f *releaseops.Fact) bool {
+	return f.Evidence.Synced() || f.Incident.EventType == releaseops.EventSync
 }
 
 func (x *facts) incidentRecs() []*incidentRec {
 	if x.incidents != nil {
 		return x.incidents
 	}
-	byID := map[string]*incidentRec{}
+	byID := map[string]*incidentAcc{}
+	var accs []*incidentAcc
 	out := []*incidentRec{}
 	for _, f := range x.of(releaseops.FactIncident) {
 		in := f.Incident
 		if x.svc.PagerDutyServiceID != "" && in.ServiceID != "" && in.ServiceID != x.svc.PagerDutyServiceID {
 			continue
 		}
-		r := byID[in.ID]
-		if r == nil {
-			r = &incidentRec{id: in.ID, triggered: f.At, first: f}
-			byID[in.ID] = r
-			out = append(out, r)
+		synced := syncedIncident(f)
+		// A read made after now is not known at now (a card of the past), though the incident
+		// it describes, filed under its creation time, is not later than now.
+		if synced && readTime(f).After(x.now) {
+			continue
 		}
-		r.inc = in
+		a := byID[in.ID]
+		if a == nil {
+			a = &incidentAcc{rec: &incidentRec{id: in.ID, triggered: f.At, first: f}}
+			byID[in.ID] = a
+			accs = append(accs, a)
+			out = append(out, a.rec)
+		}
+		r := a.rec
 		if !in.CreatedAt.IsZero() && in.CreatedAt.Before(r.triggered) {
 			r.triggered = in.CreatedAt
 		}
-		if strings.EqualFold(in.Status, "resolved") || strings.HasSuffix(in.EventType, ".resolved") {
-			if r.resolvedBy == nil {
-				r.resolved, r.resolvedBy = f.At, f
+		if synced {
+			// Facts come in time order and a read is filed under the incident's creation, so
+			// the newest read is the one read last, not the one listed last.
+			if t := readTime(f); a.read == nil || !t.Before(a.readAt) {
+				a.read, a.readAt = f, t
 			}
-		} else if r.resolvedBy != nil && (strings.HasSuffix(in.EventType, ".reopened") || strings.EqualFold(in.Status, "triggered")) {
-			r.resolved, r.resolvedBy = time.Time{}, nil
+			continue
 		}
+		a.hook, a.lastHookAt = f, f.At
+		if strings.EqualFold(in.Status, "resolved") || strings.HasSuffix(in.EventType, ".resolved") {
+			if a.resolvedBy == nil {
+				a.resolved, a.resolvedBy = f.At, f
+			}
+		} else if a.resolvedBy != nil && (strings.HasSuffix(in.EventType, ".reopened") || strings.EqualFold(in.Status, "triggered")) {
+			a.resolved, a.resolvedBy = time.Time{}, nil
+		}
+	}
+	for _, a := range accs {
+		a.combine(x.now)
 	}
 	slices.SortFunc(out, func(a, b *incidentRec) int { // ids are unique: a total order
 		if c := a.triggered.Compare(b.triggered); c != 0 {
@@ -148,4 +187,26 @@ func (x *facts) incidentRecs() []*incidentRec {
 	})
 	x.incidents = out
 	return out
+}
+
+// combine settles the incident's state from the webhooks and the newest read: whichever
+// spoke last wins (a tie goes to the read, which saw the whole life). A read that says
+// resolved gives its resolve time; a read that says open undoes a resolution the webhooks
+// reported before it (a reopening whose webhook never arrived).
+func (a *incidentAcc) combine(now time.Time) {
+	r := a.rec
+	if a.hook != nil {
+		r.inc, r.resolved, r.resolvedBy = a.hook.Incident, a.resolved, a.resolvedBy
+	}
+	if a.read == nil || (a.hook != nil && a.readAt.Before(a.lastHookAt)) {
+		return
+	}
+	in := a.read.Incident
+	r.inc = in
+	switch {
+	case !strings.EqualFold(in.Status, "resolved"):
+		r.resolved, r.resolvedBy = time.Time{}, nil
+	case in.ResolvedAt != nil && !in.ResolvedAt.After(now):
+		r.resolved, r.resolvedBy = in.ResolvedAt.UTC(), a.read
+	}
 }

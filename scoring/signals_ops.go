@@ -195,20 +195,38 @@ func evalAlertingWired(x *facts, p Params) result {
 	if id == "" {
 		return result{score: 0, value: false, reason: "no pagerduty_service_id in the catalog; map the service to its PagerDuty service"}
 	}
-	var last *releaseops.Fact
+	// last is the newest word from PagerDuty; state the newest that says whether the service
+	// is enabled (a sync read always does, a service webhook may not).
+	var last, state *releaseops.Fact
 	for _, f := range x.of(releaseops.FactPagerDutyService) {
 		if f.PagerDutyService.ID == "" || f.PagerDutyService.ID == id {
 			last = f
+			if f.PagerDutyService.Status != "" {
+				state = f
+			}
 		}
 	}
+	var incident *releaseops.Fact
 	for _, f := range x.of(releaseops.FactIncident) {
-		if (f.Incident.ServiceID == "" || f.Incident.ServiceID == id) && x.since(f.At, p.Window) && (last == nil || !f.At.Before(last.At)) {
-			last = f
+		if (f.Incident.ServiceID == "" || f.Incident.ServiceID == id) && x.since(f.At, p.Window) {
+			incident = f
 		}
+	}
+	if incident != nil && (last == nil || !incident.At.Before(last.At)) {
+		last = incident
+	}
+	// Disabled stands until an incident opened after it says the service pages again.
+	if state != nil && strings.EqualFold(state.PagerDutyService.Status, "disabled") && (incident == nil || !incident.At.After(state.At)) {
+		return result{score: 0, value: false, evidence: evidenceOf(state),
+			reason: fmt.Sprintf("PagerDuty service %s is disabled%s: it opens no incident and pages no one; enable it in PagerDuty or map the service to the PagerDuty service that pages", id, apiNote(state))}
 	}
 	if last == nil {
 		return result{score: 0.5, value: false,
 			reason: fmt.Sprintf("PagerDuty service %s is mapped, but no PagerDuty event for it has arrived; subscribe the webhook to it", id)}
+	}
+	if last.Kind == releaseops.FactPagerDutyService && last.Evidence.Synced() {
+		return result{score: 1, value: true, evidence: evidenceOf(last),
+			reason: fmt.Sprintf("PagerDuty service %s is mapped and enabled (%s)", id, readAt(last))}
 	}
 	return result{score: 1, value: true, evidence: evidenceOf(last),
 		reason: fmt.Sprintf("PagerDuty service %s is mapped and sending events (last %s)", id, ago(x.now, last.At))}
@@ -333,12 +351,19 @@ func evalApprovers(x *facts, p Params) result {
 }
 
 func evalEscalation(x *facts, p Params) result {
+	// The latest sync read of the policy wins over any other fact that carries a depth (the
+	// older escalation-depth loop's, a fixture's): a read is the policy as it is now.
 	levels, from := 0, ""
 	var ev *releaseops.Fact
+	synced := false
 	for _, f := range x.of(releaseops.FactPagerDutyService) {
 		ps := f.PagerDutyService
-		if ps.EscalationLevels > 0 && (x.svc.PagerDutyServiceID == "" || ps.ID == "" || ps.ID == x.svc.PagerDutyServiceID) {
-			levels, from, ev = ps.EscalationLevels, "synced from PagerDuty", f
+		if ps.EscalationLevels <= 0 || (x.svc.PagerDutyServiceID != "" && ps.ID != "" && ps.ID != x.svc.PagerDutyServiceID) {
+			continue
+		}
+		isRead := f.Evidence.Synced()
+		if isRead || !synced {
+			levels, from, ev, synced = ps.EscalationLevels, "synced from PagerDuty"+apiAside(f), f, isRead
 		}
 	}
 	if levels == 0 && x.svc.EscalationLevels > 0 {
