@@ -161,6 +161,17 @@ func (s *Syncer) Read(ctx context.Context, subj syncer.Subject, prev syncer.Stat
 		return syncer.Result{}, err
 	}
 	obs := append(append(policyObs, oncallObs...), incidentObs...)
+	// Facts are about the subject the framework records the delivery under, so that both map
+	// to the same service.
+	subject := subj.Subject
+	if subject.Key == "" {
+		subject = releaseops.Subject{Kind: releaseops.SubjectPagerDuty, Key: subj.Key}
+	}
+	for i := range obs {
+		for j := range obs[i].Facts {
+			obs[i].Facts[j].Subject = subject
+		}
+	}
 	mem, err := json.Marshal(syncMemory{V: syncMemoryVersion, Incidents: r.next})
 	if err != nil {
 		return syncer.Result{}, fmt.Errorf("%s: encode sync memory: %w", r.f.name(), err)
