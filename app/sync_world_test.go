@@ -40,6 +40,8 @@ type worldOpts struct {
 	token    bool   // authenticate with github.token instead of the App
 	wall     bool   // the wall clock rather than syncNow (the scheduler's timers are wall time)
 	dbPath   string // reuse a database ("": a new one)
+	// mutate changes the parsed config before app.New, as serve --demo adds its catalog.
+	mutate func(*config.Config)
 }
 
 type syncWorld struct {
@@ -110,6 +112,9 @@ func (w *syncWorld) open() {
 	cfg, err := config.Parse([]byte(w.opts.yaml(w.t, w.gh)))
 	if err != nil {
 		w.t.Fatal(err)
+	}
+	if w.opts.mutate != nil {
+		w.opts.mutate(cfg)
 	}
 	var opts Options
 	if w.clock != nil {
