@@ -161,25 +161,52 @@ func (s *Server) appRoutes() {
 		rep.link = link
 		return rep
 	})
+	s.handle("GET /orgs/{org}", authToken, func(c *call) reply {
+		if !s.isOrg(c.param("org")) {
+			return s.notFound("https://docs.github.com/rest/orgs/orgs#get-an-organization")
+		}
+		o := s.user(c.param("org"), "Organization")
+		base := s.api() + "/orgs/" + c.param("org")
+		for k, v := range map[string]string{"url": base, "repos_url": base + "/repos", "events_url": base + "/events",
+			"hooks_url": base + "/hooks", "issues_url": base + "/issues", "members_url": base + "/members{/member}",
+			"public_members_url": base + "/public_members{/member}"} {
+			o[k] = v
+		}
+		o["description"], o["html_url"] = nil, "https://github.com/"+c.param("org")
+		return s.jsonReply(http.StatusOK, o)
+	})
 	s.handle("GET /orgs/{org}/repos", authToken, func(c *call) reply {
 		org := c.param("org")
 		var items []any
-		known := false
 		for _, full := range s.sortedRepos() {
 			e := s.repos[full]
-			if !strings.EqualFold(owner(e.repo.FullName), org) {
-				continue
-			}
-			known = true
-			if s.visible(c.cred, e.repo.FullName) {
+			if strings.EqualFold(owner(e.repo.FullName), org) && s.visible(c.cred, e.repo.FullName) {
 				items = append(items, s.repoJSON(&e.repo, false))
 			}
 		}
-		if !known {
+		if !s.isOrg(org) {
 			return s.notFound("https://docs.github.com/rest/repos/repos#list-organization-repositories")
 		}
 		return c.list(items, 30)
 	})
+}
+
+// isOrg reports whether login is an organisation: the owner of a repository, or an account
+// the App is installed on.
+func (s *Server) isOrg(login string) bool {
+	for _, e := range s.repos {
+		if strings.EqualFold(owner(e.repo.FullName), login) {
+			return true
+		}
+	}
+	if s.app != nil {
+		for _, in := range s.app.Installations {
+			if strings.EqualFold(in.Account, login) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *Server) sortedRepos() []string {

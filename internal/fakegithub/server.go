@@ -1,7 +1,7 @@
 // Package fakegithub is a stateful fake of the GitHub REST API for end-to-end tests and
-// benchmarks: a model of organisations, repositories (protection, rulesets, files, pull
-// requests, deployments, releases, alerts), a GitHub App with its installations, and
-// tokens, rendered in GitHub's JSON shapes (see testdata/recorded, which the shape test
+// benchmarks: a model of repositories (protection, rulesets, files, pull requests,
+// deployments, releases, alerts) and of the organisations that own them, a GitHub App with
+// its installations, and tokens, rendered in GitHub's JSON shapes (see testdata/recorded, which the shape test
 // compares against) under a non-empty API root, so a client that builds an absolute URL by
 // itself fails loudly.
 //

@@ -291,3 +291,27 @@ func TestSyntheticFleet(t *testing.T) {
 		t.Errorf("pull requests of a synthetic repository: %s", a.body)
 	}
 }
+
+func TestOrganisationsAndEndpointsTheFakeDoesNotServe(t *testing.T) {
+	s := newServer(t, nil)
+	if a := get(t, s, "/orgs/acme"); a.status != http.StatusOK || !strings.Contains(string(a.body), `"type":"Organization"`) {
+		t.Errorf("GET /orgs/acme: %d %s", a.status, a.body)
+	}
+	if a := get(t, s, "/orgs/nobody/repos"); a.status != http.StatusNotFound {
+		t.Errorf("an unknown organisation's repositories: %d", a.status)
+	}
+	if a := get(t, s, "/orgs/acme/repos"); len(a.json(t).([]any)) != 2 {
+		t.Errorf("acme's repositories: %s", a.body)
+	}
+	s.SetRateLimit(100)
+	for range 70 {
+		get(t, s, "/repos/acme/api/compare/a...b")
+	}
+	a := get(t, s, "/repos/acme/api/compare/a...b")
+	if a.status != http.StatusNotFound || a.header.Get("X-RateLimit-Limit") != "100" || !strings.Contains(string(a.body), `"message":"Not Found"`) {
+		t.Errorf("an endpoint the fake does not serve: %d, limit %s, %s; want GitHub's 404 on the token's budget", a.status, a.header.Get("X-RateLimit-Limit"), a.body)
+	}
+	if c := s.Counts(); c.ByRoute["(no such endpoint)"] != 71 {
+		t.Errorf("counted by route: %v", c.ByRoute)
+	}
+}
