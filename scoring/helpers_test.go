@@ -128,6 +128,7 @@ func TestKindIndex(t *testing.T) {
 		releaseops.FactNotification:     func(f *releaseops.Fact) { f.Notification = &releaseops.Notification{} },
 		releaseops.FactRepoState:        func(f *releaseops.Fact) { f.RepoState = &releaseops.RepoState{} },
 	}
+	payloads[releaseops.FactTerraformWorkspace] = func(f *releaseops.Fact) { f.Workspace = &releaseops.TerraformWorkspace{} }
 	if len(payloads) != numKinds {
 		t.Fatalf("%d payloads for %d kinds", len(payloads), numKinds)
 	}

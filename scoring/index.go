@@ -153,7 +153,7 @@ var kinds = [...]releaseops.FactKind{
 	releaseops.FactRuleset, releaseops.FactPush, releaseops.FactCIRun, releaseops.FactRelease,
 	releaseops.FactVulnerability, releaseops.FactIncident, releaseops.FactPagerDutyService, releaseops.FactTerraformRun,
 	releaseops.FactAssessment, releaseops.FactProtectionRule, releaseops.FactGateDecision, releaseops.FactNotification,
-	releaseops.FactRepoState,
+	releaseops.FactRepoState, releaseops.FactTerraformWorkspace,
 }
 
 const numKinds = len(kinds)
@@ -208,6 +208,8 @@ func kindIndex(f *releaseops.Fact) int {
 		ok, i = f.Notification != nil, 15
 	case releaseops.FactRepoState:
 		ok, i = f.RepoState != nil, 16
+	case releaseops.FactTerraformWorkspace:
+		ok, i = f.Workspace != nil, 17
 	}
 	if !ok {
 		return -1

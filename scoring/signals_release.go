@@ -115,8 +115,28 @@ func evalPlanChecks(x *facts, p Params) result {
 }
 
 func evalAssessmentRecent(x *facts, p Params) result {
+	if off := x.assessmentsOff(); len(off) > 0 {
+		names := make([]string, len(off))
+		for i, f := range off {
+			names[i] = f.Workspace.Organization + "/" + f.Workspace.Workspace
+		}
+		what := "workspace " + names[0]
+		if len(names) > 1 {
+			what = "workspaces " + strings.Join(names[:min(len(names), maxEvidence)], ", ")
+			if len(names) > maxEvidence {
+				what += fmt.Sprintf(" and %d more", len(names)-maxEvidence)
+			}
+		}
+		return result{score: 0, value: "off", evidence: evidenceOf(off...),
+			reason: fmt.Sprintf("enable health assessments for %s: they are off%s", what, apiNote(off[len(off)-1]))}
+	}
 	as := x.of(releaseops.FactAssessment)
 	if len(as) == 0 {
+		if ws := x.of(releaseops.FactTerraformWorkspace); len(ws) > 0 {
+			w := ws[len(ws)-1]
+			return noData(fmt.Sprintf("no health assessment has completed yet for workspace %s/%s (health assessments are on%s)",
+				w.Workspace.Organization, w.Workspace.Workspace, apiAside(w)))
+		}
 		return noData("no health assessment received; enable drift detection (health assessments) on the service's workspaces and their notifications")
 	}
 	last := as[len(as)-1]
@@ -130,10 +150,65 @@ func evalAssessmentRecent(x *facts, p Params) result {
 	return r
 }
 
+// wsKey names a workspace the same way in notifications and API reads.
+func wsKey(org, ws string) string { return lowerASCII(org + "/" + ws) }
+
+// assessmentsOff returns, by workspace, the latest read of each workspace that says health
+// assessments are off, unless an assessment of it came after the read (an organisation can
+// enforce assessments over the workspace's own setting).
+func (x *facts) assessmentsOff() []*releaseops.Fact {
+	latest := map[string]*releaseops.Fact{}
+	var keys []string
+	for _, f := range x.of(releaseops.FactTerraformWorkspace) {
+		k := wsKey(f.Workspace.Organization, f.Workspace.Workspace)
+		if latest[k] == nil {
+			keys = append(keys, k)
+		}
+		latest[k] = f
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	assessed := map[string]time.Time{}
+	for _, f := range x.of(releaseops.FactAssessment) {
+		assessed[wsKey(f.Assessment.Organization, f.Assessment.Workspace)] = f.At // oldest first: the last is the latest
+	}
+	slices.Sort(keys)
+	var off []*releaseops.Fact
+	for _, k := range keys {
+		if f := latest[k]; !f.Workspace.AssessmentsEnabled && !assessed[k].After(f.At) {
+			off = append(off, f)
+		}
+	}
+	return off
+}
+
+// noAssessment says why no drift can be judged: assessments off in the latest read of a
+// workspace, or none received.
+func (x *facts) noAssessment(why string) string {
+	if why != "" {
+		why = " " + why
+	}
+	if off := x.assessmentsOff(); len(off) > 0 {
+		w := off[0].Workspace
+		return fmt.Sprintf("health assessments are off for workspace %s/%s%s; enable them%s", w.Organization, w.Workspace, apiNote(off[0]), why)
+	}
+	return "no health assessment received; enable drift detection on the service's workspaces" + why
+}
+
+// runApplied reports whether a run status means its apply started.
+func runApplied(status string) bool {
+	switch strings.ToLower(status) {
+	case "applied", "applying", "post_apply_running", "post_apply_completed":
+		return true
+	}
+	return false
+}
+
 func evalNoUnapprovedDestroy(x *facts, p Params) result {
 	type run struct {
-		destroy, waited, applied bool
-		last                     *releaseops.Fact
+		destroy, waited, applied, auto bool
+		last                           *releaseops.Fact
 	}
 	runs := map[string]*run{}
 	var order []string
@@ -150,26 +225,44 @@ func evalNoUnapprovedDestroy(x *facts, p Params) result {
 		}
 		r.last = f
 		r.destroy = r.destroy || t.IsDestroy
+		applied := t.Trigger == "run:applying" || runApplied(t.Status)
 		switch {
 		case t.Trigger == "run:needs_attention":
 			r.waited = true
-		case t.Trigger == "run:applying", strings.EqualFold(t.Status, "applied"), strings.EqualFold(t.Status, "applying"):
+		case applied:
 			r.applied = true
+		}
+		// A read of the run says what notifications cannot: nobody confirmed an auto-applied
+		// run, and one without auto-apply could only apply once someone confirmed it.
+		if applied && (t.Trigger == "sync" || f.Evidence.Synced()) {
+			if t.AutoApplied {
+				r.auto = true
+			} else {
+				r.waited = true
+			}
 		}
 	}
 	if len(order) == 0 {
+		if f, read := x.freshWorkspaceRead(); f != nil {
+			return result{score: 1, value: 0, evidence: evidenceOf(f), reason: fmt.Sprintf("no Terraform run in the last %s (the workspace's runs were last read from %s at %s)",
+				span(p.Window), apiName(f.Evidence.Source), stamp(read))}
+		}
 		return noData(fmt.Sprintf("no Terraform run notification in the last %s; add a notification configuration for the workspaces", span(p.Window)))
 	}
 	var destroys int
 	var bad []*releaseops.Fact
+	var auto []string
 	for _, id := range order {
 		r := runs[id]
 		if !r.destroy || !r.applied {
 			continue
 		}
 		destroys++
-		if !r.waited {
+		if r.auto || !r.waited {
 			bad = append(bad, r.last)
+			if r.auto {
+				auto = append(auto, id)
+			}
 		}
 	}
 	if destroys == 0 {
@@ -182,8 +275,30 @@ func evalNoUnapprovedDestroy(x *facts, p Params) result {
 		return r
 	}
 	r.evidence = evidenceOf(bad...)
-	r.reason = fmt.Sprintf("%d of %s in %s ran without waiting for a confirmation; turn off auto-apply for destroys", len(bad), plural(destroys, "applied destroy", "applied destroys"), span(p.Window))
+	how := ""
+	if len(auto) > 0 {
+		how = " (auto-applied: " + quoteList(auto, 3) + ")"
+	}
+	r.reason = fmt.Sprintf("%d of %s in %s ran without waiting for a confirmation%s; turn off auto-apply for destroys", len(bad), plural(destroys, "applied destroy", "applied destroys"), span(p.Window), how)
 	return r
+}
+
+// freshWorkspaceRead returns the latest read of one of the service's workspaces whose sync
+// succeeded within sync.stale_after, and when that was; nil when there is none. A fresh read
+// that found no recent run shows there was none; the silence of notifications shows nothing.
+func (x *facts) freshWorkspaceRead() (*releaseops.Fact, time.Time) {
+	ws := x.of(releaseops.FactTerraformWorkspace)
+	for i := len(ws) - 1; i >= 0; i-- {
+		f := ws[i]
+		last := readTime(f)
+		if c := x.coverage(f.Evidence.Source, f.Workspace.Organization+"/"+f.Workspace.Workspace); c != nil && !c.LastSuccess.IsZero() {
+			last = c.LastSuccess
+		}
+		if !last.Before(x.now.Add(-x.syncStale)) {
+			return f, last
+		}
+	}
+	return nil, time.Time{}
 }
 
 func evalModuleRollback(x *facts, p Params) result {
@@ -226,7 +341,7 @@ func (x *facts) drifts() (ds []*drift, seen bool) {
 		case f.Assessment != nil:
 			seen = true
 			a := f.Assessment
-			ws := a.Organization + "/" + a.Workspace
+			ws := wsKey(a.Organization, a.Workspace)
 			switch {
 			case a.Drifted || a.ResourcesDrifted > 0 || a.Trigger == "assessment:drifted":
 				if open[ws] == nil {
@@ -240,7 +355,7 @@ func (x *facts) drifts() (ds []*drift, seen bool) {
 			}
 		case f.TerraformRun != nil:
 			t := f.TerraformRun
-			ws := t.Organization + "/" + t.Workspace
+			ws := wsKey(t.Organization, t.Workspace)
 			if d := open[ws]; d != nil && strings.EqualFold(t.Status, "applied") {
 				d.triaged = f
 				delete(open, ws)
@@ -253,7 +368,7 @@ func (x *facts) drifts() (ds []*drift, seen bool) {
 func evalDriftTriaged(x *facts, p Params) result {
 	ds, seen := x.drifts()
 	if !seen {
-		return noData("no health assessment received; enable drift detection on the service's workspaces so drift can be seen and its triage timed")
+		return noData(x.noAssessment("so drift can be seen and its triage timed"))
 	}
 	var credit float64
 	var judged, late, pending int
@@ -298,7 +413,7 @@ func evalDriftTriaged(x *facts, p Params) result {
 func evalNoOpenDrift(x *facts, p Params) result {
 	ds, seen := x.drifts()
 	if !seen {
-		return noData("no health assessment received; enable drift detection on the service's workspaces")
+		return noData(x.noAssessment(""))
 	}
 	var oldest *drift
 	var open int
