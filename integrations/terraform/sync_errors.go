@@ -41,7 +41,7 @@ func (r *wsRead) failure(err error, rec *recorder) error {
 	var rl *RateLimitError
 	if errors.As(err, &rl) {
 		// Kept as it is (wrapped) so the runner sees RetryAt and waits for the reset.
-		return fmt.Errorf("%s: %w", r.key, err)
+		return fmt.Errorf("%s: %w; still limited after waiting (lower sync.concurrency if this persists)", r.key, rl)
 	}
 	c, made := rec.last()
 	e := &SyncError{Subject: r.key, Path: c.Path, Status: c.Status, err: err}
