@@ -315,12 +315,6 @@ func (r *wsRead) readRuns(ctx context.Context, ws *tfe.Workspace) ([]syncer.Obse
 	}
 	c, _ := rec.last()
 	raw := dataItems(c.Body)
-	users := map[string]string{}
-	for _, run := range list.Items {
-		if u := run.CreatedBy; u != nil && u.ID != "" && u.Username != "" {
-			users[u.ID] = u.Username
-		}
-	}
 	obs := make([]syncer.Observation, 0, len(list.Items))
 	for _, run := range list.Items {
 		if run == nil || run.ID == "" {
@@ -328,7 +322,7 @@ func (r *wsRead) readRuns(ctx context.Context, ws *tfe.Workspace) ([]syncer.Obse
 		}
 		req := syncer.Request{Path: c.Path, Status: c.Status, FetchedAt: c.FetchedAt, Response: raw[run.ID]}
 		obs = append(obs, syncer.Observation{Key: "run:" + run.ID, Requests: []syncer.Request{req},
-			Facts: []releaseops.Fact{r.runFact(run, users)}})
+			Facts: []releaseops.Fact{r.runFact(run)}})
 	}
 	return obs, nil
 }

@@ -94,8 +94,8 @@ func (r *wsRead) assessmentFact(body []byte) (releaseops.Fact, string, error) {
 
 // runFact turns a run into the fact its notifications would give, with what only the API
 // says: whether an apply waited for a person (confirmed-by) or went ahead by itself
-// (auto-apply). users maps user ids to names, from the users the list included.
-func (r *wsRead) runFact(run *tfe.Run, users map[string]string) releaseops.Fact {
+// (auto-apply).
+func (r *wsRead) runFact(run *tfe.Run) releaseops.Fact {
 	t := &releaseops.TerraformRun{
 		RunID:        run.ID,
 		Workspace:    r.wsName,
@@ -107,10 +107,19 @@ func (r *wsRead) runFact(run *tfe.Run, users map[string]string) releaseops.Fact 
 		URL:          r.workspaceWebsite + "/runs/" + url.PathEscape(run.ID),
 	}
 	if u := run.CreatedBy; u != nil {
-		t.CreatedBy = userName(u, users)
+		t.CreatedBy = u.Username // the list includes every run's creator
+		if t.CreatedBy == "" {
+			t.CreatedBy = u.ID
+		}
 	}
 	if u := run.ConfirmedBy; u != nil && u.ID != "" {
-		t.ConfirmedBy = userName(u, users)
+		// The API cannot include confirmers, so the name is known only when the confirmer
+		// created the run. Another run's creator on the same page would name them too, but
+		// then the fact would change as that run leaves the page: the id is what stays.
+		t.ConfirmedBy = u.ID
+		if c := run.CreatedBy; c != nil && c.ID == u.ID && c.Username != "" {
+			t.ConfirmedBy = c.Username
+		}
 	}
 	// A run with auto-apply goes from plan to apply without anyone confirming it; one that
 	// someone confirmed names them.
@@ -144,15 +153,4 @@ func runTime(run *tfe.Run) time.Time {
 		}
 	}
 	return t.UTC()
-}
-
-// userName is a user's name when the answer included it, else their id.
-func userName(u *tfe.User, users map[string]string) string {
-	if u.Username != "" {
-		return u.Username
-	}
-	if n := users[u.ID]; n != "" {
-		return n
-	}
-	return u.ID
 }

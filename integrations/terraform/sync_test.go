@@ -109,9 +109,13 @@ func TestSyncReadsWorkspaceAssessmentAndRuns(t *testing.T) {
 	if !destroy.IsDestroy || !destroy.AutoApplied || destroy.ConfirmedBy != "" {
 		t.Errorf("auto-applied destroy %+v", destroy)
 	}
-	// search: the destroy waited for bob.
-	if d := runByID(t, h.facts(t, "search"), "run-SrDe5tR0yQ1wE2rT").TerraformRun; !d.IsDestroy || d.AutoApplied || d.ConfirmedBy != "user-b0BxR4tN7kLpQ2mD" {
+	// search: the destroy waited for bob; carol confirmed her own run, so she is named.
+	search := h.facts(t, "search")
+	if d := runByID(t, search, "run-SrDe5tR0yQ1wE2rT").TerraformRun; !d.IsDestroy || d.AutoApplied || d.ConfirmedBy != "user-b0BxR4tN7kLpQ2mD" {
 		t.Errorf("confirmed destroy %+v", d)
+	}
+	if r := runByID(t, search, "run-SrApPlY9kJ7hG5fD").TerraformRun; r.ConfirmedBy != "carol" || r.CreatedBy != "carol" {
+		t.Errorf("self-confirmed run %+v", r)
 	}
 }
 
