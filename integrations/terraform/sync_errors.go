@@ -48,7 +48,8 @@ func (r *wsRead) failure(err error, rec *recorder) error {
 	if !made || c.err != nil {
 		e.Status = 0
 		switch {
-		case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		case errors.Is(err, context.DeadlineExceeded) || isTimeout(err) || strings.Contains(err.Error(), "would exceed context deadline"):
+			// The last is go-tfe's rate limiter declining to wait past the read's deadline.
 			e.Message = "timed out"
 			e.err = errors.Join(context.DeadlineExceeded, err)
 		case errors.Is(err, context.Canceled):
@@ -67,8 +68,10 @@ func (r *wsRead) failure(err error, rec *recorder) error {
 		e.Message = "terraform.token is invalid or revoked"
 	case c.Status == http.StatusForbidden:
 		e.Message = "the token may not read this (give its team read access to the workspace, or use a team token)"
+	case c.Status < 300:
+		e.Message = "unreadable answer: " + clip(err.Error())
 	case c.Status >= 500:
-		e.Message = "HCP Terraform failed"
+		e.Message = "the Terraform API failed"
 		if c.retried > 0 {
 			e.Message += fmt.Sprintf(" (retried %d times)", c.retried)
 		}

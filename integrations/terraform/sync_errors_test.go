@@ -81,7 +81,7 @@ func TestSyncServerErrorIsRetriedThenNamed(t *testing.T) {
 	f.enqueue("/api/v2/workspaces/"+checkoutID+"/runs", down, down, down)
 	h := newHarness(t, f, recordedSubjects()[:1])
 	errs := failedOnly(t, h)
-	expectError(t, errs["acme/checkout-prod"], "GET /api/v2/workspaces/"+checkoutID+"/runs?", "503 Service Unavailable: HCP Terraform failed (retried 2 times)")
+	expectError(t, errs["acme/checkout-prod"], "GET /api/v2/workspaces/"+checkoutID+"/runs?", "503 Service Unavailable: the Terraform API failed (retried 2 times)")
 	if got := h.clock.Slept(); len(got) != 2 || got[0] != time.Second || got[1] != 2*time.Second {
 		t.Errorf("waits %v, want 1s then 2s", got)
 	}
@@ -143,5 +143,21 @@ func TestSyncRateLimitIsWaitedOutAndCounted(t *testing.T) {
 	}
 	if got := h.clock.Slept(); len(got) != 1 || got[0] != 10*time.Minute {
 		t.Errorf("the runner slept %v, want 10m", got)
+	}
+}
+
+func TestSyncForbiddenAndUnreadableAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		answer fakeAnswer
+		want   string
+	}{
+		{fakeAnswer{status: http.StatusForbidden, body: []byte(`{"errors":[{"status":"403","title":"forbidden"}]}`)},
+			"403 Forbidden: the token may not read this"},
+		{fakeAnswer{status: http.StatusOK, body: []byte(`{"data": [`)}, "200 OK: unreadable answer"},
+	} {
+		f := recordedFake(t)
+		f.enqueue("/api/v2/workspaces/"+checkoutID+"/runs", tc.answer)
+		h := newHarness(t, f, recordedSubjects()[:1])
+		expectError(t, failedOnly(t, h)["acme/checkout-prod"], "GET /api/v2/workspaces/"+checkoutID+"/runs?", tc.want)
 	}
 }
