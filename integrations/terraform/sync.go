@@ -65,9 +65,15 @@ type Syncer struct {
 	now            func() time.Time
 	log            *slog.Logger
 
-	mu     sync.Mutex
-	client *tfe.Client // built on the first Read: go-tfe calls the API when it builds one
+	mu        sync.Mutex
+	client    *tfe.Client // built on the first Read: go-tfe calls the API when it builds one
+	connErr   error       // the last failure to build it, given to the Reads right after
+	connErrAt time.Time
 }
+
+// connRetry is how long a failure to reach the API is given to other Reads as it is, rather
+// than each of them waiting out its own timeout against a host that does not answer.
+const connRetry = 30 * time.Second
 
 var (
 	_ syncer.Source      = (*Syncer)(nil)
@@ -129,13 +135,17 @@ func (s *Syncer) clientFor(ctx context.Context) (*tfe.Client, error) {
 	if s.client != nil {
 		return s.client, nil
 	}
+	if s.connErr != nil && s.now().Sub(s.connErrAt) < connRetry {
+		return nil, s.connErr
+	}
 	s.tr.setup.Store(&ctx)
 	defer s.tr.setup.Store(nil)
 	c, err := tfe.NewClient(&tfe.Config{Address: s.address, Token: s.token, HTTPClient: s.http})
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", s.address, unwrapURL(err))
+		s.connErr, s.connErrAt = fmt.Errorf("connect to %s: %w", s.address, unwrapURL(err)), s.now()
+		return nil, s.connErr
 	}
-	s.client = c
+	s.client, s.connErr = c, nil
 	return c, nil
 }
 

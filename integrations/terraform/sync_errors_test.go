@@ -161,3 +161,26 @@ func TestSyncForbiddenAndUnreadableAnswers(t *testing.T) {
 		expectError(t, failedOnly(t, h)["acme/checkout-prod"], "GET /api/v2/workspaces/"+checkoutID+"/runs?", tc.want)
 	}
 }
+
+// An API host that does not answer costs one timeout, not one per workspace.
+func TestSyncUnreachableAPIFailsFast(t *testing.T) {
+	f := recordedFake(t)
+	f.enqueue("/api/v2/ping", fakeAnswer{hang: true})
+	h := newHarness(t, f, recordedSubjects())
+	h.runner.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	for _, err := range failedOnly(t, h) {
+		expectError(t, err, "timed out after 300ms (sync.timeout)")
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("took %s", el)
+	}
+	if hits := f.Hits(); len(hits) != 1 {
+		t.Errorf("hits %v, want the one ping", hits)
+	}
+	// Later, with the API back, the next run connects and reads.
+	h.clock.Sleep(context.Background(), time.Minute)
+	if sum := h.run(t); len(sum.Failures) != 0 || sum.Facts != 12 {
+		t.Fatalf("after the outage: %+v", sum)
+	}
+}
