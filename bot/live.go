@@ -243,6 +243,9 @@ func (lc *slackLive) channels(ctx context.Context) {
 			label = fmt.Sprintf("%s (#%s)", st.id, st.name)
 		}
 		whose := "posts of " + strings.Join(u.services, ", ")
+		if len(u.services) == 0 {
+			whose = "posts of services without a channel of their own"
+		}
 		switch {
 		case st.noAccess:
 			lc.res.problem(u.key, "cannot check %s, where %s go: the bot token lacks channels:read (and groups:read for private channels); add the scopes, or name the channel by its id (C…)", ch, whose)

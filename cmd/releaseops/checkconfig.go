@@ -6,15 +6,22 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/releaseops/releaseops/config"
 )
 
-func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file (default: RELEASEOPS_CONFIG, else embedded defaults)")
+	live := fs.Bool("live", false, "also call each configured source's API: who the credentials act as, missing permissions or scopes, what is visible, webhook secrets")
+	timeout := fs.Duration("timeout", 10*time.Second, "with --live: the limit on each API call")
 	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2}
+	}
+	if *timeout <= 0 {
+		fmt.Fprintln(stderr, "check-config: --timeout must be positive")
 		return &exitError{code: 2}
 	}
 	cfg, err := loadConfig(*path)
@@ -31,5 +38,12 @@ func runCheckConfig(_ context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(stdout, "config ok: %d services declared, sources: github=%v pagerduty=%v deploy=%v terraform=%v, slack posting=%v\n",
 		len(cfg.Services), cfg.GitHubEnabled(), cfg.PagerDutyEnabled(), cfg.DeployEnabled(), cfg.TerraformEnabled(), cfg.Slack.BotToken.IsSet())
+	if !*live {
+		return nil
+	}
+	reports := runLiveChecks(ctx, cfg, *timeout, newLogger(cfg, stderr))
+	if printLive(stdout, reports, *timeout) > 0 {
+		return &exitError{code: 1}
+	}
 	return nil
 }

@@ -113,6 +113,9 @@ func (lc *pdLive) fail(ctx context.Context, err error, key, what string) (unreac
 		return false
 	}
 	cause := strings.TrimPrefix(msg, "error calling the API endpoint: ")
+	if _, after, ok := strings.Cut(cause, `": `); ok && strings.HasPrefix(cause, http.MethodGet+` "`) {
+		cause = after // the address is named once, below
+	}
 	if ctx.Err() != nil || strings.Contains(cause, "Client.Timeout") {
 		cause = fmt.Sprintf("no answer within %s", lc.o.Timeout)
 	}
