@@ -359,8 +359,17 @@ func TestLiveUnreachable(t *testing.T) {
 	}
 
 	// A server that accepts and never answers: the per-call timeout ends it.
-	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	// The handler waits for the client to go, or the test to end: a POST whose body is not
+	// read never sees the client hang up.
+	stop := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
 	defer hang.Close()
+	defer close(stop)
 	start = time.Now()
 	r = CheckLive(context.Background(), LiveOptions{Token: "ghp_x", APIURL: hang.URL + "/", WebhookSecret: true, Timeout: 200 * time.Millisecond})
 	if got := problemsText(r); len(r.Problems) != 1 || !strings.Contains(got, "github.api_url: cannot reach the GitHub API at "+hang.URL+"/: no answer within 200ms") {
