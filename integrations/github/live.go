@@ -244,8 +244,9 @@ func (lc *liveCheck) installation(ctx context.Context, a liveApp, in *gh.Install
 		}
 		lc.res.problem("github.app_id", "%s: %v", label, err)
 	} else {
-		for _, perm := range sortedKeys(ManifestPermissions()) {
-			want := ManifestPermissions()[perm]
+		wanted := ManifestPermissions()
+		for _, perm := range sortedKeys(wanted) {
+			want := wanted[perm]
 			have := granted[perm]
 			if accessRank[have] >= accessRank[want] {
 				continue
