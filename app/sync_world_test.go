@@ -45,7 +45,7 @@ type worldOpts struct {
 }
 
 type syncWorld struct {
-	t     *testing.T
+	t     testing.TB
 	gh    *fakegithub.Server
 	app   *App
 	clock *testClock // nil on the wall clock
@@ -54,7 +54,7 @@ type syncWorld struct {
 
 // newSyncGitHub is a fake holding repos, with the App installed on acme and the personal
 // token accepted.
-func newSyncGitHub(t *testing.T, repos ...fakegithub.Repo) *fakegithub.Server {
+func newSyncGitHub(t testing.TB, repos ...fakegithub.Repo) *fakegithub.Server {
 	t.Helper()
 	key, _, err := fakegithub.AppKey()
 	if err != nil {
@@ -69,7 +69,7 @@ func newSyncGitHub(t *testing.T, repos ...fakegithub.Repo) *fakegithub.Server {
 	return gh
 }
 
-func (o worldOpts) yaml(t *testing.T, gh *fakegithub.Server) string {
+func (o worldOpts) yaml(t testing.TB, gh *fakegithub.Server) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "storage:\n  sqlite_path: %s\n", o.dbPath)
@@ -94,7 +94,7 @@ func (o worldOpts) yaml(t *testing.T, gh *fakegithub.Server) string {
 	return b.String()
 }
 
-func newSyncWorld(t *testing.T, gh *fakegithub.Server, o worldOpts) *syncWorld {
+func newSyncWorld(t testing.TB, gh *fakegithub.Server, o worldOpts) *syncWorld {
 	t.Helper()
 	if o.dbPath == "" {
 		o.dbPath = filepath.Join(t.TempDir(), "releaseops.db")
