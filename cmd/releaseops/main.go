@@ -44,7 +44,7 @@ var commands = []struct {
 	{"bench", "bench [--services N] [--concurrency C] [--duration D] [--body-bytes B] [--out FILE]  load-test a temporary service on loopback", runBench},
 	{"sync", "sync [--source github] [--service NAME] [--dry-run] [--config FILE]  read each source's settings from its API now; exit 1 if any subject failed", runSync},
 	{"simulate", "simulate --config NEW.yaml [--current FILE] [--json]  what a new config would do to every score", runSimulate},
-	{"check-config", "check-config [--config FILE]        validate a config; exit 1 on any problem", runCheckConfig},
+	{"check-config", "check-config [--config FILE] [--live [--timeout D]]   validate a config (--live: and each source's credentials); exit 1 on any problem", runCheckConfig},
 	{"version", "version                             print version, commit and Go version", runVersion},
 }
 
