@@ -52,6 +52,9 @@ type App struct {
 	githubOnce sync.Once
 
 	ghSync       *github.Syncer
+	tfSync       *terraform.Syncer
+	tfErr        error
+	tfOnce       sync.Once
 	syncOnce     sync.Once
 	discovery    *github.Discovery
 	discoveryMu  sync.Mutex

@@ -12,6 +12,7 @@ import (
 
 	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/integrations/github"
+	"github.com/releaseops/releaseops/integrations/terraform"
 	"github.com/releaseops/releaseops/syncer"
 )
 
@@ -29,7 +30,33 @@ func (a *App) SyncSources() ([]syncer.Source, error) {
 	if clients != nil {
 		out = append(out, a.githubSync(clients))
 	}
+	if a.Config.Terraform.Token.IsSet() {
+		tf, err := a.terraformSync()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tf)
+	}
 	return out, nil
+}
+
+// terraformSync is built once: its go-tfe client holds a rate limiter shared across runs.
+func (a *App) terraformSync() (*terraform.Syncer, error) {
+	a.tfOnce.Do(func() {
+		a.tfSync, a.tfErr = terraform.NewSyncer(terraform.SyncOptions{
+			Token:        a.Config.Terraform.Token.Value(),
+			Address:      a.Config.Terraform.Address,
+			Organization: a.Config.Terraform.Organization,
+			HTTPClient:   &http.Client{},
+			List:         a.terraformSubjects,
+			Now:          a.Now,
+			Log:          a.Log.With("source", "terraform"),
+		})
+		if a.tfErr != nil {
+			a.tfErr = fmt.Errorf("terraform sync: %w", a.tfErr)
+		}
+	})
+	return a.tfSync, a.tfErr
 }
 
 func (a *App) githubSync(clients *github.Clients) *github.Syncer {
@@ -116,4 +143,44 @@ func (a *App) syncStatus(c echo.Context) error {
 	return c.JSON(http.StatusOK, syncStatusResponse{Enabled: a.Config.SyncEnabled() && len(a.Sync.Sources) > 0, Sources: st,
 		Config: map[string]interface{}{"interval": a.Config.Sync.Interval.String(), "concurrency": a.Config.Sync.Concurrency,
 			"stale_after": a.Config.Sync.StaleAfter.String()}})
+}
+
+// pagerdutySubjects are the PagerDuty services the catalog maps to services.
+func (a *App) pagerdutySubjects(context.Context) ([]syncer.Subject, error) {
+	var out []syncer.Subject
+	for _, name := range a.Catalog.Names() {
+		svc, ok := a.Catalog.Get(name)
+		if !ok || svc.PagerDutyServiceID == "" {
+			continue
+		}
+		out = append(out, syncer.Subject{Key: svc.PagerDutyServiceID, Service: name,
+			Subject: releaseops.Subject{Kind: releaseops.SubjectPagerDuty, Key: svc.PagerDutyServiceID}})
+	}
+	return out, nil
+}
+
+// terraformSubjects are the workspaces the catalog maps to services, as "org/workspace"
+// (a bare name belongs to terraform.organization).
+func (a *App) terraformSubjects(context.Context) ([]syncer.Subject, error) {
+	var out []syncer.Subject
+	seen := map[string]bool{}
+	for _, name := range a.Catalog.Names() {
+		svc, ok := a.Catalog.Get(name)
+		if !ok {
+			continue
+		}
+		for _, ws := range svc.TerraformWorkspaces {
+			key := ws
+			if !strings.Contains(ws, "/") {
+				key = a.Config.Terraform.Organization + "/" + ws
+			}
+			if seen[strings.ToLower(key)] {
+				continue
+			}
+			seen[strings.ToLower(key)] = true
+			out = append(out, syncer.Subject{Key: key, Service: name,
+				Subject: releaseops.Subject{Kind: releaseops.SubjectWorkspace, Key: key}})
+		}
+	}
+	return out, nil
 }

@@ -21,7 +21,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file (default: RELEASEOPS_CONFIG, else embedded defaults)")
-	source := fs.String("source", "", "only this source (github); default: every source with API credentials")
+	source := fs.String("source", "", "only this source (github, pagerduty, terraform); default: every source with API credentials")
 	var services multiFlag
 	fs.Var(&services, "service", "only the subjects of this service (repeatable)")
 	dryRun := fs.Bool("dry-run", false, "read and compare, store nothing")
@@ -29,7 +29,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return &exitError{code: 2}
 	}
 	if fs.NArg() != 0 {
-		return &exitError{code: 2, err: fmt.Errorf("usage: releaseops sync [--source github] [--service NAME] [--dry-run] [--config FILE]")}
+		return &exitError{code: 2, err: fmt.Errorf("usage: releaseops sync [--source github|pagerduty|terraform] [--service NAME] [--dry-run] [--config FILE]")}
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
@@ -55,9 +55,14 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if len(chosen) == 0 {
 		if *source != "" {
-			return &exitError{code: 1, err: fmt.Errorf("source %q has no API credentials configured (configured: %s); for github set github.app_id and github.private_key, or github.token", *source, orNone(names))}
+			keys, known := credentialKeys[*source]
+			if !known {
+				return &exitError{code: 2, err: fmt.Errorf("unknown source %q: want github, pagerduty or terraform", *source)}
+			}
+			return &exitError{code: 1, err: fmt.Errorf("source %s has no API credentials configured (configured: %s); set %s", *source, orNone(names), keys)}
 		}
-		return &exitError{code: 1, err: fmt.Errorf("no source has API credentials: set github.app_id and github.private_key, or github.token")}
+		return &exitError{code: 1, err: fmt.Errorf("no source has API credentials: set %s; or %s; or %s",
+			credentialKeys["github"], credentialKeys["pagerduty"], credentialKeys["terraform"])}
 	}
 	for _, svc := range services {
 		if _, ok := a.Catalog.Get(svc); !ok {
@@ -163,6 +168,13 @@ func printSummary(w io.Writer, s syncer.Summary) {
 		}
 		fmt.Fprintf(w, "  FAILED %s%s: %s\n", f.Subject, svc, f.Error)
 	}
+}
+
+// credentialKeys names what to set for each source's sync.
+var credentialKeys = map[string]string{
+	"github":    "github.app_id and github.private_key, or github.token",
+	"pagerduty": "pagerduty.token",
+	"terraform": "terraform.token and terraform.organization",
 }
 
 func orNone(names []string) string {
