@@ -252,6 +252,12 @@ func evalProtectionContinuity(x *facts, p Params) result {
 		first = latestPushed
 	}
 	tail := x.staleGov(v)
+	if withPush+without == 0 && !v.current.protected {
+		// Continuity of a protection that does not exist is no merit: without this a branch
+		// never protected would pass for never having lost anything.
+		return result{score: 0, value: 0, evidence: evidenceOf(x.latestGovernanceFacts()...),
+			reason: fmt.Sprintf("%s has no protection to keep: no live branch protection rule or active ruleset covers it%s; protect it first", v.name, apiNote(v.rest))}
+	}
 	if withPush+without == 0 {
 		claim := fmt.Sprintf("no deletion or weakening of %s's protection in the last %s", v.name, span(p.Window))
 		r := result{score: 1, value: 0, reason: claim + apiNote(v.rest), evidence: evidenceOf(v.current.evidence()...)}

@@ -77,6 +77,7 @@ type Summary struct {
 	RateWaits    int64         `json:"rate_waits"`
 	RateWaited   time.Duration `json:"rate_waited_ns"`
 	Failures     []Failure     `json:"failures"`
+	Cancelled    int           `json:"cancelled,omitempty"` // subjects cut short by the run's cancellation
 	Error        string        `json:"error,omitempty"`
 }
 
@@ -121,9 +122,14 @@ func (r *Runner) Run(ctx context.Context, src Source, opts Options) (Summary, er
 			mu.Lock()
 			defer mu.Unlock()
 			done++
-			if err != nil {
+			switch {
+			case err != nil && ctx.Err() != nil:
+				// Cut short by the run's cancellation (Ctrl-C, shutdown): not a failure of the
+				// subject, and not recorded as one; the next run reads it.
+				sum.Cancelled++
+			case err != nil:
 				sum.Failures = append(sum.Failures, Failure{Subject: s.Key, Service: s.Service, Error: err.Error()})
-			} else {
+			default:
 				sum.Observations += out.observations
 				sum.Facts += out.facts
 			}
@@ -250,7 +256,7 @@ func (r *Runner) one(ctx context.Context, src Source, s Subject, rec storage.Syn
 			continue
 		}
 		next.Hashes[obs.Key] = h + " " + at.Format("2006-01-02")
-		d, err := r.delivery(src.Name(), s, service, obs, at)
+		d, err := r.delivery(src.Name(), s, service, obs, at, h)
 		if err != nil {
 			return outcome{}, err
 		}
@@ -302,7 +308,7 @@ func (r *Runner) read(ctx context.Context, src Source, s Subject, prev State) (R
 		res, err := src.Read(rctx, s, prev)
 		cancel()
 		var ra RetryAt
-		if err == nil || attempt == 2 || !errors.As(err, &ra) {
+		if err == nil || attempt == 2 || !errors.As(err, &ra) || ra.RetryAt().IsZero() {
 			return res, err
 		}
 		wait := ra.RetryAt().Sub(r.now())
@@ -334,8 +340,10 @@ func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
 
 // delivery stores an observation like a webhook delivery: source, type "sync", the API calls
 // as its body, and facts whose evidence names the call they came from.
-func (r *Runner) delivery(source string, s Subject, service string, obs Observation, at time.Time) (*storage.NewDelivery, error) {
-	id := fmt.Sprintf("sync:%s:%s:%d", s.Key, obs.Key, at.UnixMilli())
+func (r *Runner) delivery(source string, s Subject, service string, obs Observation, at time.Time, hash string) (*storage.NewDelivery, error) {
+	// The content hash keeps two different reads in the same millisecond apart; the same
+	// content twice in a row never gets here.
+	id := fmt.Sprintf("sync:%s:%s:%d:%s", s.Key, obs.Key, at.UnixMilli(), hash[:8])
 	body, err := json.Marshal(struct {
 		Subject  string    `json:"subject"`
 		Key      string    `json:"key"`

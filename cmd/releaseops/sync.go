@@ -161,6 +161,9 @@ func printSummary(w io.Writer, s syncer.Summary) {
 	fmt.Fprintf(w, "sync %s%s: %d subjects, %d observations changed, %d facts %s, %d requests (%d not modified), %d rate-limit waits (%s), %d failed, in %s\n",
 		s.Source, mode, s.Subjects, s.Observations, s.Facts, map[bool]string{true: "would be written", false: "written"}[s.DryRun],
 		s.Requests, s.NotModified, s.RateWaits, s.RateWaited.Round(time.Second), len(s.Failures), s.FinishedAt.Sub(s.StartedAt).Round(time.Millisecond))
+	if s.Cancelled > 0 {
+		fmt.Fprintf(w, "  interrupted: %d subjects were cut short and will be read by the next run\n", s.Cancelled)
+	}
 	for _, f := range s.Failures {
 		svc := ""
 		if f.Service != "" {
