@@ -129,6 +129,7 @@ func TestKindIndex(t *testing.T) {
 		releaseops.FactRepoState:        func(f *releaseops.Fact) { f.RepoState = &releaseops.RepoState{} },
 	}
 	payloads[releaseops.FactTerraformWorkspace] = func(f *releaseops.Fact) { f.Workspace = &releaseops.TerraformWorkspace{} }
+	payloads[releaseops.FactOnCall] = func(f *releaseops.Fact) { f.OnCall = &releaseops.OnCall{} }
 	if len(payloads) != numKinds {
 		t.Fatalf("%d payloads for %d kinds", len(payloads), numKinds)
 	}

@@ -153,7 +153,7 @@ var kinds = [...]releaseops.FactKind{
 	releaseops.FactRuleset, releaseops.FactPush, releaseops.FactCIRun, releaseops.FactRelease,
 	releaseops.FactVulnerability, releaseops.FactIncident, releaseops.FactPagerDutyService, releaseops.FactTerraformRun,
 	releaseops.FactAssessment, releaseops.FactProtectionRule, releaseops.FactGateDecision, releaseops.FactNotification,
-	releaseops.FactRepoState, releaseops.FactTerraformWorkspace,
+	releaseops.FactRepoState, releaseops.FactTerraformWorkspace, releaseops.FactOnCall,
 }
 
 const numKinds = len(kinds)
@@ -210,6 +210,8 @@ func kindIndex(f *releaseops.Fact) int {
 		ok, i = f.RepoState != nil, 16
 	case releaseops.FactTerraformWorkspace:
 		ok, i = f.Workspace != nil, 17
+	case releaseops.FactOnCall:
+		ok, i = f.OnCall != nil, 18
 	}
 	if !ok {
 		return -1

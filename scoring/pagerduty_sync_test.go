@@ -189,6 +189,9 @@ func TestSyncedIncidentsCardIsDeterministic(t *testing.T) {
 	if got := marshal(t, e.ScoreIndexed(Input{Service: svc, Facts: buf, Now: now}, &idx)); !bytes.Equal(got, want) {
 		t.Fatalf("the indexed card at the end differs:\n%s", firstDiff(want, got))
 	}
+	if n := len(idx.x.of(releaseops.FactOnCall)); n != 1 {
+		t.Errorf("%d oncall facts indexed, want 1", n)
+	}
 }
 
 // A card of the past does not know what a later read learnt: at 2026-11-17 12:00 the reads
