@@ -52,6 +52,8 @@ type App struct {
 	githubOnce sync.Once
 
 	ghSync       *github.Syncer
+	pdSync       *pagerduty.Syncer
+	pdOnce       sync.Once
 	tfSync       *terraform.Syncer
 	tfErr        error
 	tfOnce       sync.Once
@@ -249,13 +251,6 @@ func (a *App) Start() {
 		defer a.wg.Done()
 		a.Outbox.Run(ctx)
 	}()
-	if s := a.newPagerDutySync(); s != nil {
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			s.run(ctx)
-		}()
-	}
 	a.startBot(ctx)
 	a.startGate(ctx)
 	if a.Config.SyncEnabled() && len(a.Sync.Sources) > 0 {

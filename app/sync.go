@@ -12,6 +12,7 @@ import (
 
 	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/integrations/github"
+	"github.com/releaseops/releaseops/integrations/pagerduty"
 	"github.com/releaseops/releaseops/integrations/terraform"
 	"github.com/releaseops/releaseops/syncer"
 )
@@ -29,6 +30,21 @@ func (a *App) SyncSources() ([]syncer.Source, error) {
 	}
 	if clients != nil {
 		out = append(out, a.githubSync(clients))
+	}
+	if a.Config.PagerDuty.Token.IsSet() {
+		a.pdOnce.Do(func() {
+			a.pdSync = pagerduty.NewSyncer(pagerduty.SyncConfig{
+				Token:  a.Config.PagerDuty.Token.Value(),
+				APIURL: a.Config.PagerDuty.APIURL,
+				// A timeout per attempt: the rate-limit waits are outside it.
+				HTTPClient: &http.Client{Timeout: 30 * time.Second},
+				List:       a.pagerdutySubjects,
+				Now:        a.Now,
+				Window:     syncWindow,
+				Log:        a.Log.With("source", "pagerduty"),
+			})
+		})
+		out = append(out, a.pdSync)
 	}
 	if a.Config.Terraform.Token.IsSet() {
 		tf, err := a.terraformSync()
