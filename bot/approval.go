@@ -70,6 +70,28 @@ type Reason struct {
 	Playbook string
 }
 
+// OnCallPrefix starts the text of the reason under which the gate keeps an approval's on-call
+// line (reason kind oncall). The builders lift it out onto a line of its own: it says whom a
+// bad deploy would page, not why the deploy needs an approver. Riding in the reasons keeps
+// the line in the approval record, so the request and the message that replaces it after the
+// decision show the same people, whoever is on call by then.
+const OnCallPrefix = "On call: "
+
+// splitOnCall separates the on-call line (without its prefix) from the real reasons.
+func splitOnCall(rs []Reason) (onCall string, reasons []Reason) {
+	for i, r := range rs {
+		if s, ok := strings.CutPrefix(r.Text, OnCallPrefix); ok && r.Playbook == "" {
+			reasons = append(append(reasons, rs[:i]...), rs[i+1:]...)
+			return s, reasons
+		}
+	}
+	return "", rs
+}
+
+// onCallLine is the on-call section's text; the names came from PagerDuty, so all of it is
+// escaped.
+func onCallLine(s string) string { return "*On call:* " + OneLine(s) }
+
 // Decision is how an approval ended.
 type Decision struct {
 	State string // approved, denied, expired
@@ -93,8 +115,13 @@ func Mention(id string) string {
 // deploy (SPEC §5).
 func ApprovalRequestMessage(r ApprovalRequest, publicURL string) Message {
 	var b blocks
+	var onCall string
+	onCall, r.Reasons = splitOnCall(r.Reasons)
 	b.header(fmt.Sprintf("🟡 Approval needed: %s to %s", r.Service, r.Environment))
 	b.section(approvalSummary(r))
+	if onCall != "" {
+		b.section(onCallLine(onCall))
+	}
 	if len(r.Reasons) > 0 {
 		b.section(approvalReasons(r))
 	}
@@ -142,8 +169,13 @@ func ApprovalDecidedMessage(r ApprovalRequest, d Decision, publicURL string) Mes
 	if d.Note != "" {
 		line += " — " + OneLine(d.Note)
 	}
+	var onCall string
+	onCall, r.Reasons = splitOnCall(r.Reasons)
 	b.header(head)
 	b.section(approvalSummary(r))
+	if onCall != "" {
+		b.section(onCallLine(onCall))
+	}
 	if len(r.Reasons) > 0 {
 		b.section(approvalReasons(r))
 	}
