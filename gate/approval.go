@@ -1,10 +1,14 @@
 package gate
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/storage"
 )
 
@@ -81,4 +85,134 @@ func approvalOf(r storage.ApprovalRow) (*Approval, error) {
 		}
 	}
 	return a, nil
+}
+
+// ReasonOnCall is the kind of the reason under which an approval keeps who was on call for
+// the service when it was created. It is not why the gate decided: the gate's answer never
+// carries it, only the approval record, so that the request and the update after the
+// decision show the same line without reading PagerDuty's state again.
+const ReasonOnCall = "oncall"
+
+// onCallPrefix starts the line; the Slack builders find it by the same text (bot.OnCallPrefix).
+const onCallPrefix = "On call: "
+
+// onCallMaxAge: a rota PagerDuty last confirmed longer ago than this says who was on call,
+// not who answers the page now.
+const onCallMaxAge = 24 * time.Hour
+
+// maxOnCallPerLevel keeps the line to one line when a level pages several schedules.
+const maxOnCallPerLevel = 3
+
+// withOnCall adds the service's on-call line to a new approval's reasons. Without a fresh
+// on-call fact the approval simply has no line; a failed read is logged, never a reason to
+// refuse the deploy an approval.
+func (g *Gate) withOnCall(ctx context.Context, a *Approval, now time.Time) {
+	line, err := g.onCallText(ctx, a.Service, now)
+	if err != nil {
+		g.Log.Warn("approval request without the on-call line", "approval", a.ID, "service", a.Service, "err", err)
+		return
+	}
+	if line == "" {
+		return
+	}
+	// Clipped: the reasons are the decision's too, whose answer must not gain the line.
+	a.Reasons = append(slices.Clip(a.Reasons), Reason{Kind: ReasonOnCall, Text: line})
+}
+
+// onCallText reads the service's latest oncall fact and says who is on call at now, or ""
+// when nobody known is.
+func (g *Gate) onCallText(ctx context.Context, service string, now time.Time) (string, error) {
+	facts, err := g.DB.RecentFacts(ctx, service, releaseops.FactOnCall, now.Add(time.Millisecond), 1)
+	if err != nil {
+		return "", err
+	}
+	if len(facts) == 0 || facts[0].OnCall == nil {
+		return "", nil
+	}
+	f := facts[0]
+	if now.Sub(f.At) > onCallMaxAge {
+		// Sync stores a rota again only when it changes, so a week-long shift has a week-old
+		// fact; a successful read of the same PagerDuty service since confirms it.
+		confirmed, err := g.pagerDutyReadAt(ctx, service, f.Subject.Key)
+		if err != nil {
+			return "", err
+		}
+		if now.Sub(confirmed) > onCallMaxAge {
+			return "", nil
+		}
+	}
+	return onCallLine(f.OnCall, now), nil
+}
+
+// pagerDutyReadAt is when sync last read the PagerDuty service successfully (zero: never).
+func (g *Gate) pagerDutyReadAt(ctx context.Context, service, pdService string) (time.Time, error) {
+	cov, err := g.DB.SyncCoverage(ctx, service)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, c := range cov {
+		if c.Source == releaseops.SourcePagerDuty && c.Subject == pdService {
+			return c.LastSuccess, nil
+		}
+	}
+	return time.Time{}, nil
+}
+
+// onCallLine renders levels 1 and 2 in plain text: "On call: Alice (until 18:00 UTC), then
+// Bob". A shift that ended by now is left out; with nobody left at level 1, level 2 is named
+// as such, since it is not who gets paged first. The Slack side escapes it.
+func onCallLine(oc *releaseops.OnCall, now time.Time) string {
+	var first, second []releaseops.OnCallLevel
+	for _, l := range oc.Levels {
+		if (!l.Until.IsZero() && !l.Until.After(now)) || strings.TrimSpace(l.User) == "" {
+			continue
+		}
+		switch l.Level {
+		case 1:
+			first = append(first, l)
+		case 2:
+			second = append(second, l)
+		}
+	}
+	switch {
+	case len(first) > 0 && len(second) > 0:
+		return onCallPrefix + onCallNames(first, "", now) + ", then " + onCallNames(second, "", now)
+	case len(first) > 0:
+		return onCallPrefix + onCallNames(first, "", now)
+	case len(second) > 0:
+		return onCallPrefix + onCallNames(second, "level 2", now)
+	}
+	return ""
+}
+
+func onCallNames(ls []releaseops.OnCallLevel, label string, now time.Time) string {
+	var names []string
+	for i, l := range ls {
+		if i == maxOnCallPerLevel {
+			names = append(names, fmt.Sprintf("%d more", len(ls)-i))
+			break
+		}
+		var notes []string
+		if label != "" {
+			notes = append(notes, label)
+		}
+		if !l.Until.IsZero() {
+			notes = append(notes, "until "+untilText(l.Until, now))
+		}
+		name := strings.Join(strings.Fields(l.User), " ")
+		if len(notes) > 0 {
+			name += " (" + strings.Join(notes, ", ") + ")"
+		}
+		names = append(names, name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// untilText is the end of a shift in UTC; the date only when it is not within the next day,
+// where the time alone is unambiguous.
+func untilText(until, now time.Time) string {
+	if until.Sub(now) < 24*time.Hour {
+		return until.UTC().Format("15:04 UTC")
+	}
+	return until.UTC().Format("2006-01-02 15:04 UTC")
 }
