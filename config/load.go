@@ -98,6 +98,7 @@ func decodeYAML(data []byte, cfg *Config) []string {
 var NotConfigKeys = []string{
 	"RELEASEOPS_CONFIG", "RELEASEOPS_TOKEN", "RELEASEOPS_SERVER", "RELEASEOPS_REQUESTED_BY", "RELEASEOPS_LOCAL_TOKEN",
 	"RELEASEOPS_SCALE_SERVICES", "RELEASEOPS_SCALE_EVENTS", "RELEASEOPS_SCALE_VERBOSE",
+	"RELEASEOPS_TEST_POSTGRES_URL", // the PostgreSQL tests' server (.ci/run exports it)
 }
 
 // applyEnv sets every scalar key from RELEASEOPS_<PATH> where PATH is the YAML path in upper
