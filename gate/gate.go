@@ -197,6 +197,7 @@ func (g *Gate) record(ctx context.Context, in decided) (a *Approval, duplicate b
 			CommitSHA: in.req.CommitSHA, RequestedBy: in.req.RequestedBy, State: StatePending, ExpiresAt: now.Add(g.ApprovalTimeout).Truncate(time.Millisecond),
 			Reasons: in.d.Reasons, Score: in.d.Score, Band: in.d.Band, Channel: g.channelOf(in.svc), Origin: in.origin,
 			CreatedAt: now.Truncate(time.Millisecond), Callback: in.callback}
+		g.withOnCall(ctx, a, now)
 	}
 	duplicate, err = g.Pipeline.RecordInternal(ctx, ingest.Internal{
 		Type: "gate.decision", DeliveryID: "gate:" + in.originKey, Service: in.svc.Name, Body: body,
