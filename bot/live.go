@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/releaseops/releaseops"
 )
 
 // LiveOptions are what `releaseops check-config --live` asks of Slack: the bot token, the
@@ -38,24 +40,11 @@ type LiveChannel struct {
 	Services []string // whose posts go there
 }
 
-// LiveResult is what the live check found: the bot and team, how many of the configured
-// channels it is in, and every problem with the config key that fixes it.
-type LiveResult struct {
-	Who      string // "@releaseops (U0BOT) in Acme (T0ACME)"
-	Visible  int    // configured channels the bot is in; -1 when not checked
-	Details  []string
-	Problems []LiveProblem
-}
-
-// LiveProblem is one thing to fix, named by its config key.
-type LiveProblem struct {
-	Key     string
-	Message string
-}
-
-func (r *LiveResult) problem(key, format string, args ...any) {
-	r.Problems = append(r.Problems, LiveProblem{Key: key, Message: fmt.Sprintf(format, args...)})
-}
+// LiveResult and LiveProblem are the root package's: every source's check reports the same way.
+type (
+	LiveResult  = releaseops.LiveResult
+	LiveProblem = releaseops.LiveProblem
+)
 
 // channelID is the shape of a conversation id; anything else is taken for a name.
 var channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{8,}$`)
@@ -84,7 +73,7 @@ func CheckLive(ctx context.Context, o LiveOptions) LiveResult {
 	case o.SocketMode && o.AppToken:
 		res.Details = append(res.Details, "Socket Mode (no signing secret needed)")
 	default:
-		res.problem("slack.signing_secret", "not set: /readiness and the gate's Approve and Deny buttons answer 503; set it, or use slack.socket_mode with slack.app_token")
+		res.Problem("slack.signing_secret", "not set: /readiness and the gate's Approve and Deny buttons answer 503; set it, or use slack.socket_mode with slack.app_token")
 	}
 	return res
 }
@@ -106,7 +95,7 @@ func (lc *slackLive) unreachable(err error) bool {
 	cause, ok := networkFailure(err, lc.o.Timeout)
 	if ok && !lc.down {
 		lc.down = true
-		lc.res.problem("slack.api_url", "cannot reach the Slack Web API at %s: %s", lc.o.APIURL, cause)
+		lc.res.Problem("slack.api_url", "cannot reach the Slack Web API at %s: %s", lc.o.APIURL, cause)
 	}
 	return ok
 }
@@ -146,23 +135,23 @@ func (lc *slackLive) auth(ctx context.Context) bool {
 		switch code := slackCode(err); {
 		case lc.unreachable(err):
 		case code == "invalid_auth" || code == "not_authed" || code == "token_revoked" || code == "account_inactive":
-			lc.res.problem("slack.bot_token", "Slack refused the bot token (%s): reinstall the app and copy the xoxb- token again", code)
+			lc.res.Problem("slack.bot_token", "Slack refused the bot token (%s): reinstall the app and copy the xoxb- token again", code)
 		default:
-			lc.res.problem("slack.bot_token", "auth.test: %v", err)
+			lc.res.Problem("slack.bot_token", "auth.test: %v", err)
 		}
 		return false
 	}
 	lc.bot = a.User
 	lc.res.Who = fmt.Sprintf("@%s (%s) in %s (%s)", a.User, a.UserID, a.Team, a.TeamID)
 	if a.BotID == "" {
-		lc.res.problem("slack.bot_token", "the token is a user token, not a bot token (xoxb-): posts would appear as %s", a.User)
+		lc.res.Problem("slack.bot_token", "the token is a user token, not a bot token (xoxb-): posts would appear as %s", a.User)
 	}
 	// Slack lists the token's scopes on every Web API answer; without the header there is
 	// nothing to judge.
 	if raw := a.Header.Get("X-OAuth-Scopes"); raw != "" {
 		scopes := strings.Split(strings.ReplaceAll(raw, " ", ""), ",")
 		if !slices.Contains(scopes, "chat:write") {
-			lc.res.problem("slack.bot_token", "the bot lacks the chat:write scope, so nothing can be posted: add it under OAuth & Permissions and reinstall the app")
+			lc.res.Problem("slack.bot_token", "the bot lacks the chat:write scope, so nothing can be posted: add it under OAuth & Permissions and reinstall the app")
 		}
 	}
 	return true
@@ -248,13 +237,13 @@ func (lc *slackLive) channels(ctx context.Context) {
 		}
 		switch {
 		case st.noAccess:
-			lc.res.problem(u.key, "cannot check %s, where %s go: the bot token lacks channels:read (and groups:read for private channels); add the scopes, or name the channel by its id (C…)", ch, whose)
+			lc.res.Problem(u.key, "cannot check %s, where %s go: the bot token lacks channels:read (and groups:read for private channels); add the scopes, or name the channel by its id (C…)", ch, whose)
 		case st.notFound:
-			lc.res.problem(u.key, "channel %s, where %s go, does not exist or is private without the bot; check it, or /invite @%s there", ch, whose, lc.bot)
+			lc.res.Problem(u.key, "channel %s, where %s go, does not exist or is private without the bot; check it, or /invite @%s there", ch, whose, lc.bot)
 		case st.archived:
-			lc.res.problem(u.key, "channel %s, where %s go, is archived: nothing can be posted there", label, whose)
+			lc.res.Problem(u.key, "channel %s, where %s go, is archived: nothing can be posted there", label, whose)
 		case !st.member:
-			lc.res.problem(u.key, "the bot is not in %s, where %s go; /invite @%s", label, whose, lc.bot)
+			lc.res.Problem(u.key, "the bot is not in %s, where %s go; /invite @%s", label, whose, lc.bot)
 		default:
 			in++
 		}
@@ -278,7 +267,7 @@ func (lc *slackLive) byID(ctx context.Context, id string) channelState {
 	case code == "channel_not_found":
 		return channelState{id: id, notFound: true}
 	case code != "missing_scope":
-		lc.res.problem("slack.bot_token", "conversations.info %s: %v", id, err)
+		lc.res.Problem("slack.bot_token", "conversations.info %s: %v", id, err)
 		return channelState{id: id, failed: true}
 	}
 	c, cancel = lc.ctx(ctx)
@@ -296,7 +285,7 @@ func (lc *slackLive) byID(ctx context.Context, id string) channelState {
 	case code == "missing_scope":
 		return channelState{id: id, noAccess: true}
 	default:
-		lc.res.problem("slack.bot_token", "conversations.history %s: %v", id, err)
+		lc.res.Problem("slack.bot_token", "conversations.history %s: %v", id, err)
 		return channelState{id: id, failed: true}
 	}
 }
@@ -323,7 +312,7 @@ func (lc *slackLive) byName(ctx context.Context) map[string]channelState {
 				out[""] = channelState{noAccess: true}
 			default:
 				out[""] = channelState{failed: true}
-				lc.res.problem("slack.bot_token", "conversations.list: %v", err)
+				lc.res.Problem("slack.bot_token", "conversations.list: %v", err)
 			}
 			return out
 		}

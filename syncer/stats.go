@@ -45,3 +45,19 @@ func CountWait(ctx context.Context, d time.Duration) {
 		s.WaitedNanos.Add(int64(d))
 	}
 }
+
+// Sleep waits d, or until ctx is done (then it returns ctx's error). The sources' transports
+// use it as their default wait; tests inject their own.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	gh "github.com/google/go-github/v62/github"
+
+	"github.com/releaseops/releaseops"
 )
 
 // LiveOptions are what `releaseops check-config --live` asks of GitHub: the configured
@@ -35,24 +37,11 @@ type LiveOptions struct {
 	Transport http.RoundTripper // nil: http.DefaultTransport
 }
 
-// LiveResult is what the live check found: whom the credentials act as, how many
-// repositories they see, and every problem with the config key that fixes it.
-type LiveResult struct {
-	Who      string // "App releaseops (id 12345)", "alice"
-	Visible  int    // repositories visible; -1 when the check stopped before counting
-	Details  []string
-	Problems []LiveProblem
-}
-
-// LiveProblem is one thing to fix, named by its config key.
-type LiveProblem struct {
-	Key     string
-	Message string
-}
-
-func (r *LiveResult) problem(key, format string, args ...any) {
-	r.Problems = append(r.Problems, LiveProblem{Key: key, Message: fmt.Sprintf(format, args...)})
-}
+// LiveResult and LiveProblem are the root package's: every source's check reports the same way.
+type (
+	LiveResult  = releaseops.LiveResult
+	LiveProblem = releaseops.LiveProblem
+)
 
 // permissionUse says what breaks without each manifest permission, so a problem says why it
 // matters rather than only that something differs from a file.
@@ -87,7 +76,7 @@ func CheckLive(ctx context.Context, o LiveOptions) LiveResult {
 		case o.AppID != 0 || len(o.PrivateKey) > 0:
 			key = "github.private_key"
 		}
-		res.problem(key, "%v", err)
+		res.Problem(key, "%v", err)
 		return res
 	}
 	lc := &liveCheck{c: c, o: o, res: &res}
@@ -99,7 +88,7 @@ func CheckLive(ctx context.Context, o LiveOptions) LiveResult {
 	if o.WebhookSecret {
 		res.Details = append(res.Details, "webhook secret set")
 	} else {
-		res.problem("github.webhook_secret", "not set: GitHub webhooks cannot be verified, so POST /webhooks/github stays off and changes wait for the next sync")
+		res.Problem("github.webhook_secret", "not set: GitHub webhooks cannot be verified, so POST /webhooks/github stays off and changes wait for the next sync")
 	}
 	return res
 }
@@ -116,7 +105,7 @@ type liveCheck struct {
 func (lc *liveCheck) unreachable(err error) bool {
 	cause, ok := networkFailure(err, lc.o.Timeout)
 	if ok {
-		lc.res.problem("github.api_url", "cannot reach the GitHub API at %s: %s", lc.c.BaseURL(), cause)
+		lc.res.Problem("github.api_url", "cannot reach the GitHub API at %s: %s", lc.c.BaseURL(), cause)
 	}
 	return ok
 }
@@ -165,7 +154,7 @@ func (lc *liveCheck) app(ctx context.Context) {
 	var a liveApp
 	if resp, err := lc.call(ctx, app, "app", &a); err != nil {
 		if !lc.unreachable(err) {
-			lc.res.problem("github.app_id", "GET /app as App %d: %v", lc.o.AppID, appAuthHint(resp, err))
+			lc.res.Problem("github.app_id", "GET /app as App %d: %v", lc.o.AppID, appAuthHint(resp, err))
 		}
 		return
 	}
@@ -177,12 +166,12 @@ func (lc *liveCheck) app(ctx context.Context) {
 	installs, err := lc.installations(ctx)
 	if err != nil {
 		if !lc.unreachable(err) {
-			lc.res.problem("github.app_id", "%v", err)
+			lc.res.Problem("github.app_id", "%v", err)
 		}
 		return
 	}
 	if len(installs) == 0 {
-		lc.res.problem("github.app_id", "App %s is not installed on any account: install it on your organisation (all repositories, or the catalogued ones)", name)
+		lc.res.Problem("github.app_id", "App %s is not installed on any account: install it on your organisation (all repositories, or the catalogued ones)", name)
 		return
 	}
 	var accounts []string
@@ -194,7 +183,7 @@ func (lc *liveCheck) app(ctx context.Context) {
 	if id := lc.o.InstallationID; id != 0 {
 		i := slices.IndexFunc(installs, func(in *gh.Installation) bool { return in.GetID() == id })
 		if i < 0 {
-			lc.res.problem("github.installation_id", "installation %d is not one of App %s's installations (%s)", id, name, strings.Join(accounts, ", "))
+			lc.res.Problem("github.installation_id", "installation %d is not one of App %s's installations (%s)", id, name, strings.Join(accounts, ", "))
 			return
 		}
 		checked = installs[i : i+1]
@@ -233,7 +222,7 @@ func (lc *liveCheck) installation(ctx context.Context, a liveApp, in *gh.Install
 		where += " (" + u + ")"
 	}
 	if in.SuspendedAt != nil {
-		lc.res.problem("github.app_id", "%s is suspended since %s: nothing is read or answered for it; unsuspend it in %s",
+		lc.res.Problem("github.app_id", "%s is suspended since %s: nothing is read or answered for it; unsuspend it in %s",
 			label, in.SuspendedAt.UTC().Format(time.RFC3339), where)
 		return 0, true
 	}
@@ -242,7 +231,7 @@ func (lc *liveCheck) installation(ctx context.Context, a liveApp, in *gh.Install
 		if lc.unreachable(err) {
 			return 0, false
 		}
-		lc.res.problem("github.app_id", "%s: %v", label, err)
+		lc.res.Problem("github.app_id", "%s: %v", label, err)
 	} else {
 		wanted := ManifestPermissions()
 		for _, perm := range sortedKeys(wanted) {
@@ -263,12 +252,12 @@ func (lc *liveCheck) installation(ctx context.Context, a liveApp, in *gh.Install
 			if use == "" {
 				use = "which the App manifest asks for"
 			}
-			lc.res.problem("github.app_id", "%s lacks %s, %s; %s", label, lacks, use, fix)
+			lc.res.Problem("github.app_id", "%s lacks %s, %s; %s", label, lacks, use, fix)
 		}
 	}
 	cl, err := lc.c.ForInstallation(id)
 	if err != nil {
-		lc.res.problem("github.app_id", "%s: %v", label, err)
+		lc.res.Problem("github.app_id", "%s: %v", label, err)
 		return 0, true
 	}
 	var page gh.ListRepositories
@@ -276,11 +265,11 @@ func (lc *liveCheck) installation(ctx context.Context, a liveApp, in *gh.Install
 		if lc.unreachable(err) {
 			return 0, false
 		}
-		lc.res.problem("github.app_id", "%s: list its repositories: %v", label, err)
+		lc.res.Problem("github.app_id", "%s: list its repositories: %v", label, err)
 		return 0, true
 	}
 	if page.GetTotalCount() == 0 {
-		lc.res.problem("github.app_id", "%s sees no repository: give it the repositories of the catalogued services in %s", label, where)
+		lc.res.Problem("github.app_id", "%s sees no repository: give it the repositories of the catalogued services in %s", label, where)
 	}
 	return page.GetTotalCount(), true
 }
@@ -303,14 +292,14 @@ func (lc *liveCheck) token(ctx context.Context) {
 	case lc.unreachable(err):
 		return
 	case resp != nil && resp.StatusCode == http.StatusUnauthorized:
-		lc.res.problem("github.token", "GitHub refused the token (401 Bad credentials): it was revoked, expired or mistyped")
+		lc.res.Problem("github.token", "GitHub refused the token (401 Bad credentials): it was revoked, expired or mistyped")
 		return
 	case resp != nil && resp.StatusCode == http.StatusForbidden:
 		// An installation token cannot read /user, but can say which App it belongs to.
 		lc.installationToken(ctx, cl, err)
 		return
 	default:
-		lc.res.problem("github.token", "GET /user: %v", err)
+		lc.res.Problem("github.token", "GET /user: %v", err)
 		return
 	}
 	lc.res.Who = u.GetLogin()
@@ -320,7 +309,7 @@ func (lc *liveCheck) token(ctx context.Context) {
 	resp, err = lc.call(ctx, cl, "user/repos?per_page=1", &repos)
 	if err != nil {
 		if !lc.unreachable(err) {
-			lc.res.problem("github.token", "GET /user/repos: %v", err)
+			lc.res.Problem("github.token", "GET /user/repos: %v", err)
 		}
 		return
 	}
@@ -355,10 +344,10 @@ func (lc *liveCheck) scopes(resp *gh.Response) {
 	case have["public_repo"]:
 		lc.res.Details = append(lc.res.Details, "public repositories only (public_repo)")
 	default:
-		lc.res.problem("github.token", "the classic token lacks the repo scope (or public_repo for public repositories only), which sync and release notes need to read repositories")
+		lc.res.Problem("github.token", "the classic token lacks the repo scope (or public_repo for public repositories only), which sync and release notes need to read repositories")
 	}
 	if len(lc.o.DiscoveryOrgs) > 0 && !have["read:org"] && !have["write:org"] && !have["admin:org"] {
-		lc.res.problem("github.token", "the classic token lacks read:org, which catalog.github_discovery needs to list the repositories of %s", strings.Join(lc.o.DiscoveryOrgs, ", "))
+		lc.res.Problem("github.token", "the classic token lacks read:org, which catalog.github_discovery needs to list the repositories of %s", strings.Join(lc.o.DiscoveryOrgs, ", "))
 	}
 }
 
@@ -366,16 +355,16 @@ func (lc *liveCheck) installationToken(ctx context.Context, cl *gh.Client, userE
 	var a liveApp
 	if _, err := lc.call(ctx, cl, "app", &a); err != nil {
 		if !lc.unreachable(err) {
-			lc.res.problem("github.token", "GET /user: %v", userErr)
+			lc.res.Problem("github.token", "GET /user: %v", userErr)
 		}
 		return
 	}
 	lc.res.Who = fmt.Sprintf("an installation token of App %s (id %d)", a.Slug, a.ID)
-	lc.res.problem("github.token", "an installation token expires within an hour: set github.app_id and github.private_key instead, and ReleaseOps mints its own")
+	lc.res.Problem("github.token", "an installation token expires within an hour: set github.app_id and github.private_key instead, and ReleaseOps mints its own")
 	var page gh.ListRepositories
 	if _, err := lc.call(ctx, cl, "installation/repositories?per_page=1", &page); err != nil {
 		if !lc.unreachable(err) {
-			lc.res.problem("github.token", "list the installation's repositories: %v", err)
+			lc.res.Problem("github.token", "list the installation's repositories: %v", err)
 		}
 		return
 	}

@@ -70,7 +70,7 @@ func NewRateLimitTransport(base http.RoundTripper, opts RateLimitOptions) *RateL
 		opts.Now = time.Now
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleepCtx
+		opts.Sleep = syncer.Sleep
 	}
 	if opts.MaxRetries <= 0 {
 		opts.MaxRetries = 3
@@ -332,19 +332,4 @@ func credentialKey(req *http.Request) string {
 	}
 	sum := sha256.Sum256([]byte(a))
 	return hex.EncodeToString(sum[:8])
-}
-
-// sleepCtx waits d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/PagerDuty/go-pagerduty"
+
+	"github.com/releaseops/releaseops"
 )
 
 // LiveOptions are what `releaseops check-config --live` asks of PagerDuty: the token, the
@@ -31,24 +33,11 @@ type LiveService struct {
 	ID      string // the PagerDuty service id
 }
 
-// LiveResult is what the live check found: whom the token acts as, how many PagerDuty
-// services it sees, and every problem with the config key that fixes it.
-type LiveResult struct {
-	Who      string // "Alice Liddell (alice@example.com)", "an account API token"
-	Visible  int    // PagerDuty services visible; -1 when the check stopped before counting
-	Details  []string
-	Problems []LiveProblem
-}
-
-// LiveProblem is one thing to fix, named by its config key.
-type LiveProblem struct {
-	Key     string
-	Message string
-}
-
-func (r *LiveResult) problem(key, format string, args ...any) {
-	r.Problems = append(r.Problems, LiveProblem{Key: key, Message: fmt.Sprintf(format, args...)})
-}
+// LiveResult and LiveProblem are the root package's: every source's check reports the same way.
+type (
+	LiveResult  = releaseops.LiveResult
+	LiveProblem = releaseops.LiveProblem
+)
 
 // CheckLive counts the services the token sees, says whose token it is, and looks up each
 // catalogued service id. It never fails as a whole: whatever goes wrong is a problem in the
@@ -76,7 +65,7 @@ func CheckLive(ctx context.Context, o LiveOptions) LiveResult {
 	if o.WebhookSecrets > 0 {
 		res.Details = append(res.Details, fmt.Sprintf("%d webhook secret(s) set", o.WebhookSecrets))
 	} else {
-		res.problem("pagerduty.webhook_secrets", "not set: PagerDuty webhooks cannot be verified, so POST /webhooks/pagerduty stays off and incidents are not received as they happen")
+		res.Problem("pagerduty.webhook_secrets", "not set: PagerDuty webhooks cannot be verified, so POST /webhooks/pagerduty stays off and incidents are not received as they happen")
 	}
 	return res
 }
@@ -95,13 +84,13 @@ func (lc *pdLive) fail(ctx context.Context, err error, key, what string) (unreac
 	if errors.As(err, &apiErr) {
 		switch apiErr.StatusCode {
 		case http.StatusUnauthorized:
-			lc.res.problem("pagerduty.token", "PagerDuty refused the token (401): it was deleted, mistyped or belongs to another account; create a read-only API key under Integrations → API Access Keys")
+			lc.res.Problem("pagerduty.token", "PagerDuty refused the token (401): it was deleted, mistyped or belongs to another account; create a read-only API key under Integrations → API Access Keys")
 		case http.StatusForbidden:
-			lc.res.problem("pagerduty.token", "%s: the token may not (403): a read-only account key, or a user token whose user can see the services, is needed", what)
+			lc.res.Problem("pagerduty.token", "%s: the token may not (403): a read-only account key, or a user token whose user can see the services, is needed", what)
 		case http.StatusTooManyRequests:
-			lc.res.problem("pagerduty.token", "%s: PagerDuty's rate limit was reached (429); try again in a minute", what)
+			lc.res.Problem("pagerduty.token", "%s: PagerDuty's rate limit was reached (429); try again in a minute", what)
 		default:
-			lc.res.problem(key, "%s: PagerDuty answered %d: %v", what, apiErr.StatusCode, err)
+			lc.res.Problem(key, "%s: PagerDuty answered %d: %v", what, apiErr.StatusCode, err)
 		}
 		return false
 	}
@@ -109,7 +98,7 @@ func (lc *pdLive) fail(ctx context.Context, err error, key, what string) (unreac
 	// …"), so a failure that is not an API answer is told by what is left.
 	msg := err.Error()
 	if !strings.HasPrefix(msg, "error calling the API endpoint") {
-		lc.res.problem(key, "%s: %v", what, err)
+		lc.res.Problem(key, "%s: %v", what, err)
 		return false
 	}
 	cause := strings.TrimPrefix(msg, "error calling the API endpoint: ")
@@ -119,7 +108,7 @@ func (lc *pdLive) fail(ctx context.Context, err error, key, what string) (unreac
 	if ctx.Err() != nil || strings.Contains(cause, "Client.Timeout") {
 		cause = fmt.Sprintf("no answer within %s", lc.o.Timeout)
 	}
-	lc.res.problem("pagerduty.api_url", "cannot reach the PagerDuty API at %s: %s", lc.o.APIURL, cause)
+	lc.res.Problem("pagerduty.api_url", "cannot reach the PagerDuty API at %s: %s", lc.o.APIURL, cause)
 	return true
 }
 
@@ -170,10 +159,10 @@ func (lc *pdLive) services(ctx context.Context) {
 		var apiErr pagerduty.APIError
 		switch {
 		case err == nil && svc.Status == "disabled":
-			lc.res.problem(s.Key, "PagerDuty service %s (%s), mapped to %s, is disabled: it opens no incidents; enable it or map the service that pages", id, svc.Name, s.Service)
+			lc.res.Problem(s.Key, "PagerDuty service %s (%s), mapped to %s, is disabled: it opens no incidents; enable it or map the service that pages", id, svc.Name, s.Service)
 		case err == nil:
 		case errors.As(err, &apiErr) && apiErr.NotFound():
-			lc.res.problem(s.Key, "PagerDuty service %s, mapped to %s, does not exist or the token cannot see it; copy the id from the service's URL (…/service-directory/PXXXXXX)", id, s.Service)
+			lc.res.Problem(s.Key, "PagerDuty service %s, mapped to %s, does not exist or the token cannot see it; copy the id from the service's URL (…/service-directory/PXXXXXX)", id, s.Service)
 		default:
 			stop := lc.fail(c, err, s.Key, "GET /services/"+id)
 			cancel()

@@ -91,7 +91,7 @@ func NewSyncer(c SyncConfig) *Syncer {
 	}
 	sleep := c.Sleep
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = syncer.Sleep
 	}
 	s.rate = &rateTransport{base: base, now: s.now, sleep: sleep, log: s.log, attempt: attempt, limited: 3, failed: 2}
 	hc.Transport = s.rate

@@ -14,6 +14,8 @@ import (
 	tfe "github.com/hashicorp/go-tfe"
 
 	"github.com/releaseops/releaseops/internal/nearest"
+
+	"github.com/releaseops/releaseops"
 )
 
 // LiveOptions are what `releaseops check-config --live` asks of HCP Terraform or Terraform
@@ -37,24 +39,11 @@ type LiveWorkspace struct {
 	Workspace string // "workspace" (in Organization) or "organization/workspace"
 }
 
-// LiveResult is what the live check found: whom the token acts as, how many workspaces the
-// organisation has, and every problem with the config key that fixes it.
-type LiveResult struct {
-	Who      string // the account's user name ("api-team_…" for a team token)
-	Visible  int    // workspaces in the organisation; -1 when the check stopped before counting
-	Details  []string
-	Problems []LiveProblem
-}
-
-// LiveProblem is one thing to fix, named by its config key.
-type LiveProblem struct {
-	Key     string
-	Message string
-}
-
-func (r *LiveResult) problem(key, format string, args ...any) {
-	r.Problems = append(r.Problems, LiveProblem{Key: key, Message: fmt.Sprintf(format, args...)})
-}
+// LiveResult and LiveProblem are the root package's: every source's check reports the same way.
+type (
+	LiveResult  = releaseops.LiveResult
+	LiveProblem = releaseops.LiveProblem
+)
 
 // CheckLive reads the token's account, the organisation, and each mapped workspace. It never
 // fails as a whole: whatever goes wrong is a problem in the result.
@@ -76,7 +65,7 @@ func CheckLive(ctx context.Context, o LiveOptions) LiveResult {
 		HTTPClient: &http.Client{Transport: o.Transport, Timeout: o.Timeout}})
 	if err != nil {
 		if !lc.unreachable(err) {
-			res.problem("terraform.address", "%s: %v", o.Address, err)
+			res.Problem("terraform.address", "%s: %v", o.Address, err)
 		}
 	} else {
 		lc.c = c
@@ -87,7 +76,7 @@ func CheckLive(ctx context.Context, o LiveOptions) LiveResult {
 	if o.WebhookSecret {
 		res.Details = append(res.Details, "webhook secret set")
 	} else {
-		res.problem("terraform.webhook_secret", "not set: HCP Terraform notifications cannot be verified, so POST /webhooks/terraform stays off and runs, drift and failed checks are not received as they happen")
+		res.Problem("terraform.webhook_secret", "not set: HCP Terraform notifications cannot be verified, so POST /webhooks/terraform stays off and runs, drift and failed checks are not received as they happen")
 	}
 	return res
 }
@@ -123,7 +112,7 @@ func (lc *tfLive) unreachable(err error) bool {
 	default:
 		return false
 	}
-	lc.res.problem("terraform.address", "cannot reach the HCP Terraform API at %s: %s", lc.o.Address, cause)
+	lc.res.Problem("terraform.address", "cannot reach the HCP Terraform API at %s: %s", lc.o.Address, cause)
 	return true
 }
 
@@ -142,7 +131,7 @@ func (lc *tfLive) account(ctx context.Context) bool {
 	case lc.unreachable(err):
 		return false
 	case errors.Is(err, tfe.ErrUnauthorized):
-		lc.res.problem("terraform.token", "HCP Terraform refused the token (401): it expired, was revoked or is for another address than %s", lc.o.Address)
+		lc.res.Problem("terraform.token", "HCP Terraform refused the token (401): it expired, was revoked or is for another address than %s", lc.o.Address)
 		return false
 	default:
 		// Some tokens may not read an account; the organisation read below still says
@@ -155,7 +144,7 @@ func (lc *tfLive) account(ctx context.Context) bool {
 func (lc *tfLive) organization(ctx context.Context) bool {
 	org := lc.o.Organization
 	if org == "" {
-		lc.res.problem("terraform.organization", "not set: the organisation that owns the mapped workspaces is needed with terraform.token")
+		lc.res.Problem("terraform.organization", "not set: the organisation that owns the mapped workspaces is needed with terraform.token")
 		lc.orgBad = true
 		return true
 	}
@@ -168,13 +157,13 @@ func (lc *tfLive) organization(ctx context.Context) bool {
 		return false
 	case errors.Is(err, tfe.ErrResourceNotFound):
 		lc.orgBad = true
-		lc.res.problem("terraform.organization", "organisation %q does not exist or the token cannot see it%s", org, lc.suggestOrgs(ctx))
+		lc.res.Problem("terraform.organization", "organisation %q does not exist or the token cannot see it%s", org, lc.suggestOrgs(ctx))
 		return true
 	case errors.Is(err, tfe.ErrUnauthorized):
-		lc.res.problem("terraform.token", "the token may not read organisation %q (401)", org)
+		lc.res.Problem("terraform.token", "the token may not read organisation %q (401)", org)
 		return false
 	default:
-		lc.res.problem("terraform.organization", "read organisation %q: %v", org, err)
+		lc.res.Problem("terraform.organization", "read organisation %q: %v", org, err)
 		return true
 	}
 	c2, cancel2 := lc.call(ctx)
@@ -188,7 +177,7 @@ func (lc *tfLive) organization(ctx context.Context) bool {
 	case lc.unreachable(err):
 		return false
 	default:
-		lc.res.problem("terraform.token", "list the workspaces of %q: %v", org, err)
+		lc.res.Problem("terraform.token", "list the workspaces of %q: %v", org, err)
 		return true
 	}
 	lc.res.Details = append(lc.res.Details, fmt.Sprintf("organisation %s: %d workspace(s) visible", org, lc.res.Visible))
@@ -243,9 +232,9 @@ func (lc *tfLive) workspaces(ctx context.Context) {
 		case lc.unreachable(err):
 			return
 		case errors.Is(err, tfe.ErrResourceNotFound):
-			lc.res.problem(w.Key, "workspace %s, mapped to %s, does not exist or the token cannot read it; check the name (organization/workspace) and the token's team access", full, w.Service)
+			lc.res.Problem(w.Key, "workspace %s, mapped to %s, does not exist or the token cannot read it; check the name (organization/workspace) and the token's team access", full, w.Service)
 		default:
-			lc.res.problem(w.Key, "read workspace %s: %v", full, err)
+			lc.res.Problem(w.Key, "read workspace %s: %v", full, err)
 		}
 	}
 	if n := len(seen) - skipped; n > 0 {

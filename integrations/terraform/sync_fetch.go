@@ -51,7 +51,7 @@ func newTransport(base http.RoundTripper, now func() time.Time, sleep func(conte
 		base = http.DefaultTransport
 	}
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = syncer.Sleep
 	}
 	return &transport{base: base, now: now, sleep: sleep, log: log, maxRetries: 3, maxWait: 2 * time.Minute}
 }
@@ -274,20 +274,5 @@ func discard(resp *http.Response) {
 	if resp.Body != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		_ = resp.Body.Close()
-	}
-}
-
-// sleepCtx waits d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
