@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -92,7 +89,7 @@ func (lc *slackLive) ctx(ctx context.Context) (context.Context, context.CancelFu
 
 // unreachable turns a failure to get any answer into a problem on slack.api_url, once.
 func (lc *slackLive) unreachable(err error) bool {
-	cause, ok := networkFailure(err, lc.o.Timeout)
+	cause, ok := releaseops.NetworkFailure(err, lc.o.Timeout)
 	if ok && !lc.down {
 		lc.down = true
 		lc.res.Problem("slack.api_url", "cannot reach the Slack Web API at %s: %s", lc.o.APIURL, cause)
@@ -100,24 +97,6 @@ func (lc *slackLive) unreachable(err error) bool {
 	return ok
 }
 
-// networkFailure says whether err means no HTTP answer came at all (refused, reset, DNS, no
-// answer in time), and why in a few words.
-func networkFailure(err error, timeout time.Duration) (string, bool) {
-	var op *net.OpError
-	var dns *net.DNSError
-	var ue *url.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ue) && ue.Timeout():
-		return fmt.Sprintf("no answer within %s", timeout), true
-	case errors.As(err, &op):
-		return op.Error(), true
-	case errors.As(err, &dns):
-		return dns.Error(), true
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "the connection closed without an HTTP answer", true
-	}
-	return "", false
-}
 
 func slackCode(err error) string {
 	var se slack.SlackErrorResponse

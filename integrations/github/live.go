@@ -2,12 +2,8 @@ package github
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -103,32 +99,13 @@ type liveCheck struct {
 // reports whether it was one; the check stops there, since every later call would wait out
 // the same timeout.
 func (lc *liveCheck) unreachable(err error) bool {
-	cause, ok := networkFailure(err, lc.o.Timeout)
+	cause, ok := releaseops.NetworkFailure(err, lc.o.Timeout)
 	if ok {
 		lc.res.Problem("github.api_url", "cannot reach the GitHub API at %s: %s", lc.c.BaseURL(), cause)
 	}
 	return ok
 }
 
-// networkFailure says whether err means no HTTP answer came at all (refused, reset, DNS, no
-// answer in time), and why in a few words. Every HTTP error is wrapped in a *url.Error, a
-// refused token mint too, so the type alone cannot tell.
-func networkFailure(err error, timeout time.Duration) (string, bool) {
-	var op *net.OpError
-	var dns *net.DNSError
-	var ue *url.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ue) && ue.Timeout():
-		return fmt.Sprintf("no answer within %s", timeout), true
-	case errors.As(err, &op):
-		return op.Error(), true
-	case errors.As(err, &dns):
-		return dns.Error(), true
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "the connection closed without an HTTP answer", true
-	}
-	return "", false
-}
 
 func (lc *liveCheck) call(ctx context.Context, cl *gh.Client, path string, v any) (*gh.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, lc.o.Timeout)
