@@ -97,7 +97,6 @@ func (lc *slackLive) unreachable(err error) bool {
 	return ok
 }
 
-
 func slackCode(err error) string {
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) {

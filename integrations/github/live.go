@@ -106,7 +106,6 @@ func (lc *liveCheck) unreachable(err error) bool {
 	return ok
 }
 
-
 func (lc *liveCheck) call(ctx context.Context, cl *gh.Client, path string, v any) (*gh.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, lc.o.Timeout)
 	defer cancel()
