@@ -110,6 +110,21 @@ func (db *DB) LastSyncSuccess(ctx context.Context, service string) (time.Time, b
 	return fromMillis(v.Int64), v.Valid, nil
 }
 
+// SyncAttemptOf returns the subject's last attempt as stored now, in the transaction: a
+// runner compares it with what it read when its run started, to notice another run (serve's
+// scheduler and `releaseops sync` on one database) that read the subject meanwhile.
+func SyncAttemptOf(t *Tx, source, subject string) (time.Time, error) {
+	var v int64
+	err := t.QueryRow(`SELECT last_attempt FROM sync_subjects WHERE source = ? AND subject = ?`, source, subject).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sync record of %s %s: %w", source, subject, err)
+	}
+	return fromMillis(v), nil
+}
+
 // PutSyncSuccess records a successful read with its new state, in the transaction that
 // stores its observations.
 func PutSyncSuccess(t *Tx, source, subject, service string, at time.Time, state []byte) error {

@@ -207,6 +207,9 @@ func selectSubjects(all []Subject, records map[string]storage.SyncRecord, opts O
 
 type outcome struct{ observations, facts int }
 
+// errSuperseded aborts a subject's commit when another run committed the subject first.
+var errSuperseded = errors.New("superseded by another run")
+
 // one reads one subject and commits what changed with its new state, or records the failure.
 func (r *Runner) one(ctx context.Context, src Source, s Subject, rec storage.SyncRecord, dryRun bool) (outcome, error) {
 	var prev State
@@ -215,6 +218,11 @@ func (r *Runner) one(ctx context.Context, src Source, s Subject, rec storage.Syn
 			r.log().Warn("sync state unreadable; reading from scratch", "source", src.Name(), "subject", s.Key, "err", err)
 			prev = State{}
 		}
+	}
+	if rec.Service != "" && s.Service != "" && rec.Service != s.Service {
+		// The subject now feeds another service (renamed, or remapped in the catalog): what
+		// was recorded went to the old one, so read and record everything again.
+		prev = State{}
 	}
 	hashes := prev.Hashes
 	res, err := r.read(ctx, src, s, prev)
@@ -274,6 +282,13 @@ func (r *Runner) one(ctx context.Context, src Source, s Subject, rec storage.Syn
 	// The commit goes through even if the run is being cancelled: the read is done, and
 	// storing it with its ETags is what lets the next run skip it.
 	err = r.DB.Writer.Do(context.WithoutCancel(ctx), func(t *storage.Tx) error {
+		// Compare and swap: another run that committed this subject since this run read its
+		// record would make the same observations twice.
+		if last, err := storage.SyncAttemptOf(t, src.Name(), s.Key); err != nil {
+			return err
+		} else if !last.Equal(rec.LastAttempt) {
+			return errSuperseded
+		}
 		for _, d := range deliveries {
 			if _, _, err := storage.InsertDelivery(t, d); err != nil {
 				return err
@@ -281,6 +296,10 @@ func (r *Runner) one(ctx context.Context, src Source, s Subject, rec storage.Syn
 		}
 		return storage.PutSyncSuccess(t, src.Name(), s.Key, service, at, state)
 	})
+	if errors.Is(err, errSuperseded) {
+		r.log().Info("sync: another run read the subject meanwhile; keeping its record", "source", src.Name(), "subject", s.Key)
+		return outcome{}, nil
+	}
 	if err != nil {
 		return outcome{}, fmt.Errorf("%s: store sync: %w", s.Key, err)
 	}
@@ -408,7 +427,7 @@ func contentHash(facts []releaseops.Fact) (string, error) {
 
 // Hashes are stored as "HASH YYYY-MM-DD" (when recorded), so keys of things long gone (a pull
 // request merged a year ago) can be dropped.
-const hashTTL = 400 * 24 * time.Hour
+const hashTTL = 120 * 24 * time.Hour // beyond the 90 days any source reads back
 
 func sameHash(stored, h string) bool {
 	got, _, _ := strings.Cut(stored, " ")

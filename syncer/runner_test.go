@@ -266,3 +266,81 @@ func TestRunWaitsForARateLimitOutsideTheReadTimeout(t *testing.T) {
 		t.Fatalf("far limit: %+v, slept %v", sum, slept)
 	}
 }
+
+// A subject remapped to another service is recorded again for it: what was recorded went to
+// the old service.
+func TestRunRecordsAgainForARemappedSubject(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	src := &renamingSource{fakeSource: fakeSource{states: map[string]releaseops.RepoState{"acme/api": protected("acme/api", 2)}, errs: map[string]error{}}, service: "api"}
+	r := &Runner{DB: db, Now: func() time.Time { return now }, Concurrency: 1}
+	if sum, _ := r.Run(ctx, src, Options{Keys: []string{"acme/api"}}); sum.Facts != 1 {
+		t.Fatalf("first run: %+v", sum)
+	}
+	now = now.Add(time.Hour)
+	src.service = "api-gateway"
+	sum, _ := r.Run(ctx, src, Options{Keys: []string{"acme/api"}})
+	if sum.Facts != 1 {
+		t.Fatalf("after the rename: %+v, want the state recorded again", sum)
+	}
+	facts, _ := db.FactsForService(ctx, "api-gateway", time.Time{})
+	if len(facts) != 1 {
+		t.Fatalf("the renamed service has %d facts", len(facts))
+	}
+}
+
+// renamingSource maps every subject to one service, which the test changes.
+type renamingSource struct {
+	fakeSource
+	service string
+}
+
+func (f *renamingSource) Subjects(ctx context.Context) ([]Subject, error) {
+	subs, _ := f.fakeSource.Subjects(ctx)
+	for i := range subs {
+		subs[i].Service = f.service
+	}
+	return subs, nil
+}
+
+// Two runs over the same subject at once (serve's scheduler and `releaseops sync` on one
+// database) record its observations once: the second to commit sees the first's record.
+func TestRunConcurrentRunsRecordOnce(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	gate := make(chan struct{})
+	src := &slowSource{fakeSource: fakeSource{states: map[string]releaseops.RepoState{"acme/api": protected("acme/api", 2)}, errs: map[string]error{}}, gate: gate}
+	r := &Runner{DB: db, Now: func() time.Time { return now }, Concurrency: 1}
+	var wg sync.WaitGroup
+	sums := make([]Summary, 2)
+	for i := range sums {
+		wg.Go(func() { sums[i], _ = r.Run(ctx, src, Options{Keys: []string{"acme/api"}}) })
+	}
+	for src.waiting() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(gate)
+	wg.Wait()
+	if d, _ := db.CountDeliveries(ctx); d != 1 {
+		t.Fatalf("%d deliveries from two overlapping runs, want 1 (summaries %+v)", d, sums)
+	}
+}
+
+type slowSource struct {
+	fakeSource
+	gate chan struct{}
+	mu   sync.Mutex
+	n    int
+}
+
+func (s *slowSource) waiting() int { s.mu.Lock(); defer s.mu.Unlock(); return s.n }
+
+func (s *slowSource) Read(ctx context.Context, sub Subject, prev State) (Result, error) {
+	s.mu.Lock()
+	s.n++
+	s.mu.Unlock()
+	<-s.gate
+	return s.fakeSource.Read(ctx, sub, prev)
+}

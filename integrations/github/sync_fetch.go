@@ -268,7 +268,14 @@ func (f *fetcher) statusError(r *fetched) error {
 			e.Hint += "; it resets at " + e.Reset.Format(time.RFC3339)
 		}
 	case r.Status == http.StatusTooManyRequests || strings.Contains(lower, "secondary rate limit"):
-		e.Hint = "secondary rate limit still in force after waiting; lower sync.concurrency"
+		// Longer than a request may wait inside its timeout (GitHub's usual answer is a
+		// minute): the runner waits it out between two reads of the subject.
+		wait := time.Minute
+		if n, err := strconv.Atoi(strings.TrimSpace(r.header.Get("Retry-After"))); err == nil && n > 0 {
+			wait = time.Duration(n) * time.Second
+		}
+		e.Reset = r.FetchedAt.Add(wait)
+		e.Hint = "secondary rate limit; retry after " + wait.String() + "; lower sync.concurrency if it recurs"
 	case r.Status == http.StatusForbidden:
 		who := "the App or token"
 		switch {
