@@ -157,7 +157,19 @@ func apiBase(raw string) (*url.URL, error) {
 }
 
 func (c *Clients) newClient(rt http.RoundTripper) *gh.Client {
-	g := gh.NewClient(&http.Client{Transport: rt, Timeout: c.timeout})
+	host := c.base.Host
+	g := gh.NewClient(&http.Client{Transport: rt, Timeout: c.timeout,
+		// The token is set inside the transport, below the client's redirect handling, so Go's
+		// own stripping of credentials on a cross-host redirect never applies: refuse those.
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if !strings.EqualFold(req.URL.Host, host) {
+				return fmt.Errorf("refusing a redirect from the GitHub API to %s: credentials stay with %s", req.URL.Host, host)
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}})
 	g.BaseURL = c.BaseURL()
 	return g
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -377,5 +379,35 @@ func TestNewClientsRefusesBadOptions(t *testing.T) {
 	c, err := NewClients(ClientOptions{Token: "x"})
 	if err != nil || c.BaseURL().String() != DefaultAPIURL {
 		t.Errorf("default API URL: %v, %v", c, err)
+	}
+}
+
+// A redirect to another host never carries the token there.
+func TestClientRefusesCrossHostRedirects(t *testing.T) {
+	var leaked atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			leaked.Store(true)
+		}
+	}))
+	defer other.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/steal", http.StatusFound)
+	}))
+	defer api.Close()
+	c, err := NewClients(ClientOptions{Token: "ghp_secret", APIURL: api.URL + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := c.ForInstallation(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = cl.Repositories.Get(context.Background(), "acme", "api")
+	if err == nil || !strings.Contains(err.Error(), "refusing a redirect") {
+		t.Fatalf("err = %v, want the redirect refused", err)
+	}
+	if leaked.Load() {
+		t.Fatal("the token reached another host")
 	}
 }
