@@ -51,14 +51,20 @@ func sortedCoverage(in []releaseops.SyncCoverage) []releaseops.SyncCoverage {
 	return out
 }
 
-// coverage returns the record of one subject of a source (subjects compare without case), the
-// last of the matching ones in sorted order (the latest success) when several match; nil
-// when none does.
+// coverage returns the record of one subject of a source (subjects compare without case); when
+// several match (a repository renamed in case keeps its old record), the one with the latest
+// success, then the latest attempt: the sorted order puts the exact subject before the times,
+// so the last match is not necessarily the newest. Ties keep the last in sorted order. Nil when
+// none matches.
 func (x *facts) coverage(source, subject string) *releaseops.SyncCoverage {
 	var out *releaseops.SyncCoverage
 	for i := range x.sync {
 		c := &x.sync[i]
-		if strings.EqualFold(c.Source, source) && strings.EqualFold(c.Subject, subject) {
+		if !strings.EqualFold(c.Source, source) || !strings.EqualFold(c.Subject, subject) {
+			continue
+		}
+		if out == nil || c.LastSuccess.After(out.LastSuccess) ||
+			(c.LastSuccess.Equal(out.LastSuccess) && !c.LastAttempt.Before(out.LastAttempt)) {
 			out = c
 		}
 	}

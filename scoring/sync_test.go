@@ -282,3 +282,24 @@ func TestSyncDeterminism(t *testing.T) {
 		}
 	}
 }
+
+// A repository renamed in case leaves two records of one subject: the newer success decides,
+// whichever spelling sorts last.
+func TestCoveragePicksLatestOfCaseVariants(t *testing.T) {
+	var b fb
+	b.repoState(ago_(20*day), releaseops.RepoState{Classic: classic(2)})
+	fresh := releaseops.SyncCoverage{Source: "github", Subject: "ACME/checkout", LastAttempt: ago_(time.Hour), LastSuccess: ago_(time.Hour)}
+	old := releaseops.SyncCoverage{Source: "github", Subject: "acme/checkout", LastAttempt: ago_(2 * time.Hour), LastSuccess: ago_(10 * day),
+		Failures: 3, Error: revoked}
+	for _, sync := range [][]releaseops.SyncCoverage{{fresh, old}, {old, fresh}} {
+		wantSignal(t, scoreSync(t, DefaultConfig(), &b, sync), "default_branch_protected", 1, OutcomePass)
+	}
+	// Equal successes: the later attempt decides.
+	a := releaseops.SyncCoverage{Source: "github", Subject: "ACME/checkout", LastAttempt: ago_(time.Hour), LastSuccess: ago_(4 * day)}
+	c := releaseops.SyncCoverage{Source: "github", Subject: "acme/checkout", LastAttempt: ago_(2 * time.Hour), LastSuccess: ago_(4 * day), Error: revoked}
+	x := newFacts(&Input{Service: baseService(), Now: now})
+	x.sync = sortedCoverage([]releaseops.SyncCoverage{c, a})
+	if got := x.coverage("github", "acme/CHECKOUT"); got == nil || got.Subject != "ACME/checkout" {
+		t.Errorf("coverage = %+v, want the record attempted last", got)
+	}
+}
