@@ -13,7 +13,7 @@ import (
 type prRec struct {
 	fact      *releaseops.Fact
 	pr        *releaseops.PullRequest
-	approvals []*releaseops.Fact // latest approving review per reviewer, not by the author
+	approvals []*releaseops.Fact // latest approving review per reviewer before the merge, not by the author
 }
 
 // prID identifies a pull request: repository (lowercase) and number.
@@ -49,7 +49,9 @@ func buildPRs(prFacts, reviews []*releaseops.Fact) []*prRec {
 		byKey[k] = r
 		out = append(out, r)
 	}
-	// A reviewer's latest approved / changes_requested / dismissed review decides; comments do not.
+	// A reviewer's latest approved / changes_requested / dismissed review before the merge
+	// decides; comments do not. A review is dated by its submitted_at, by webhook and by sync
+	// alike, so one submitted after the merge approved nothing that was merged.
 	type rk struct {
 		pr       prID
 		reviewer string
@@ -63,7 +65,11 @@ func buildPRs(prFacts, reviews []*releaseops.Fact) []*prRec {
 		default:
 			continue
 		}
-		k := rk{prKey(rv.Repo, rv.PRNumber), lowerASCII(rv.Reviewer)}
+		pr := prKey(rv.Repo, rv.PRNumber)
+		if r := byKey[pr]; r != nil && !r.pr.MergedAt.IsZero() && f.At.After(r.pr.MergedAt) {
+			continue
+		}
+		k := rk{pr, lowerASCII(rv.Reviewer)}
 		if _, ok := latest[k]; !ok {
 			order = append(order, k)
 		}

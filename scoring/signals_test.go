@@ -199,6 +199,25 @@ func TestPRApprovalShare(t *testing.T) {
 			review(b, 1, "bob", "approved", ago_(day+2*time.Hour))
 			review(b, 1, "bob", "dismissed", ago_(day+time.Hour))
 		}, score: 0, outcome: OutcomeFail},
+		{name: "approved after the merge", facts: func(b *fb) {
+			pr(b, 1, ago_(day), "alice")
+			review(b, 1, "bob", "approved", ago_(day-time.Minute))
+		}, score: 0, outcome: OutcomeFail, reason: "merged without approval: #1"},
+		{name: "approved at the merge", facts: func(b *fb) {
+			pr(b, 1, ago_(day), "alice")
+			review(b, 1, "bob", "approved", ago_(day))
+		}, score: 1, outcome: OutcomePass},
+		{name: "changes requested after the merge", facts: func(b *fb) {
+			pr(b, 1, ago_(day), "alice")
+			review(b, 1, "bob", "approved", ago_(day+time.Hour))
+			review(b, 1, "bob", "changes_requested", ago_(day-time.Hour)) // what was merged had been approved
+		}, score: 1, outcome: OutcomePass},
+		{name: "merge time unknown", facts: func(b *fb) {
+			b.add(releaseops.FactPullRequest, "github", "pull_request", ago_(day), func(f *releaseops.Fact) {
+				f.PullRequest = &releaseops.PullRequest{Repo: "acme/checkout", Number: 1, Author: "alice", BaseRef: "main"}
+			})
+			review(b, 1, "bob", "approved", ago_(day-time.Hour))
+		}, score: 1, outcome: OutcomePass},
 		{name: "merged exactly 30 days ago counts", facts: func(b *fb) {
 			pr(b, 1, ago_(30*day), "alice")
 			review(b, 1, "bob", "approved", ago_(30*day+time.Hour))
