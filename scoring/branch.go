@@ -64,6 +64,11 @@ func (p policy) weakerThan(q policy) bool {
 		(q.signed && !p.signed) || (q.noForcePush && !p.noForcePush)
 }
 
+// same reports whether p and q protect the branch alike.
+func (p policy) same(q policy) bool {
+	return !p.weakerThan(q) && !q.weakerThan(p) && slices.Equal(p.checks, q.checks)
+}
+
 // weakening names what p lacks compared to q, for reasons.
 func (p policy) weakening(q policy) string {
 	switch {
@@ -100,10 +105,14 @@ type branchView struct {
 	current policy
 	lapses  []lapse
 	// rest is the newest governance fact when it is an API read (a repo_state): the current
-	// state then rests on sync, and is trusted only while the sync is fresh.
+	// state then rests on sync, and is trusted only while the sync is fresh. A re-confirmation
+	// that agrees with webhooks newer than its read is passed over: it says they were right, so
+	// the state keeps resting on them.
 	rest *releaseops.Fact
-	// snapshot is the latest repo_state, nil when none.
+	// snapshot is the latest repo_state (its re-confirmation, when there is one), nil when none.
 	snapshot *releaseops.Fact
+	// confirmed maps each re-confirmation placed in the timeline to the read it repeats.
+	confirmed map[*releaseops.Fact]*releaseops.Fact
 }
 
 type ruleState struct {
@@ -138,18 +147,18 @@ func (x *facts) branchGov() *branchView {
 			snaps = append(snaps, f)
 		}
 	}
-	timeline := mergeFacts(mergeFacts(rules, rulesets), snaps)
+	hooks := mergeFacts(rules, rulesets)
+	reads, confirmed := x.reconfirm(snaps, hooks)
+	timeline := mergeFacts(hooks, reads)
 
-	v := &branchView{name: x.defaultBranch(timeline, snaps), known: len(timeline) > 0}
-	if n := len(timeline); n > 0 && timeline[n-1].RepoState != nil {
-		v.rest = timeline[n-1]
-	}
-	if len(snaps) > 0 {
-		v.snapshot = snaps[len(snaps)-1]
+	v := &branchView{name: x.defaultBranch(timeline, snaps), known: len(timeline) > 0, confirmed: confirmed}
+	if len(reads) > 0 {
+		v.snapshot = reads[len(reads)-1]
 	}
 	t := ruleTable{state: map[string]ruleState{}, listed: map[string]bool{}, read: map[string]bool{}}
 	var open *lapse
 	var baseline policy
+	var newest *releaseops.Fact // the newest fact the state rests on
 	for _, f := range timeline {
 		var before policy
 		if f.RepoState != nil {
@@ -177,6 +186,11 @@ func (x *facts) branchGov() *branchView {
 			t.state[k] = rs
 		}
 		after := t.effective(v.name)
+		// A re-confirmation that finds what webhooks since the read said is no news: the
+		// state keeps resting on them, and a sync that fails afterwards does not stale it.
+		if confirmed[f] == nil || newest == nil || newest.RepoState != nil || !after.same(before) {
+			newest = f
+		}
 		switch {
 		case open == nil && after.weakerThan(before):
 			open = &lapse{start: f.At, what: after.weakening(before), opened: f}
@@ -191,6 +205,9 @@ func (x *facts) branchGov() *branchView {
 		v.lapses = append(v.lapses, *open)
 	}
 	v.current = t.effective(v.name)
+	if newest != nil && newest.RepoState != nil {
+		v.rest = newest
+	}
 
 	if len(v.lapses) > 0 {
 		for _, p := range x.of(releaseops.FactPush) {
@@ -207,6 +224,78 @@ func (x *facts) branchGov() *branchView {
 	}
 	x.branch = v
 	return v
+}
+
+// reconfirm returns the repository reads in time order with, for each repository, its latest
+// read placed once more at the coverage's last success when that is later, not after now, and
+// a rule or ruleset event (hooks, sorted) came in between. Sync records a repo_state only when
+// the read differs from the last one recorded, and commits it with the coverage record, so a
+// successful read that recorded nothing saw exactly the latest repo_state again. Without this,
+// a webhook between the two reads would stand for ever though the second read contradicted it
+// (protection created, then deleted while the deletion event was lost). With no event in
+// between, the read is still the newest word and repeating it would change nothing but the
+// words; the coverage dates it for staleness anyway. The copy keeps the read's evidence; the
+// map leads from each copy to the read it repeats.
+func (x *facts) reconfirm(snaps, hooks []*releaseops.Fact) ([]*releaseops.Fact, map[*releaseops.Fact]*releaseops.Fact) {
+	latest := map[string]*releaseops.Fact{}
+	var repos []string // first-seen order, for a deterministic list of copies
+	for _, f := range snaps {
+		k := repoKey(f)
+		if _, ok := latest[k]; !ok {
+			repos = append(repos, k)
+		}
+		latest[k] = f
+	}
+	var copies []*releaseops.Fact
+	var confirmed map[*releaseops.Fact]*releaseops.Fact
+	for _, k := range repos {
+		f := latest[k]
+		cov := x.readCoverage(f)
+		if cov == nil || !cov.LastSuccess.After(f.At) || cov.LastSuccess.After(x.now) {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(hooks, f, factCmp)
+		if i == len(hooks) || hooks[i].At.After(cov.LastSuccess) {
+			continue
+		}
+		c := *f
+		c.At = cov.LastSuccess
+		if confirmed == nil {
+			confirmed = map[*releaseops.Fact]*releaseops.Fact{}
+		}
+		copies = append(copies, &c)
+		confirmed[&c] = f
+	}
+	if len(copies) == 0 {
+		return snaps, nil
+	}
+	slices.SortFunc(copies, factCmp)
+	return mergeFacts(snaps, copies), confirmed
+}
+
+// readAt words an API read of the branch as readAt does, adding when a re-confirmation
+// confirmed it.
+func (v *branchView) readAt(f *releaseops.Fact) string {
+	if orig := v.confirmed[f]; orig != nil {
+		return readAt(orig) + ", confirmed unchanged at " + stamp(f.At)
+	}
+	return readAt(f)
+}
+
+// apiNote is apiNote with the branch view's words for a read.
+func (v *branchView) apiNote(f *releaseops.Fact) string {
+	if f == nil || !f.Evidence.Synced() {
+		return ""
+	}
+	return " (" + v.readAt(f) + ")"
+}
+
+// apiAside is apiAside with the branch view's words for a read.
+func (v *branchView) apiAside(f *releaseops.Fact) string {
+	if f == nil || !f.Evidence.Synced() {
+		return ""
+	}
+	return "; " + v.readAt(f)
 }
 
 // ruleTable is the state of every rule of the timeline so far.

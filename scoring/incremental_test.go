@@ -17,8 +17,9 @@ func TestScoreIndexedMatchesScore(t *testing.T) {
 	e := goldenEngine(t)
 	svc := checkoutService()
 	all := append(history(1500), syncHistory(rand.New(rand.NewPCG(8, 9)))...)
-	sync := []releaseops.SyncCoverage{{Source: "github", Subject: "acme/checkout", LastAttempt: now.Add(-time.Hour),
+	stale := []releaseops.SyncCoverage{{Source: "github", Subject: "acme/checkout", LastAttempt: now.Add(-time.Hour),
 		LastSuccess: now.Add(-30 * day), Failures: 40, Error: "401 bad credentials"}}
+	cr := rand.New(rand.NewPCG(11, 12)) // its own source, so the facts' steps stay as they were
 	slices.SortFunc(all, func(a, b releaseops.Fact) int { return factCmp(&a, &b) })
 	r := rand.New(rand.NewPCG(3, 4)) // 150 other seeds were tried when this was written
 	// Late arrivals: some facts swap places with one up to 60 positions later, so they arrive
@@ -49,6 +50,15 @@ func TestScoreIndexedMatchesScore(t *testing.T) {
 		if r.IntN(8) != 0 && at.UnixNano() < newest {
 			at = time.Unix(0, newest) // mostly score after the newest fact; sometimes before it (a fact from the future)
 		}
+		// The coverage moves too: a recent success re-confirms the latest read (one after now
+		// does not), and the branch view must follow it even when the facts did not change.
+		sync := stale
+		switch cr.IntN(3) {
+		case 1:
+			sync = []releaseops.SyncCoverage{{Source: "github", Subject: "ACME/checkout", LastAttempt: at, LastSuccess: at.Add(-time.Duration(cr.IntN(600)) * time.Minute)}}
+		case 2:
+			sync = []releaseops.SyncCoverage{{Source: "github", Subject: "acme/checkout", LastAttempt: at, LastSuccess: at.Add(time.Minute)}}
+		}
 		before := idx.x
 		got := marshal(t, e.ScoreIndexed(Input{Service: svc, Facts: buf, Now: at, Sync: sync}, &idx))
 		want := marshal(t, e.Score(Input{Service: svc, Facts: slices.Clone(buf), Now: at, Sync: sync}))
@@ -68,6 +78,21 @@ func TestScoreIndexedMatchesScore(t *testing.T) {
 		t.Fatalf("the test did not exercise both paths: %d extended, %d rebuilt", extended, rebuilt)
 	}
 	t.Logf("%d steps extended the index, %d rebuilt it", extended, rebuilt)
+}
+
+// The coverage is not part of the fact index: the same facts with a new coverage record give
+// the card of the new record, re-confirmed read included.
+func TestScoreIndexedFollowsCoverage(t *testing.T) {
+	e := goldenEngine(t)
+	facts := lostDeletion().facts
+	var idx Index
+	for _, sync := range [][]releaseops.SyncCoverage{nil, coverage(ago_(time.Hour), ""), coverage(now.Add(time.Hour), ""), coverage(ago_(time.Hour), "")} {
+		in := Input{Service: baseService(), Facts: facts, Now: now, Sync: sync}
+		got := marshal(t, e.ScoreIndexed(in, &idx))
+		if want := marshal(t, e.Score(in)); !bytes.Equal(got, want) {
+			t.Fatalf("coverage %+v: the indexed card differs:\n%s", sync, firstDiff(want, got))
+		}
+	}
 }
 
 // A service with a deep history costs far less per round with the index (see the benchmark).

@@ -24,7 +24,7 @@ type facts struct {
 	deploys []*deployRec // sorted by start, then key
 	prs     []*prRec     // merged PRs, sorted by merge time, then repo and number
 
-	branch    *branchView    // built on first use
+	branch    *branchView    // built on first use after x.sync is set: it reads the coverage
 	incidents []*incidentRec // built on first use
 
 	// sync is the input's sync coverage, sorted, and syncStale is sync.stale_after: set by

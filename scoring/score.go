@@ -49,6 +49,7 @@ func (e *Engine) score(in Input, x *facts) Scorecard {
 		Rules:         []RuleResult{},
 	}
 	x.sync, x.syncStale = sortedCoverage(in.Sync), e.syncStale
+	x.branch = nil // it places re-confirmed reads by the coverage, which may differ per call
 	card.Sync = x.sync
 	card.DORA = x.dora(e.params["change_failure_rate"])
 

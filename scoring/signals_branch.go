@@ -34,14 +34,14 @@ func evalDefaultBranchProtected(x *facts, _ Params) result {
 	if v.current.protected {
 		claim := v.name + " is protected"
 		r := result{score: 1, value: true, evidence: evidenceOf(v.current.evidence()...),
-			reason: fmt.Sprintf("%s (%s%s)", claim, plural(len(v.current.sources), "rule covers it", "rules cover it"), apiAside(v.current.synced()))}
+			reason: fmt.Sprintf("%s (%s%s)", claim, plural(len(v.current.sources), "rule covers it", "rules cover it"), v.apiAside(v.current.synced()))}
 		if tail := x.staleGov(v); tail != "" {
 			return staleResult(claim, tail, r)
 		}
 		return r
 	}
 	return result{score: 0, value: false,
-		reason:   fmt.Sprintf("%s is not protected%s: no live branch protection rule or active ruleset covers it; add one (see the playbook)", v.name, apiNote(v.rest)),
+		reason:   fmt.Sprintf("%s is not protected%s: no live branch protection rule or active ruleset covers it; add one (see the playbook)", v.name, v.apiNote(v.rest)),
 		evidence: evidenceOf(x.latestGovernanceFacts()...)}
 }
 
@@ -60,16 +60,16 @@ func evalRequiredReviewers(x *facts, p Params) result {
 	got := v.current.reviews
 	claim := fmt.Sprintf("%s requires %s", v.name, plural(got, "approving review", "approving reviews"))
 	r := result{score: gradeAtLeast(float64(got), p.Target), value: got, evidence: evidenceOf(v.current.evidence()...)}
-	note := apiNote(v.current.by[setReviews])
+	note := v.apiNote(v.current.by[setReviews])
 	if got == 0 {
-		note = apiNote(v.rest)
+		note = v.apiNote(v.rest)
 	}
 	switch {
 	case !v.current.protected:
 		r.reason = fmt.Sprintf("%s is not protected%s, so no review is required; the policy wants %d", v.name, note, want)
 		r.evidence = evidenceOf(x.latestGovernanceFacts()...)
 	case got >= want:
-		r.reason = fmt.Sprintf("%s (the policy wants %d%s)", claim, want, apiAside(v.current.by[setReviews]))
+		r.reason = fmt.Sprintf("%s (the policy wants %d%s)", claim, want, v.apiAside(v.current.by[setReviews]))
 	default:
 		r.reason = fmt.Sprintf("%s%s; the policy wants %d", claim, note, want)
 	}
@@ -86,7 +86,7 @@ func evalCodeOwnerReview(x *facts, p Params) result {
 	}
 	if !v.current.codeOwners {
 		return result{score: 0, value: false, evidence: evidenceOf(v.current.evidence()...),
-			reason: fmt.Sprintf("%s does not require code-owner review%s; turn on \"Require review from Code Owners\"", v.name, apiNote(v.rest))}
+			reason: fmt.Sprintf("%s does not require code-owner review%s; turn on \"Require review from Code Owners\"", v.name, v.apiNote(v.rest))}
 	}
 	var touched []*releaseops.Fact
 	for _, f := range x.of(releaseops.FactPush) {
@@ -100,7 +100,7 @@ func evalCodeOwnerReview(x *facts, p Params) result {
 		read = s
 	}
 	claim := v.name + " requires code-owner review"
-	requires := claim + apiNote(v.current.by[setCodeOwners])
+	requires := claim + v.apiNote(v.current.by[setCodeOwners])
 	var r result
 	if x.svc.Codeowners || len(touched) > 0 || read != nil {
 		var why string
@@ -112,9 +112,9 @@ func evalCodeOwnerReview(x *facts, p Params) result {
 			}
 			if read == v.current.by[setCodeOwners] {
 				// One read gave both: say so once.
-				requires, why = claim, where+" (both "+readAt(read)+")"
+				requires, why = claim, where+" (both "+v.readAt(read)+")"
 			} else {
-				why = where + " (" + readAt(read) + ")"
+				why = where + " (" + v.readAt(read) + ")"
 			}
 		case len(touched) > 0:
 			why = "CODEOWNERS was changed " + ago(x.now, touched[len(touched)-1].At)
@@ -130,7 +130,7 @@ func evalCodeOwnerReview(x *facts, p Params) result {
 		checked := "no push touching it in " + span(p.Window) + ", and the catalog does not declare codeowners: true"
 		ev := v.current.evidence()
 		if s := v.snapshot; s != nil {
-			checked = "no push touching it in " + span(p.Window) + ", the catalog does not declare codeowners: true, and the file was not found when " + readAt(s)
+			checked = "no push touching it in " + span(p.Window) + ", the catalog does not declare codeowners: true, and the file was not found when " + v.readAt(s)
 			ev = append(ev, s)
 		}
 		r = result{score: 0.5, value: true, evidence: evidenceOf(ev...),
@@ -149,7 +149,7 @@ func boolSetting(x *facts, set setting, on func(policy) bool, what string) resul
 	}
 	if on(v.current) {
 		claim := fmt.Sprintf("%s requires %s", v.name, what)
-		r := result{score: 1, value: true, reason: claim + apiNote(v.current.by[set]), evidence: evidenceOf(v.current.evidence()...)}
+		r := result{score: 1, value: true, reason: claim + v.apiNote(v.current.by[set]), evidence: evidenceOf(v.current.evidence()...)}
 		if tail := x.staleGov(v); tail != "" {
 			return staleResult(claim, tail, r)
 		}
@@ -159,7 +159,7 @@ func boolSetting(x *facts, set setting, on func(policy) bool, what string) resul
 	if !v.current.protected {
 		ev = x.latestGovernanceFacts()
 	}
-	return result{score: 0, value: false, reason: fmt.Sprintf("%s does not require %s%s; turn it on in the branch protection rule or ruleset", v.name, what, apiNote(v.rest)), evidence: evidenceOf(ev...)}
+	return result{score: 0, value: false, reason: fmt.Sprintf("%s does not require %s%s; turn it on in the branch protection rule or ruleset", v.name, what, v.apiNote(v.rest)), evidence: evidenceOf(ev...)}
 }
 
 func evalLinearHistory(x *facts, _ Params) result {
@@ -229,7 +229,7 @@ func evalProtectionContinuity(x *facts, p Params) result {
 		msg := fmt.Sprintf("%s on %s at %s", l.what, v.name, stamp(l.start))
 		if l.opened.Evidence.Synced() {
 			// A read finds a change some time after it was made.
-			msg = fmt.Sprintf("%s on %s, found when %s", l.what, v.name, readAt(l.opened))
+			msg = fmt.Sprintf("%s on %s, found when %s", l.what, v.name, v.readAt(l.opened))
 		}
 		if l.end.IsZero() {
 			msg += " and not restored"
@@ -256,11 +256,11 @@ func evalProtectionContinuity(x *facts, p Params) result {
 		// Continuity of a protection that does not exist is no merit: without this a branch
 		// never protected would pass for never having lost anything.
 		return result{score: 0, value: 0, evidence: evidenceOf(x.latestGovernanceFacts()...),
-			reason: fmt.Sprintf("%s has no protection to keep: no live branch protection rule or active ruleset covers it%s; protect it first", v.name, apiNote(v.rest))}
+			reason: fmt.Sprintf("%s has no protection to keep: no live branch protection rule or active ruleset covers it%s; protect it first", v.name, v.apiNote(v.rest))}
 	}
 	if withPush+without == 0 {
 		claim := fmt.Sprintf("no deletion or weakening of %s's protection in the last %s", v.name, span(p.Window))
-		r := result{score: 1, value: 0, reason: claim + apiNote(v.rest), evidence: evidenceOf(v.current.evidence()...)}
+		r := result{score: 1, value: 0, reason: claim + v.apiNote(v.rest), evidence: evidenceOf(v.current.evidence()...)}
 		if tail != "" {
 			return staleResult(claim, tail, r)
 		}

@@ -99,7 +99,7 @@ func evalPlanChecks(x *facts, p Params) result {
 	switch {
 	case len(required) > 0:
 		claim := fmt.Sprintf("%s requires the plan check %s before a merge", v.name, quoteList(required, 3))
-		r := result{score: 1, value: "required", evidence: evidenceOf(append(v.current.evidence(), runs...)...), reason: claim + apiNote(v.current.synced())}
+		r := result{score: 1, value: "required", evidence: evidenceOf(append(v.current.evidence(), runs...)...), reason: claim + v.apiNote(v.current.synced())}
 		if tail := x.staleGov(v); tail != "" {
 			return staleResult(claim, tail, r)
 		}

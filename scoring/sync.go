@@ -71,6 +71,19 @@ func (x *facts) coverage(source, subject string) *releaseops.SyncCoverage {
 	return out
 }
 
+// readRepo is the repository a repo_state was read of: its own name, else the catalog's.
+func (x *facts) readRepo(f *releaseops.Fact) string {
+	if f.RepoState.Repo != "" {
+		return f.RepoState.Repo
+	}
+	return x.svc.Repo
+}
+
+// readCoverage is the coverage record of the sync that made a repo_state read.
+func (x *facts) readCoverage(f *releaseops.Fact) *releaseops.SyncCoverage {
+	return x.coverage(f.Evidence.Source, x.readRepo(f))
+}
+
 // readTime is when an API read was made: its evidence time (the fetch), else the fact's.
 func readTime(f *releaseops.Fact) time.Time {
 	if !f.Evidence.At.IsZero() {
@@ -112,11 +125,8 @@ func (x *facts) staleGov(v *branchView) string {
 	if f == nil {
 		return ""
 	}
-	repo := f.RepoState.Repo
-	if repo == "" {
-		repo = x.svc.Repo
-	}
-	cov := x.coverage(f.Evidence.Source, repo)
+	repo := x.readRepo(f)
+	cov := x.readCoverage(f)
 	last := readTime(f)
 	if cov != nil && !cov.LastSuccess.IsZero() {
 		last = cov.LastSuccess

@@ -102,8 +102,9 @@ func TestRepoStateRulesetsAndDefaultBranch(t *testing.T) {
 	wantSignal(t, card, "default_branch_protected", 1, OutcomePass, "trunk is protected")
 	wantSignal(t, card, "signed_commits", 1, OutcomePass, "trunk requires signed commits (read from")
 
-	// A later repository_ruleset event for the id replaces what the read said of it.
-	b.add(releaseops.FactRuleset, "github", "repository_ruleset", ago_(day), func(f *releaseops.Fact) {
+	// A later repository_ruleset event for the id replaces what the read said of it (later than
+	// the last successful sync too, which would otherwise have re-confirmed the read).
+	b.add(releaseops.FactRuleset, "github", "repository_ruleset", ago_(30*time.Minute), func(f *releaseops.Fact) {
 		f.Ruleset = &releaseops.Ruleset{Repo: "acme/checkout", ID: 9, Enforcement: "evaluate", Includes: []string{"~DEFAULT_BRANCH"}}
 	})
 	card = scoreSync(t, DefaultConfig(), &b, coverage(ago_(time.Hour), ""))
@@ -301,5 +302,141 @@ func TestCoveragePicksLatestOfCaseVariants(t *testing.T) {
 	x.sync = sortedCoverage([]releaseops.SyncCoverage{c, a})
 	if got := x.coverage("github", "acme/CHECKOUT"); got == nil || got.Subject != "ACME/checkout" {
 		t.Errorf("coverage = %+v, want the record attempted last", got)
+	}
+}
+
+// branchSignals are the branch governance signals a re-confirmation can move.
+var branchSignals = []string{"default_branch_protected", "required_reviewers", "code_owner_review", "linear_history", "signed_commits", "protection_continuity"}
+
+// lostDeletion is the scenario of a protection deleted while ReleaseOps was down: a read finds
+// main unprotected (d-0001, 5 days ago), a webhook reports protection created with two reviews
+// (d-0002, 3 days ago), its deletion event is lost, and a push lands in between (d-0003) and
+// after the next read (d-0004, 30 minutes ago). That read, an hour ago, saw what the first one
+// saw, so sync recorded no fact, only its coverage record.
+func lostDeletion() *fb {
+	var b fb
+	b.repoState(ago_(5*day), releaseops.RepoState{})
+	b.protection(ago_(3*day), releaseops.BranchProtection{Action: "created", RequiredApprovingReviews: 2})
+	b.push(ago_(2*day), releaseops.Push{After: "aaa"})
+	b.push(ago_(30*time.Minute), releaseops.Push{After: "bbb"})
+	return &b
+}
+
+func TestReconfirmedReadOverridesNewerWebhook(t *testing.T) {
+	b := lostDeletion()
+	cfg := DefaultConfig()
+	cfg.Signals = map[string]SignalConfig{"required_reviewers": {Target: 2}}
+	// Without the coverage record the webhook is the newest word: protected, two reviews.
+	card := scoreSync(t, cfg, b, nil)
+	wantSignal(t, card, "default_branch_protected", 1, OutcomePass)
+	wantSignal(t, card, "required_reviewers", 1, OutcomePass)
+
+	card = scoreSync(t, cfg, b, coverage(ago_(time.Hour), ""))
+	const read = "read from the GitHub API at 2026-11-15 12:00 UTC, confirmed unchanged at 2026-11-20 11:00 UTC"
+	s := wantSignal(t, card, "default_branch_protected", 0, OutcomeFail, "main is not protected ("+read+")")
+	if got := evidenceIDs(s); !slices.Contains(got, "d-0001") {
+		t.Errorf("evidence %v lacks the read's delivery", got)
+	}
+	for _, e := range s.Evidence {
+		if e.Delivery == "d-0001" && !e.At.Equal(ago_(5*day)) {
+			t.Errorf("the read's evidence is dated %s, want its fetch time", e.At)
+		}
+	}
+	wantSignal(t, card, "required_reviewers", 0, OutcomeFail, "main is not protected ("+read+"), so no review is required")
+	// The lapse opens when the read found it, and only the push after that counts.
+	s = wantSignal(t, card, "protection_continuity", 0, OutcomeFail,
+		"protection removed on main, found when "+read+" and not restored; 1 push landed on main meanwhile")
+	if got := evidenceIDs(s); !slices.Equal(got, []string{"d-0004", "d-0001"}) {
+		t.Errorf("continuity evidence %v, want the push after the read, then the read", got)
+	}
+
+	// The other way round: a deletion webhook contradicted by a later read (its re-creation
+	// event lost) is a lapse the read closes, and the state then rests on the read, so it goes
+	// stale with the sync.
+	var r fb
+	r.repoState(ago_(10*day), releaseops.RepoState{Classic: classic(2)})
+	r.protection(ago_(5*day), releaseops.BranchProtection{Action: "deleted", Deleted: true, RequiredApprovingReviews: 2, LinearHistory: true})
+	card = scoreSync(t, cfg, &r, coverage(ago_(day), ""))
+	wantSignal(t, card, "required_reviewers", 1, OutcomePass, "(the policy wants 2; read from the GitHub API at 2026-11-10 12:00 UTC, confirmed unchanged at 2026-11-19 12:00 UTC)")
+	wantSignal(t, card, "protection_continuity", 0.5, OutcomePartial, "protection removed on main at 2026-11-15 12:00 UTC, restored 4 days later")
+	wantSignal(t, scoreSync(t, cfg, &r, coverage(ago_(4*day), revoked)), "default_branch_protected", 0, OutcomeNoData,
+		"main is protected, last read from the GitHub API at 2026-11-16 12:00 UTC, more than sync.stale_after (72h) ago: the sync of acme/checkout is failing")
+
+	// A coverage record newer than the card's time was not known then: the webhook stands.
+	for _, future := range []time.Time{now.Add(time.Second), now.Add(time.Hour)} {
+		card = scoreSync(t, DefaultConfig(), b, coverage(future, ""))
+		want := scoreSync(t, DefaultConfig(), b, nil)
+		for _, id := range branchSignals {
+			if got, w := signal(t, card, id), signal(t, want, id); got.Score != w.Score || got.Outcome != w.Outcome || got.Reason != w.Reason {
+				t.Errorf("coverage at %s moved %s: %s (%s), want %s (%s)", future, id, got.Outcome, got.Reason, w.Outcome, w.Reason)
+			}
+		}
+	}
+	// With no event after the read, the read is still the newest word: nothing is repeated.
+	var quiet fb
+	quiet.repoState(ago_(5*day), releaseops.RepoState{})
+	s = wantSignal(t, scoreSync(t, DefaultConfig(), &quiet, coverage(ago_(time.Hour), "")), "default_branch_protected", 0, OutcomeFail,
+		"main is not protected (read from the GitHub API at 2026-11-15 12:00 UTC)")
+	if strings.Contains(s.Reason, "confirmed") {
+		t.Errorf("reason %q mentions a re-confirmation that changed nothing", s.Reason)
+	}
+	// One at the card's time counts.
+	wantSignal(t, scoreSync(t, DefaultConfig(), b, coverage(now, "")), "default_branch_protected", 0, OutcomeFail, "confirmed unchanged at 2026-11-20 12:00 UTC")
+	// So does one older than the webhook, to no effect: the read is placed no earlier than its time.
+	wantSignal(t, scoreSync(t, DefaultConfig(), b, coverage(ago_(4*day), "")), "default_branch_protected", 1, OutcomePass)
+}
+
+// A re-confirmation of a read that agrees with the webhooks since changes no result: the
+// state keeps resting on the webhooks, so even a sync that has failed since does not stale it.
+func TestReconfirmationAgreeingWithWebhookChangesNothing(t *testing.T) {
+	var b fb
+	b.repoState(ago_(10*day), releaseops.RepoState{Classic: classic(2)})                                                       // d-0001
+	b.protection(ago_(5*day), releaseops.BranchProtection{Action: "edited", RequiredApprovingReviews: 2, LinearHistory: true}) // d-0002
+	cfg := DefaultConfig()
+	cfg.Signals = map[string]SignalConfig{"required_reviewers": {Target: 2}}
+	want := scoreSync(t, cfg, &b, nil)
+	for _, sync := range [][]releaseops.SyncCoverage{coverage(ago_(time.Hour), ""), coverage(ago_(4*day), revoked)} {
+		card := scoreSync(t, cfg, &b, sync)
+		for _, id := range branchSignals {
+			got, w := signal(t, card, id), signal(t, want, id)
+			if got.Score != w.Score || got.Outcome != w.Outcome || got.Value != w.Value {
+				t.Errorf("last success %s: %s = %v (%s), want %v (%s); reason: %s", sync[0].LastSuccess, id, got.Score, got.Outcome, w.Score, w.Outcome, got.Reason)
+			}
+		}
+		wantSignal(t, card, "protection_continuity", 1, OutcomePass)
+	}
+
+	// The read still stands in the rule table: a ruleset reported after the read that the
+	// re-confirmation did not list is gone, so deleting the classic rule leaves main unprotected.
+	b.add(releaseops.FactRuleset, "github", "repository_ruleset", ago_(3*day), func(f *releaseops.Fact) {
+		f.Ruleset = &releaseops.Ruleset{Repo: "acme/checkout", ID: 7, Enforcement: "active", Includes: []string{"~DEFAULT_BRANCH"}, RequiredApprovingReviews: 2}
+	})
+	b.protection(ago_(30*time.Minute), releaseops.BranchProtection{Action: "deleted", Deleted: true, RequiredApprovingReviews: 2, LinearHistory: true})
+	wantSignal(t, scoreSync(t, cfg, &b, nil), "default_branch_protected", 1, OutcomePass, "main is protected (1 rule covers it)")
+	card := scoreSync(t, cfg, &b, coverage(ago_(time.Hour), ""))
+	wantSignal(t, card, "default_branch_protected", 0, OutcomeFail, "main is not protected")
+	wantSignal(t, card, "protection_continuity", 0.5, OutcomePartial, "protection removed on main at 2026-11-20 11:30 UTC and not restored")
+}
+
+// Re-confirmed reads give the same card whatever the order of the facts and coverage records.
+func TestReconfirmationDeterminism(t *testing.T) {
+	e := goldenEngine(t)
+	r := rand.New(rand.NewPCG(21, 22))
+	facts := append(append(history(300), syncHistory(r)...), lostDeletion().facts...)
+	sync := append(coverage(ago_(time.Hour), ""),
+		releaseops.SyncCoverage{Source: "github", Subject: "acme/CHECKOUT", LastAttempt: ago_(time.Hour), LastSuccess: ago_(3 * day), Error: revoked},
+		releaseops.SyncCoverage{Source: "pagerduty", Subject: "PCHK123", LastSuccess: ago_(time.Hour)})
+	want := marshal(t, e.Score(Input{Service: checkoutService(), Facts: facts, Now: now, Sync: sync}))
+	if !bytes.Contains(want, []byte("confirmed unchanged at 2026-11-20 11:00 UTC")) {
+		t.Fatal("no reason mentions the re-confirmation")
+	}
+	for i := range 5 {
+		fs, ss := slices.Clone(facts), slices.Clone(sync)
+		r.Shuffle(len(fs), func(i, j int) { fs[i], fs[j] = fs[j], fs[i] })
+		r.Shuffle(len(ss), func(i, j int) { ss[i], ss[j] = ss[j], ss[i] })
+		got := marshal(t, e.Score(Input{Service: checkoutService(), Facts: fs, Now: now, Sync: ss}))
+		if !bytes.Equal(got, want) {
+			t.Fatalf("shuffle %d changed the scorecard:\n%s", i, firstDiff(want, got))
+		}
 	}
 }
