@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/releaseops/releaseops/catalog"
 	"github.com/releaseops/releaseops/integrations/github"
 )
 
@@ -11,10 +12,14 @@ import (
 // with it, and `releaseops sync` runs right after serve may have.
 const discoveryEvery = 10 * time.Minute
 
-// discover adds to the catalog the services catalog-info.yaml files declare in the
-// catalog.github_discovery organisations. Config entries of the same name win field by
-// field. A repository whose file cannot be read is logged and skipped; failing to list the
-// organisations fails the run (its subjects would silently shrink otherwise).
+// discover sets in the catalog the services catalog-info.yaml files declare in the
+// catalog.github_discovery organisations, as catalog.SetFound allows them (what it refuses
+// is logged). It never fails the run: the repositories the config declares are read whatever
+// a file in a stranger's repository holds, or the organisations' listing answers, else after
+// sync.stale_after every signal would go no_data and deploys block. Only a listing that
+// succeeded is remembered for discoveryEvery; after a failure the next run lists again, and
+// the catalog stays as the last listing left it. The only error is the run's context's, when it
+// ended during a failed listing.
 func (a *App) discover(ctx context.Context) error {
 	if len(a.Config.Catalog.GitHubDiscovery.Orgs) == 0 {
 		return nil
@@ -26,26 +31,39 @@ func (a *App) discover(ctx context.Context) error {
 	}
 	clients, err := a.githubClients()
 	if err != nil || clients == nil {
-		return err
+		a.Log.Warn("discovery: no GitHub client; the catalog stays as known", "err", err)
+		return ctx.Err()
 	}
 	if a.discovery == nil {
-		a.discovery = &github.Discovery{Clients: clients, Orgs: a.Config.Catalog.GitHubDiscovery.Orgs, Concurrency: a.Config.Sync.Concurrency}
+		a.discovery = &github.Discovery{Clients: clients, Orgs: a.Config.Catalog.GitHubDiscovery.Orgs, Concurrency: a.Config.Sync.Concurrency,
+			Log: a.Log.With("source", "github")}
 	}
-	found, err := a.discovery.Find(ctx)
-	if err != nil && found == nil {
-		return err
-	}
+	found, skipped, err := a.discovery.Find(ctx)
 	if err != nil {
-		a.Log.Warn("discovery: some catalog-info.yaml files could not be read", "err", err)
+		a.Log.Warn("discovery: the organisations' repositories cannot be listed; the catalog stays as known, and the next run lists again",
+			"orgs", a.Config.Catalog.GitHubDiscovery.Orgs, "err", err)
+		return ctx.Err()
 	}
-	n := 0
+	for _, err := range skipped {
+		a.Log.Warn("discovery: a catalog-info.yaml cannot be read; its last good read, if any, stands", "err", err)
+	}
+	var entries []catalog.Found
 	for _, f := range found {
 		for _, s := range f.Services {
-			a.Catalog.AddFound(s)
-			n++
+			entries = append(entries, catalog.Found{Repo: f.Repo, Service: s})
 		}
 	}
+	refused := a.Catalog.SetFound(entries)
+	for _, c := range refused {
+		msg := "discovery: a mapping another service holds is dropped from a found entry"
+		if c.Rejected() {
+			msg = "discovery: a found entry is rejected: another service has its name"
+		}
+		a.Log.Warn(msg, "repo", c.Repo, "service", c.Service, "claim", c.Claim, "value", c.Value,
+			"owner", c.Owner, "owner_origin", c.OwnerOrigin)
+	}
 	a.discoveredAt = a.Now()
-	a.Log.Info("discovery", "orgs", a.Config.Catalog.GitHubDiscovery.Orgs, "repositories", len(found), "services", n)
+	a.Log.Info("discovery", "orgs", a.Config.Catalog.GitHubDiscovery.Orgs, "repositories", len(found), "services", len(entries),
+		"refused", len(refused), "unreadable", len(skipped))
 	return nil
 }

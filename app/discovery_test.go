@@ -59,7 +59,9 @@ func TestDiscoveryMakesServicesOfCatalogInfoFilesAndTheConfigWins(t *testing.T) 
 				fakegithub.Repo{FullName: "acme/old", CatalogInfo: strings.ReplaceAll(ledgerCatalogInfo, "ledger", "old"), Archived: true},
 			)
 			w := newSyncWorld(t, gh, worldOpts{token: mode.token,
-				services: "  - {name: inventory, owner: team-platform, slack_channel: C0PLATFORM}\n",
+				// The config names the repository: a found entry merges under a config entry of
+				// its name only when both describe the same repository.
+				services: "  - {name: inventory, repo: ACME/Inventory, owner: team-platform, slack_channel: C0PLATFORM}\n",
 				extra:    "catalog:\n  github_discovery:\n    orgs: [acme]\n"})
 			if _, ok := w.app.Catalog.Get("ledger"); ok {
 				t.Fatal("ledger is known before discovery ran")
@@ -75,7 +77,7 @@ func TestDiscoveryMakesServicesOfCatalogInfoFilesAndTheConfigWins(t *testing.T) 
 				t.Errorf("ledger: %+v", ledger)
 			}
 			inv, ok := w.app.Catalog.Get("inventory")
-			if !ok || inv.Owner != "team-platform" || inv.SlackChannel != "C0PLATFORM" || inv.Repo != "acme/inventory" || inv.Tier != 2 || !inv.Stateful {
+			if !ok || inv.Owner != "team-platform" || inv.SlackChannel != "C0PLATFORM" || inv.Repo != "ACME/Inventory" || inv.Tier != 2 || !inv.Stateful {
 				t.Errorf("inventory (config wins where it speaks, the file fills the rest): %+v", inv)
 			}
 			for _, gone := range []string{"tools", "old"} {

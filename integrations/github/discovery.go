@@ -2,8 +2,8 @@ package github
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
@@ -25,6 +25,7 @@ type Discovery struct {
 	Clients     *Clients
 	Orgs        []string
 	Concurrency int
+	Log         *slog.Logger // nil: discarded
 
 	mu    sync.Mutex
 	files map[string]foundFile // by repository, lower-case
@@ -42,19 +43,19 @@ type Found struct {
 	Services     []releaseops.Service
 }
 
-// Find lists the organisations' repositories and their services. A repository whose file
-// cannot be read or parsed is reported in the joined error and left out; the others are
-// returned.
-func (d *Discovery) Find(ctx context.Context) ([]Found, error) {
+// Find lists the organisations' repositories and their services. err is set only when the
+// repositories cannot be listed: then nothing is known of what the organisations declare. A
+// repository whose file cannot be read or parsed is reported in skipped, and what its last
+// good read declared, if any, stands for it (a GitHub hiccup or a broken edit must not make a
+// service vanish).
+func (d *Discovery) Find(ctx context.Context) (found []Found, skipped []error, err error) {
 	repos, err := d.repositories(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var (
-		mu   sync.Mutex
-		out  []Found
-		errs []error
-		wg   sync.WaitGroup
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
 	sem := make(chan struct{}, max(1, d.Concurrency))
 	for _, r := range repos {
@@ -66,17 +67,31 @@ func (d *Discovery) Find(ctx context.Context) ([]Found, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, err)
-				return
+				skipped = append(skipped, err)
+				svcs = d.lastGood(r.name)
 			}
 			if len(svcs) > 0 {
-				out = append(out, Found{Repo: r.name, Installation: r.installation, Services: svcs})
+				found = append(found, Found{Repo: r.name, Installation: r.installation, Services: svcs})
 			}
 		}(r)
 	}
 	wg.Wait()
-	sort.Slice(out, func(i, j int) bool { return out[i].Repo < out[j].Repo })
-	return out, errors.Join(errs...)
+	sort.Slice(found, func(i, j int) bool { return found[i].Repo < found[j].Repo })
+	sort.Slice(skipped, func(i, j int) bool { return skipped[i].Error() < skipped[j].Error() })
+	return found, skipped, nil
+}
+
+func (d *Discovery) lastGood(repo string) []releaseops.Service {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.files[strings.ToLower(repo)].services
+}
+
+func (d *Discovery) log() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Log
 }
 
 type repoRef struct {
@@ -193,9 +208,14 @@ func (d *Discovery) read(ctx context.Context, r repoRef) ([]releaseops.Service, 
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
 	for i := range svcs {
-		if svcs[i].Repo == "" {
-			svcs[i].Repo = r.name // the file's own repository, unless it names another
+		// Anyone who can create a repository in the organisation can write this file: it
+		// describes its own repository, never another one (whose webhooks, protection rule
+		// requests and sync records would then be hers).
+		if slug := svcs[i].Repo; slug != "" && !strings.EqualFold(slug, r.name) {
+			d.log().Warn("discovery: github.com/project-slug names another repository; the entry describes the repository it was found in",
+				"repo", r.name, "project_slug", slug, "service", svcs[i].Name)
 		}
+		svcs[i].Repo = r.name
 	}
 	d.remember(key, foundFile{etag: resp.Header.Get("ETag"), services: svcs})
 	return svcs, nil
