@@ -139,9 +139,21 @@ func (a *App) triggerInstallationSync(source string, parsed releaseops.Parsed, h
 	if source != releaseops.SourceGitHub || a.Sync == nil {
 		return
 	}
-	if _, repos := github.InstallationRepos(parsed.Type, h, body); len(repos) > 0 {
-		a.Sync.Trigger(releaseops.SourceGitHub, repos...)
+	_, repos := github.InstallationRepos(parsed.Type, h, body)
+	if len(repos) == 0 {
+		return
 	}
+	// A repository known only by its catalog-info.yaml is in the catalog only once discovery
+	// lists it again: the triggered run must not skip discovery as recent. A discovery
+	// running now may have listed before this installation, so the cache is expired after it,
+	// away from the webhook's answer; its run is busy until then, so triggering later delays
+	// nothing.
+	go func() {
+		a.discoveryMu.Lock()
+		a.discoveredAt = time.Time{}
+		a.discoveryMu.Unlock()
+		a.Sync.Trigger(releaseops.SourceGitHub, repos...)
+	}()
 }
 
 type syncStatusResponse struct {
