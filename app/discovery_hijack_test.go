@@ -204,7 +204,24 @@ func TestDiscoveredEntryWithATakenName(t *testing.T) {
 		ledger.Tier != 1 || ledger.Origin != "config" {
 		t.Errorf("ledger merged with its own file: %+v; want the config's owner, the file's channel, approvers and tier", ledger)
 	}
-	logs.wantLine(t, "WARN", "rejected", "repo=acme/sandbox-mallory", "service=billing", "owner_origin=config")
+	// Refused before the catalog sees it: the name is acme/billing's by convention.
+	logs.wantLine(t, "WARN", "ignored", "repository=acme/sandbox-mallory", "service=billing", "belongs_to=acme/billing")
+}
+
+// A service named after another repository of the organisations is that repository's by
+// convention: a file elsewhere cannot take the name even where no file or config claims it.
+func TestDiscoveredEntryNamedAfterAnotherRepository(t *testing.T) {
+	gh := newSyncGitHub(t,
+		fakegithub.Repo{FullName: "acme/search"},
+		fakegithub.Repo{FullName: "acme/sandbox", CatalogInfo: component("search", "releaseops.io/approvers", "U0MALLORY")},
+	)
+	w := newSyncWorld(t, gh, worldOpts{extra: "catalog:\n  github_discovery:\n    orgs: [acme]\n"})
+	logs := captureLog(w)
+	w.sync(context.Background(), syncer.Options{})
+	if s, ok := w.app.Catalog.Get("search"); ok && (s.Repo != "" && !strings.EqualFold(s.Repo, "acme/search") || len(s.Approvers) != 0) {
+		t.Errorf("search after acme/sandbox claimed it: %+v", s)
+	}
+	logs.wantLine(t, "WARN", "ignored", "repository=acme/sandbox", "service=search", "belongs_to=acme/search")
 }
 
 // Two discovered repositories claiming one name: the repository named after the service
@@ -234,7 +251,7 @@ func TestTwoDiscoveredRepositoriesClaimingOneName(t *testing.T) {
 				t.Errorf("ledger: %+v; want acme/ledger's", s)
 			}
 			logs.wantLine(t, "WARN", "rejected", "repo=acme/team-b", "service=shared", "owner_origin=github:acme/team-a/catalog-info.yaml")
-			logs.wantLine(t, "WARN", "rejected", "repo=acme/aaa-ledger", "service=ledger", "owner_origin=github:acme/ledger/catalog-info.yaml")
+			logs.wantLine(t, "WARN", "ignored", "repository=acme/aaa-ledger", "service=ledger", "belongs_to=acme/ledger")
 		})
 	}
 }

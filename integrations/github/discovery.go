@@ -76,9 +76,37 @@ func (d *Discovery) Find(ctx context.Context) (found []Found, skipped []error, e
 		}(r)
 	}
 	wg.Wait()
+	found = d.dropSquatters(found, repos)
 	sort.Slice(found, func(i, j int) bool { return found[i].Repo < found[j].Repo })
 	sort.Slice(skipped, func(i, j int) bool { return skipped[i].Error() < skipped[j].Error() })
 	return found, skipped, nil
+}
+
+// dropSquatters refuses a service named after another listed repository (a file in
+// acme/sandbox naming itself "search" while acme/search exists): by convention that name is
+// acme/search's, whose events and deploys would otherwise go to the squatter's entry.
+func (d *Discovery) dropSquatters(found []Found, repos []repoRef) []Found {
+	owner := map[string]string{} // convention name → the repository it comes from
+	for _, r := range repos {
+		owner[catalog.ConventionName(r.name)] = r.name
+	}
+	out := found[:0]
+	for _, f := range found {
+		kept := f.Services[:0]
+		for _, s := range f.Services {
+			if o, ok := owner[s.Name]; ok && !strings.EqualFold(o, f.Repo) {
+				d.log().Warn("discovery: a catalog-info.yaml names a service after another repository; ignored",
+					"repository", f.Repo, "service", s.Name, "belongs_to", o)
+				continue
+			}
+			kept = append(kept, s)
+		}
+		if len(kept) > 0 {
+			f.Services = kept
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (d *Discovery) lastGood(repo string) []releaseops.Service {
