@@ -20,6 +20,10 @@ const discoveryEvery = 10 * time.Minute
 // succeeded is remembered for discoveryEvery; after a failure the next run lists again, and
 // the catalog stays as the last listing left it. The only error is the run's context's, when it
 // ended during a failed listing.
+// Discover runs discovery now (within its 10-minute cache), for `releaseops sync --service`
+// to know services only a catalog-info.yaml in GitHub declares.
+func (a *App) Discover(ctx context.Context) error { return a.discover(ctx) }
+
 func (a *App) discover(ctx context.Context) error {
 	if len(a.Config.Catalog.GitHubDiscovery.Orgs) == 0 {
 		return nil

@@ -64,6 +64,11 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return &exitError{code: 1, err: fmt.Errorf("no source has API credentials: set %s; or %s; or %s",
 			credentialKeys["github"], credentialKeys["pagerduty"], credentialKeys["terraform"])}
 	}
+	if len(services) > 0 && len(cfg.Catalog.GitHubDiscovery.Orgs) > 0 {
+		if err := a.Discover(ctx); err != nil {
+			return err
+		}
+	}
 	for _, svc := range services {
 		if _, ok := a.Catalog.Get(svc); !ok {
 			msg := fmt.Sprintf("unknown service %q", svc)
