@@ -311,3 +311,20 @@ func TestEscalationPrefersTheSyncedPolicy(t *testing.T) {
 		}, score: 0.5, outcome: OutcomePartial, reason: "escalation policy has 1 level (synced from PagerDuty; read from the PagerDuty API at 2026-11-19 12:00 UTC)"},
 	})
 }
+
+// A PagerDuty read older than sync.stale_after (72h by default) no longer passes: the sync
+// that would confirm it stopped.
+func TestStalePagerDutyReadsStopPassing(t *testing.T) {
+	mapped := func(s *releaseops.Service) { s.PagerDutyServiceID = "PCHK123" }
+	enabled := releaseops.PagerDutyService{ID: "PCHK123", Status: "active", EscalationLevels: 3}
+	runSignalCases(t, "alerting_wired", []signalCase{
+		{name: "read 4 days ago, no coverage", svc: mapped, facts: func(b *fb) { pdServiceFact(b, ago_(4*day), true, enabled) },
+			score: 0, outcome: OutcomeNoData, reason: "PagerDuty service PCHK123 is mapped and enabled, last read from the PagerDuty API at 2026-11-16 12:00 UTC, more than sync.stale_after (72h) ago: no sync of PCHK123 is recorded"},
+	})
+	runSignalCases(t, "escalation_levels", []signalCase{
+		{name: "read 4 days ago", svc: mapped, facts: func(b *fb) { pdServiceFact(b, ago_(4*day), true, enabled) },
+			score: 0, outcome: OutcomeNoData, reason: "escalation policy has 3 levels, last read from the PagerDuty API"},
+		{name: "read a day ago", svc: mapped, facts: func(b *fb) { pdServiceFact(b, ago_(day), true, enabled) },
+			score: 1, outcome: OutcomePass, reason: "escalation policy has 3 levels"},
+	})
+}

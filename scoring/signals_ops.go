@@ -225,8 +225,12 @@ func evalAlertingWired(x *facts, p Params) result {
 			reason: fmt.Sprintf("PagerDuty service %s is mapped, but no PagerDuty event for it has arrived; subscribe the webhook to it", id)}
 	}
 	if last.Kind == releaseops.FactPagerDutyService && last.Evidence.Synced() {
-		return result{score: 1, value: true, evidence: evidenceOf(last),
-			reason: fmt.Sprintf("PagerDuty service %s is mapped and enabled (%s)", id, readAt(last))}
+		claim := fmt.Sprintf("PagerDuty service %s is mapped and enabled", id)
+		r := result{score: 1, value: true, evidence: evidenceOf(last), reason: fmt.Sprintf("%s (%s)", claim, readAt(last))}
+		if tail := x.staleRead(last, releaseops.SourcePagerDuty, id, "fix the PagerDuty sync or subscribe the webhook"); tail != "" {
+			return staleResult(claim, tail, r)
+		}
+		return r
 	}
 	return result{score: 1, value: true, evidence: evidenceOf(last),
 		reason: fmt.Sprintf("PagerDuty service %s is mapped and sending events (last %s)", id, ago(x.now, last.At))}
@@ -373,6 +377,12 @@ func evalEscalation(x *facts, p Params) result {
 		return noData("escalation policy depth unknown: set escalation_levels in the catalog or let ReleaseOps sync the PagerDuty service")
 	}
 	r := result{score: gradeAtLeast(float64(levels), p.Target), value: levels, evidence: evidenceOf(ev)}
+	if synced {
+		claim := fmt.Sprintf("escalation policy has %s", plural(levels, "level", "levels"))
+		if tail := x.staleRead(ev, releaseops.SourcePagerDuty, x.svc.PagerDutyServiceID, "fix the PagerDuty sync or declare escalation_levels in the catalog"); tail != "" && r.score > 0 {
+			return staleResult(claim, tail, r)
+		}
+	}
 	if float64(levels) >= p.Target {
 		r.reason = fmt.Sprintf("escalation policy has %s (%s)", plural(levels, "level", "levels"), from)
 	} else {

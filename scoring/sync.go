@@ -149,6 +149,32 @@ func (x *facts) staleGov(v *branchView) string {
 		apiName(f.Evidence.Source), stamp(last), settingDuration(x.syncStale), why)
 }
 
+// staleRead is staleGov for any other read: empty while the read of subject from source (its
+// coverage's last success, else the read's own time) is younger than sync.stale_after; else
+// the words saying how old it is and why, ending with fix.
+func (x *facts) staleRead(f *releaseops.Fact, source, subject, fix string) string {
+	if f == nil || !f.Evidence.Synced() {
+		return ""
+	}
+	cov := x.coverage(source, subject)
+	last := readTime(f)
+	if cov != nil && !cov.LastSuccess.IsZero() && !cov.LastSuccess.After(x.now) && cov.LastSuccess.After(last) {
+		last = cov.LastSuccess
+	}
+	if !last.Before(x.now.Add(-x.syncStale)) {
+		return ""
+	}
+	why := fmt.Sprintf("no sync of %s is recorded", subject)
+	if cov != nil {
+		why = fmt.Sprintf("the sync of %s has not run since", subject)
+		if cov.Failing() {
+			why = fmt.Sprintf("the sync of %s is failing (%s)", subject, cov.Error)
+		}
+	}
+	return fmt.Sprintf("last read from %s at %s, more than sync.stale_after (%s) ago: %s; %s",
+		apiName(f.Evidence.Source), stamp(last), settingDuration(x.syncStale), why, fix)
+}
+
 // staleResult turns a result that would pass into no_data: claim is what the stale read says
 // ("main requires 2 approving reviews"), tail is staleGov's words. The evidence stays, so the
 // read it rests on can be looked at.
