@@ -206,3 +206,15 @@ func (db *DB) LastSyncRun(ctx context.Context, source string, fullOnly bool) (Sy
 	r.StartedAt, r.FinishedAt = fromMillis(started), fromMillis(finished)
 	return r, true, nil
 }
+
+// DeleteSyncRecords forgets the records of subjects a source no longer lists (a repository
+// removed from the catalog): their failures would otherwise stay on cards and in
+// GET /api/v1/sync for ever. The facts they recorded stay: they are history.
+func DeleteSyncRecords(t *Tx, source string, subjects []string) error {
+	for _, s := range subjects {
+		if _, err := t.Exec(`DELETE FROM sync_subjects WHERE source = ? AND subject = ?`, source, s); err != nil {
+			return fmt.Errorf("forget sync record of %s %s: %w", source, s, err)
+		}
+	}
+	return nil
+}

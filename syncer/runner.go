@@ -100,8 +100,12 @@ func (r *Runner) Run(ctx context.Context, src Source, opts Options) (Summary, er
 	if err != nil {
 		return sum, err
 	}
+	listed := subjects
 	subjects, sum.Full = selectSubjects(subjects, records, opts)
 	sum.Subjects = len(subjects)
+	if sum.Full && !opts.DryRun {
+		r.forget(ctx, src.Name(), listed, records)
+	}
 
 	var stats Stats
 	var mu sync.Mutex
@@ -169,6 +173,29 @@ func (r *Runner) recordRun(ctx context.Context, sum Summary) {
 	if err := r.DB.Writer.Do(wctx, func(t *storage.Tx) error { return storage.InsertSyncRun(t, run) }); err != nil {
 		r.log().Warn("record sync run", "source", sum.Source, "err", err)
 	}
+}
+
+// forget drops the records of subjects the source no longer lists; only a full run knows.
+func (r *Runner) forget(ctx context.Context, source string, listed []Subject, records map[string]storage.SyncRecord) {
+	keep := make(map[string]bool, len(listed))
+	for _, s := range listed {
+		keep[s.Key] = true
+	}
+	var gone []string
+	for k := range records {
+		if !keep[k] {
+			gone = append(gone, k)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	sort.Strings(gone)
+	if err := r.DB.Writer.Do(ctx, func(t *storage.Tx) error { return storage.DeleteSyncRecords(t, source, gone) }); err != nil {
+		r.log().Warn("sync: forget records of subjects no longer listed", "source", source, "err", err)
+		return
+	}
+	r.log().Info("sync: forgot subjects no longer listed", "source", source, "subjects", gone)
 }
 
 // selectSubjects applies the options' filters; full is true when nothing was filtered out.

@@ -344,3 +344,47 @@ func (s *slowSource) Read(ctx context.Context, sub Subject, prev State) (Result,
 	<-s.gate
 	return s.fakeSource.Read(ctx, sub, prev)
 }
+
+// A subject the source no longer lists (removed from the catalog) is forgotten by the next
+// full run, so its failure does not stay on cards and in GET /api/v1/sync.
+func TestFullRunForgetsSubjectsNoLongerListed(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	src := &fakeSource{states: map[string]releaseops.RepoState{}, errs: map[string]error{"acme/db": errors.New("acme/db: 404")}}
+	r := &Runner{DB: db, Concurrency: 2}
+	if _, err := r.Run(ctx, src, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := db.SyncRecords(ctx, "github")
+	if len(recs) != 3 {
+		t.Fatalf("%d records", len(recs))
+	}
+	// acme/db leaves the catalog; a filtered run keeps its record, a full one forgets it.
+	gone := &listingSource{fakeSource: src, keys: []string{"acme/api", "acme/web"}}
+	if _, err := r.Run(ctx, gone, Options{Keys: []string{"acme/api"}}); err != nil {
+		t.Fatal(err)
+	}
+	if recs, _ = db.SyncRecords(ctx, "github"); len(recs) != 3 {
+		t.Fatalf("a filtered run forgot records: %d left", len(recs))
+	}
+	if _, err := r.Run(ctx, gone, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ = db.SyncRecords(ctx, "github")
+	if _, ok := recs["acme/db"]; ok || len(recs) != 2 {
+		t.Fatalf("after a full run: %v", recs)
+	}
+}
+
+type listingSource struct {
+	*fakeSource
+	keys []string
+}
+
+func (l *listingSource) Subjects(context.Context) ([]Subject, error) {
+	var out []Subject
+	for _, k := range l.keys {
+		out = append(out, Subject{Key: k, Service: filepath.Base(k), Subject: releaseops.Subject{Kind: releaseops.SubjectRepo, Key: k}})
+	}
+	return out, nil
+}
