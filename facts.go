@@ -20,6 +20,18 @@ const (
 	OutcomeUnmapped  = "unmapped"     // stored, but no service in the catalog matches it yet
 )
 
+// OutcomeOf is the outcome of a delivery with n facts, unmapped when one of them names a
+// subject no service claims: the same rule for webhooks and sync observations.
+func OutcomeOf(n int, unmapped bool) string {
+	switch {
+	case n == 0:
+		return OutcomeIgnored
+	case unmapped:
+		return OutcomeUnmapped
+	}
+	return OutcomeStored
+}
+
 // Evidence points at the stored delivery a fact or a signal result came from.
 type Evidence struct {
 	Source   string    `json:"source"`

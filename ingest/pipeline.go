@@ -155,14 +155,7 @@ func (p *Pipeline) mapFacts(d *storage.NewDelivery, parsed releaseops.Parsed, re
 			unmapped = true
 		}
 	}
-	switch {
-	case len(d.Facts) == 0:
-		d.Outcome = releaseops.OutcomeIgnored
-	case unmapped:
-		d.Outcome = releaseops.OutcomeUnmapped
-	default:
-		d.Outcome = releaseops.OutcomeStored
-	}
+	d.Outcome = releaseops.OutcomeOf(len(d.Facts), unmapped)
 	return discovered
 }
 

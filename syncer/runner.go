@@ -422,14 +422,7 @@ func (r *Runner) delivery(source string, s Subject, service string, obs Observat
 			unmapped = true
 		}
 	}
-	switch {
-	case len(d.Facts) == 0:
-		d.Outcome = releaseops.OutcomeIgnored
-	case unmapped:
-		d.Outcome = releaseops.OutcomeUnmapped
-	default:
-		d.Outcome = releaseops.OutcomeStored
-	}
+	d.Outcome = releaseops.OutcomeOf(len(d.Facts), unmapped)
 	if err := d.Prepare(); err != nil {
 		return nil, fmt.Errorf("%s: encode observation %s: %w", s.Key, obs.Key, err)
 	}
