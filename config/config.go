@@ -43,6 +43,9 @@ type Storage struct {
 	Synchronous string              `yaml:"synchronous"`
 	BusyTimeout releaseops.Duration `yaml:"busy_timeout"`
 	MaxBatch    int                 `yaml:"max_batch"`
+	// AllowSharedFile opens an existing database file that group or others may read or
+	// write; off, such a file is refused at start. New files are created 0600 either way.
+	AllowSharedFile bool `yaml:"allow_shared_file"`
 }
 
 // Server limits what one client can make the server do.

@@ -40,7 +40,11 @@ type Options struct {
 	// WALLimit is the WAL size (bytes) past which the writer checkpoints between two batches
 	// so that the WAL starts over; 0 turns this off. Under light load the WAL restarts anyway.
 	WALLimit int64
-	Logger   *slog.Logger
+	// AllowSharedFile opens an existing database file that group or others may read or
+	// write. Off (the default), such a file is refused: it holds raw webhook bodies,
+	// approvals and the audit log. A new file is created 0600 either way.
+	AllowSharedFile bool
+	Logger          *slog.Logger
 }
 
 // DefaultOptions returns the options used when config says nothing.
@@ -84,7 +88,9 @@ func dsn(path string, opts Options, readOnly bool) string {
 }
 
 // Open opens (creating if needed) the database at path, applies pending migrations and
-// starts the writer and the checkpointer. Close stops them.
+// starts the writer and the checkpointer. Close stops them. A new database file is created
+// 0600 (its -wal and -shm files follow); an existing one that group or others may read or
+// write is refused unless opts.AllowSharedFile is set.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	switch strings.ToUpper(opts.Synchronous) {
 	case "FULL", "NORMAL", "EXTRA", "OFF":
@@ -100,6 +106,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if err := privateFile(path, opts.AllowSharedFile); err != nil {
+		return nil, err
 	}
 	write, err := sql.Open("sqlite", dsn(path, opts, false))
 	if err != nil {
