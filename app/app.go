@@ -97,6 +97,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	dbOpts.Synchronous = cfg.Storage.Synchronous
 	dbOpts.BusyTimeout = cfg.Storage.BusyTimeout.Std()
 	dbOpts.MaxBatch = cfg.Storage.MaxBatch
+	dbOpts.AllowSharedFile = cfg.Storage.AllowSharedFile
 	dbOpts.Logger = log
 	db, err := storage.Open(ctx, cfg.Storage.SQLitePath, dbOpts)
 	if err != nil {

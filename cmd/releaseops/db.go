@@ -18,6 +18,7 @@ func openExisting(ctx context.Context, cfg *config.Config) (*storage.DB, error) 
 	}
 	opts := storage.DefaultOptions()
 	opts.Synchronous = cfg.Storage.Synchronous
+	opts.AllowSharedFile = cfg.Storage.AllowSharedFile
 	opts.Logger = newLogger(cfg, io.Discard)
 	return storage.Open(ctx, cfg.Storage.SQLitePath, opts)
 }
