@@ -3,12 +3,25 @@ package app
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/config"
 	"github.com/releaseops/releaseops/outbox"
 )
+
+// NoSenderReason says why a kind of message has no sender under cfg, for the line the outbox
+// logs when it keeps such messages as disabled (outbox.Outbox.NoSender).
+func NoSenderReason(cfg *config.Config) func(kind string) string {
+	return func(kind string) string {
+		if strings.HasPrefix(kind, "slack.") && !cfg.Slack.BotToken.IsSet() {
+			return "slack.bot_token is not set"
+		}
+		return ""
+	}
+}
 
 // listOutbox is GET /api/v1/outbox?state=&limit=: what was sent, what waits, what died and why.
 func (a *App) listOutbox(c echo.Context) error {

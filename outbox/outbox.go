@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -109,6 +111,9 @@ type Outbox struct {
 	Jitter func() float64
 	// Sleep waits for d or until ctx ends; tests replace it to drive an injected clock.
 	Sleep func(ctx context.Context, d time.Duration)
+	// NoSender says why a kind has no sender ("slack.bot_token is not set") in the line logged
+	// when its messages are kept as disabled; nil or "" says "no sender configured for <kind>".
+	NoSender func(kind string) string
 
 	mu      sync.RWMutex
 	senders map[string]Sender
@@ -297,45 +302,60 @@ func (o *Outbox) backoff(attempts int) time.Duration {
 	return d/2 + time.Duration(o.Jitter()*float64(d/2))
 }
 
-// disable keeps messages that have no sender (Slack off) as disabled, logging what they would
-// have said, in one transaction.
+// disable keeps messages that have no sender (Slack off) as disabled, in one transaction, and
+// logs one line per kind with how many were kept (what each would have said is at debug
+// level, and in GET /api/v1/outbox?state=disabled).
 func (o *Outbox) disable(ctx context.Context, ms []Stored) error {
 	if len(ms) == 0 {
 		return nil
 	}
 	now := o.Now()
-	kinds := map[string]bool{}
+	var kinds []string
 	for _, m := range ms {
-		o.Log.Info("message not sent: no sender configured for its kind", "kind", m.Kind, "key", m.Key, "target", m.Target, "payload", string(m.Payload))
-		kinds[m.Kind] = true
+		o.Log.Debug("message not sent: no sender configured for its kind", "kind", m.Kind, "key", m.Key, "target", m.Target, "payload", string(m.Payload))
+		if !slices.Contains(kinds, m.Kind) {
+			kinds = append(kinds, m.Kind)
+		}
 	}
+	sort.Strings(kinds)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	// Every waiting message of such a kind is disabled at once, not one per target per pass:
 	// with no sender the per-target order cannot matter, and fifty release notes to one
 	// channel took fifty passes.
-	return o.DB.Writer.Do(wctx, func(t *storage.Tx) error {
-		for kind := range kinds {
+	counts := map[string]int64{}
+	err := o.DB.Writer.Do(wctx, func(t *storage.Tx) error {
+		for _, kind := range kinds {
 			n, err := storage.DisableWaitingOutbox(t, kind, "no sender configured for "+kind, now)
 			if err != nil {
 				return err
 			}
-			if others := n - int64(countKind(ms, kind)); others > 0 {
-				o.Log.Info("messages not sent: no sender configured for their kind", "kind", kind, "more", others)
-			}
+			counts[kind] = n
 		}
 		return nil
 	})
-}
-
-func countKind(ms []Stored, kind string) int {
-	n := 0
-	for _, m := range ms {
-		if m.Kind == kind {
-			n++
+	if err != nil {
+		return err
+	}
+	for _, kind := range kinds {
+		if n := counts[kind]; n > 0 {
+			o.Log.Info(o.disabledSummary(kind, n), "kind", kind, "count", n)
 		}
 	}
-	return n
+	return nil
+}
+
+// disabledSummary is the line logged for n messages of kind kept as disabled: "slack.bot_token
+// is not set: 37 slack.post messages kept as disabled; see GET /api/v1/outbox?state=disabled".
+func (o *Outbox) disabledSummary(kind string, n int64) string {
+	why := ""
+	if o.NoSender != nil {
+		why = o.NoSender(kind)
+	}
+	if why == "" {
+		why = "no sender configured for " + kind
+	}
+	return fmt.Sprintf("%s: %d %s messages kept as disabled; see GET /api/v1/outbox?state=disabled", why, n, kind)
 }
 
 func (o *Outbox) record(ctx context.Context, id int64, state string, attempts int, lastErr, ref string, next, sent time.Time) error {

@@ -11,8 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/releaseops/releaseops/app"
 	"github.com/releaseops/releaseops/config"
@@ -32,7 +35,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	localToken(cfg, stdout)
 	tuneGC()
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
@@ -43,14 +45,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		demo.Apply(cfg, time.Now())
 		opts.Now = clock.Now
 	}
-	a, err := app.New(ctx, cfg, log, opts)
+	// Listen first: links in posts and pages are built from public_url, which defaults to the
+	// address actually bound.
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	explicit, err := publicURLSet(*path, os.Environ())
+	if err != nil {
+		ln.Close()
 		return err
 	}
+	if !explicit {
+		cfg.PublicURL = boundURL(ln.Addr())
+	}
+	localToken(cfg, stdout)
+	a, err := app.New(ctx, cfg, log, opts)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	a.Outbox.NoSender = app.NoSenderReason(cfg)
 	if *withDemo {
 		start := time.Now()
 		n, err := demo.Seed(ctx, a.DB, a.ReplayPipeline(), a.Worker, clock, time.Now())
 		if err != nil {
+			ln.Close()
 			a.Shutdown(context.Background()) //nolint:errcheck
 			return fmt.Errorf("seed demo: %w", err)
 		}
@@ -60,13 +80,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			log.Info("demo already seeded in this database")
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		a.Shutdown(context.Background()) //nolint:errcheck
-		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
-	}
 	a.Start()
-	log.Info("releaseops serving", "addr", ln.Addr().String(), "db", cfg.Storage.SQLitePath, "synchronous", cfg.Storage.Synchronous,
+	log.Info("releaseops serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "db", cfg.Storage.SQLitePath, "synchronous", cfg.Storage.Synchronous,
 		"sources", len(a.Pipeline.Sources), "services", len(a.Catalog.Names()), "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- a.Serve(ln) }()
@@ -82,6 +97,51 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("stopped")
 	return err
+}
+
+// publicURLSet reports whether public_url is set by the config file (path, else
+// RELEASEOPS_CONFIG, as loadConfig reads it) or by RELEASEOPS_PUBLIC_URL. When it is not, the
+// server derives it from the address it bound.
+func publicURLSet(path string, environ []string) (bool, error) {
+	for _, kv := range environ {
+		if k, _, ok := strings.Cut(kv, "="); ok && k == "RELEASEOPS_PUBLIC_URL" {
+			return true, nil
+		}
+	}
+	if path == "" {
+		for _, kv := range environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == "RELEASEOPS_CONFIG" {
+				path = v
+			}
+		}
+	}
+	if path == "" {
+		return false, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, fmt.Errorf("load config %s: %w", path, err)
+	}
+	var top struct {
+		PublicURL *string `yaml:"public_url"`
+	}
+	if err := yaml.Unmarshal(data, &top); err != nil {
+		return false, fmt.Errorf("load config %s: %w", path, err)
+	}
+	return top.PublicURL != nil, nil
+}
+
+// boundURL is the http URL of a bound listener: 127.0.0.1:9090 gives http://127.0.0.1:9090,
+// and an unspecified host (0.0.0.0, ::) is reached locally on 127.0.0.1.
+func boundURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // localToken gives a local run on a loopback address an API token when none is configured,
