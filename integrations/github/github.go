@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -39,6 +40,10 @@ type Options struct {
 	// They add to the defaults: any file whose name starts with "runbook" and any file under a
 	// directory named runbook or runbooks. Typically the union of the catalog's runbook_paths.
 	RunbookPatterns []string
+
+	// Log receives a warning, with the delivery id, when a delivery is decoded from the fields
+	// ReleaseOps reads because another field could not be. Nil is slog.Default().
+	Log *slog.Logger
 }
 
 // Source verifies and parses GitHub webhooks. It implements releaseops.Source.
@@ -95,7 +100,10 @@ func (s *Source) Verify(h http.Header, body []byte) error {
 
 // Parse reads the event type and delivery id from the headers, takes the JSON payload out of
 // the body (the body itself, or the "payload" field of a form-encoded body) and returns the
-// facts of the event. Types ReleaseOps does not use are returned with no facts.
+// facts of the event. Types ReleaseOps does not use are returned with no facts, without a
+// typed decode. For the types it uses, a value go-github cannot decode in a field no fact is
+// made from does not refuse the delivery (see lenient.go); only a broken field that is read is
+// EINVALID.
 func (s *Source) Parse(h http.Header, body []byte) (releaseops.Parsed, error) {
 	event := strings.TrimSpace(h.Get(EventHeader))
 	if event == "" {
@@ -134,9 +142,28 @@ func (s *Source) Parse(h http.Header, body []byte) (releaseops.Parsed, error) {
 	}
 	ev, err := gh.ParseWebHook(event, payload)
 	if err != nil {
-		return releaseops.Parsed{}, decodeError(event, err)
+		// An odd value in a field no fact is made from must not refuse the delivery: decode
+		// again with only the fields facts.go reads. Failing that, a field we read is broken.
+		pruned, ok := pruneToRead(event, payload)
+		if !ok {
+			return releaseops.Parsed{}, decodeError(event, err)
+		}
+		ev2, err2 := gh.ParseWebHook(event, pruned)
+		if err2 != nil {
+			return releaseops.Parsed{}, readDecodeError(event, err2, badReadTime(event, pruned))
+		}
+		s.log().Warn("github: delivery decoded from the fields ReleaseOps reads; a field it does not read could not be decoded",
+			"delivery", delivery, "event", event, "error", clip(err.Error()))
+		ev = ev2
 	}
 	return s.facts(p, ev)
+}
+
+func (s *Source) log() *slog.Logger {
+	if s.opts.Log != nil {
+		return s.opts.Log
+	}
+	return slog.Default()
 }
 
 // handled lists the types Parse decodes with go-github. Everything else (and every type
@@ -186,6 +213,16 @@ func firstByte(b []byte) byte {
 		return c
 	}
 	return 0
+}
+
+// readDecodeError is decodeError for a failure in a field facts.go reads; badTime names the
+// read time field that does not parse, if any (go-github's time errors do not name it).
+func readDecodeError(event string, err error, badTime string) error {
+	var te *json.UnmarshalTypeError
+	if badTime != "" && !errors.As(err, &te) {
+		return &releaseops.Error{Code: releaseops.EINVALID, Message: badTime + ": must be an RFC 3339 time for a " + event + " event", Err: err}
+	}
+	return decodeError(event, err)
 }
 
 // decodeError turns a go-github decode failure of valid JSON into EINVALID naming the field.

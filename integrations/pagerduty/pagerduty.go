@@ -115,6 +115,10 @@ func hasV1(header string) bool {
 	return false
 }
 
+// The types below declare only the fields Parse reads: a V3 event carries many more (agent,
+// client, assignees, teams, log entries, …) and an odd value in one of them must not refuse a
+// signed delivery.
+
 // Envelope is a V3 webhook body: always exactly one event.
 type Envelope struct {
 	Event *Event `json:"event"`
@@ -123,54 +127,47 @@ type Envelope struct {
 // Event is the V3 event. Data depends on ResourceType: an incident, a service, or (for
 // sub-events such as incident.annotated) an object that references the incident.
 type Event struct {
-	ID           string     `json:"id"`
-	EventType    string     `json:"event_type"`
-	ResourceType string     `json:"resource_type"`
-	OccurredAt   string     `json:"occurred_at"`
-	Agent        *Reference `json:"agent"`
-	Client       *struct {
-		Name string `json:"name"`
-	} `json:"client"`
-	Data json.RawMessage `json:"data"`
+	ID           string          `json:"id"`
+	EventType    string          `json:"event_type"`
+	ResourceType string          `json:"resource_type"`
+	OccurredAt   string          `json:"occurred_at"`
+	Data         json.RawMessage `json:"data"`
 }
 
-// Reference is a PagerDuty object reference (user_reference, service_reference, …).
+// Reference is a PagerDuty object reference (priority_reference) of which the summary is read.
 type Reference struct {
 	ID      string `json:"id"`
-	Type    string `json:"type"`
 	Summary string `json:"summary"`
-	Self    string `json:"self"`
-	HTMLURL string `json:"html_url"`
+}
+
+// IDReference is a PagerDuty object reference (service_reference, escalation_policy_reference)
+// of which only the id is read.
+type IDReference struct {
+	ID string `json:"id"`
 }
 
 // IncidentData is event.data of incident events whose data.type is "incident".
 type IncidentData struct {
-	ID               string      `json:"id"`
-	Type             string      `json:"type"`
-	Number           int         `json:"number"`
-	Status           string      `json:"status"`
-	IncidentKey      string      `json:"incident_key"`
-	Title            string      `json:"title"`
-	Urgency          string      `json:"urgency"`
-	HTMLURL          string      `json:"html_url"`
-	CreatedAt        string      `json:"created_at"`
-	Service          *Reference  `json:"service"`
-	EscalationPolicy *Reference  `json:"escalation_policy"`
-	Priority         *Reference  `json:"priority"`
-	Assignees        []Reference `json:"assignees"`
-	Teams            []Reference `json:"teams"`
+	ID               string       `json:"id"`
+	Number           int          `json:"number"`
+	Status           string       `json:"status"`
+	Title            string       `json:"title"`
+	Urgency          string       `json:"urgency"`
+	HTMLURL          string       `json:"html_url"`
+	CreatedAt        string       `json:"created_at"`
+	Service          *IDReference `json:"service"`
+	EscalationPolicy *IDReference `json:"escalation_policy"`
+	Priority         *Reference   `json:"priority"`
 }
 
 // ServiceData is event.data of service events.
 type ServiceData struct {
-	ID               string      `json:"id"`
-	Type             string      `json:"type"`
-	Name             string      `json:"name"`
-	Summary          string      `json:"summary"`
-	Status           string      `json:"status"`
-	HTMLURL          string      `json:"html_url"`
-	EscalationPolicy *Reference  `json:"escalation_policy"`
-	Teams            []Reference `json:"teams"`
+	ID               string       `json:"id"`
+	Name             string       `json:"name"`
+	Summary          string       `json:"summary"`
+	Status           string       `json:"status"`
+	HTMLURL          string       `json:"html_url"`
+	EscalationPolicy *IDReference `json:"escalation_policy"`
 }
 
 // Parse decodes the envelope. The dedupe id is event.id (SPEC §3.1). incident.* events whose
@@ -216,14 +213,21 @@ func (s *Source) Parse(_ http.Header, body []byte) (releaseops.Parsed, error) {
 }
 
 func parseIncident(p releaseops.Parsed, ev *Event) (releaseops.Parsed, error) {
+	// data.type first: incident.annotated (incident_note), incident.responder.*,
+	// incident.workflow.*, …: data references the incident but does not say its service, and
+	// is stored with no facts whatever its other fields hold.
+	var kind struct {
+		Type any `json:"type"`
+	}
+	if err := decode(ev.Data, &kind, "event.data."); err != nil {
+		return p, err
+	}
+	if t, ok := kind.Type.(string); kind.Type != nil && (!ok || (t != "" && t != "incident")) {
+		return p, nil
+	}
 	var d IncidentData
 	if err := decode(ev.Data, &d, "event.data."); err != nil {
 		return p, err
-	}
-	if d.Type != "" && d.Type != "incident" {
-		// incident.annotated (incident_note), incident.responder.*, incident.workflow.*, …:
-		// data references the incident but does not say its service.
-		return p, nil
 	}
 	var problems []string
 	if d.ID == "" {

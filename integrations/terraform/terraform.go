@@ -77,29 +77,34 @@ func (s *Source) Verify(h http.Header, body []byte) error {
 	return nil
 }
 
-// envelope holds the fields of every payload version. Run payloads (version 1) put the run at
-// the top level; version 2 payloads (assessment, workspace) carry trigger_scope and details.
+// The types below declare only the fields Parse reads, and each scope's fields are decoded
+// only for that scope: an odd value in a field ReleaseOps does not read (run_created_at,
+// workspace_id, the prior assessment, a reminder's trigger_type, …) must not refuse a signed
+// delivery.
+
+// envelope holds the fields that route a payload. Run payloads (version 1) put the run at the
+// top level (runEnvelope); version 2 payloads (assessment, workspace) carry trigger_scope and
+// details.
 type envelope struct {
 	PayloadVersion              json.RawMessage `json:"payload_version"`
 	NotificationConfigurationID string          `json:"notification_configuration_id"`
 	TriggerScope                string          `json:"trigger_scope"`
 	Trigger                     string          `json:"trigger"`
-	Message                     string          `json:"message"`
 	Details                     json.RawMessage `json:"details"`
+}
 
+// runEnvelope is the run of a run notification.
+type runEnvelope struct {
 	RunURL           string         `json:"run_url"`
 	RunID            string         `json:"run_id"`
 	RunMessage       string         `json:"run_message"`
-	RunCreatedAt     string         `json:"run_created_at"`
 	RunCreatedBy     string         `json:"run_created_by"`
-	WorkspaceID      string         `json:"workspace_id"`
 	WorkspaceName    string         `json:"workspace_name"`
 	OrganizationName string         `json:"organization_name"`
 	Notifications    []notification `json:"notifications"`
 }
 
 type notification struct {
-	Message      string `json:"message"`
 	Trigger      string `json:"trigger"`
 	RunStatus    string `json:"run_status"`
 	RunUpdatedAt string `json:"run_updated_at"`
@@ -107,26 +112,20 @@ type notification struct {
 }
 
 type assessmentDetails struct {
-	NewAssessmentResult   *assessmentResult `json:"new_assessment_result"`
-	PriorAssessmentResult *assessmentResult `json:"prior_assessment_result"`
-	WorkspaceID           string            `json:"workspace_id"`
-	WorkspaceName         string            `json:"workspace_name"`
-	OrganizationName      string            `json:"organization_name"`
+	NewAssessmentResult *assessmentResult `json:"new_assessment_result"`
+	WorkspaceName       string            `json:"workspace_name"`
+	OrganizationName    string            `json:"organization_name"`
 }
 
 type assessmentResult struct {
-	ID                 string `json:"id"`
-	URL                string `json:"url"`
-	Succeeded          bool   `json:"succeeded"`
-	Drifted            bool   `json:"drifted"`
-	AllChecksSucceeded bool   `json:"all_checks_succeeded"`
-	ResourcesDrifted   int    `json:"resources_drifted"`
-	ResourcesUndrifted int    `json:"resources_undrifted"`
-	ChecksPassed       int    `json:"checks_passed"`
-	ChecksFailed       int    `json:"checks_failed"`
-	ChecksErrored      int    `json:"checks_errored"`
-	ChecksUnknown      int    `json:"checks_unknown"`
-	CreatedAt          string `json:"created_at"`
+	ID               string `json:"id"`
+	URL              string `json:"url"`
+	Succeeded        bool   `json:"succeeded"`
+	Drifted          bool   `json:"drifted"`
+	ResourcesDrifted int    `json:"resources_drifted"`
+	ChecksFailed     int    `json:"checks_failed"`
+	ChecksErrored    int    `json:"checks_errored"`
+	CreatedAt        string `json:"created_at"`
 }
 
 type workspaceDetails struct {
@@ -135,7 +134,6 @@ type workspaceDetails struct {
 	RunStatus             string `json:"run_status"`
 	RunExternalID         string `json:"run_external_id"`
 	RunCreateErrorMessage string `json:"run_create_error_message"`
-	TriggerType           string `json:"trigger_type"`
 	WorkspaceName         string `json:"workspace_name"`
 	OrganizationName      string `json:"organization_name"`
 }
@@ -163,7 +161,11 @@ func (s *Source) Parse(_ http.Header, body []byte) (releaseops.Parsed, error) {
 	}
 }
 
-func parseRun(env envelope, body []byte) (releaseops.Parsed, error) {
+func parseRun(head envelope, body []byte) (releaseops.Parsed, error) {
+	var env runEnvelope
+	if err := decode(body, &env, ""); err != nil {
+		return releaseops.Parsed{}, err
+	}
 	if len(env.Notifications) == 0 || env.Notifications[0].Trigger == "" {
 		return releaseops.Parsed{}, invalid("notifications[0].trigger", "is required")
 	}
@@ -173,7 +175,7 @@ func parseRun(env envelope, body []byte) (releaseops.Parsed, error) {
 		// deliveries; a redelivered identical body is stored once.
 		return releaseops.Parsed{
 			Type:       TriggerVerification,
-			DeliveryID: "verification:" + env.NotificationConfigurationID + ":" + bodyHash(body),
+			DeliveryID: "verification:" + head.NotificationConfigurationID + ":" + bodyHash(body),
 		}, nil
 	}
 	var problems []string
@@ -332,13 +334,24 @@ func parseWorkspace(env envelope, body []byte) (releaseops.Parsed, error) {
 				Organization: d.OrganizationName,
 				Trigger:      env.Trigger,
 				Status:       status,
-				Message:      firstNonEmpty(d.RunCreateErrorMessage, env.Message),
+				Message:      firstNonEmpty(d.RunCreateErrorMessage, workspaceMessage(body)),
 				IsDestroy:    true,
 			},
 		}}
 	}
 	// workspace:auto_destroy_reminder and any other workspace trigger: stored, no facts.
 	return p, nil
+}
+
+// workspaceMessage is the top-level message of a workspace notification, or "" when it is not
+// a string.
+func workspaceMessage(body []byte) string {
+	var m struct {
+		Message any `json:"message"`
+	}
+	_ = json.Unmarshal(body, &m)
+	s, _ := m.Message.(string)
+	return s
 }
 
 // parseOther keeps deliveries of scopes ReleaseOps does not use (team:change_request, future
