@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return nil, err
 	}
 	a.Worker = &rescore.Worker{DB: db, Catalog: a.Catalog, Engine: engine, Scoring: cfg.Scoring, Now: now, Log: log, Observer: rescoreObserver{a.Metrics}}
-	a.Pipeline = &ingest.Pipeline{DB: db, Catalog: a.Catalog, Sources: WebhookSources(cfg), Now: now, Log: log,
+	a.Pipeline = &ingest.Pipeline{DB: db, Catalog: a.Catalog, Sources: WebhookSources(cfg, log), Now: now, Log: log,
 		Observer: a.Metrics, Committed: a.Worker.Wake}
 	a.Worker.Regression = a.recordRegression
 	a.Outbox = &outbox.Outbox{DB: db, Now: now, Log: log, MaxAttempts: cfg.Slack.MaxAttempts}
@@ -145,10 +145,10 @@ func catalogServices(cfg *config.Config, extra []releaseops.Service) ([]releaseo
 }
 
 // WebhookSources returns the sources whose webhooks are configured.
-func WebhookSources(cfg *config.Config) map[string]releaseops.Source {
+func WebhookSources(cfg *config.Config, log *slog.Logger) map[string]releaseops.Source {
 	out := map[string]releaseops.Source{}
 	if cfg.GitHubEnabled() {
-		out[releaseops.SourceGitHub] = github.New(cfg.GitHub.WebhookSecret.Value(), github.Options{RunbookPatterns: cfg.GitHub.RunbookPaths})
+		out[releaseops.SourceGitHub] = github.New(cfg.GitHub.WebhookSecret.Value(), github.Options{RunbookPatterns: cfg.GitHub.RunbookPaths, Log: log})
 	}
 	if cfg.PagerDutyEnabled() {
 		var secrets []string
@@ -168,9 +168,9 @@ func WebhookSources(cfg *config.Config) map[string]releaseops.Source {
 
 // ReplaySources returns every source, for replaying a file the operator supplied: signatures
 // are not checked there, so no secret is needed.
-func ReplaySources(cfg *config.Config) map[string]releaseops.Source {
+func ReplaySources(cfg *config.Config, log *slog.Logger) map[string]releaseops.Source {
 	return map[string]releaseops.Source{
-		releaseops.SourceGitHub:    github.New("", github.Options{RunbookPatterns: cfg.GitHub.RunbookPaths}),
+		releaseops.SourceGitHub:    github.New("", github.Options{RunbookPatterns: cfg.GitHub.RunbookPaths, Log: log}),
 		releaseops.SourcePagerDuty: pagerduty.New(nil),
 		releaseops.SourceDeploy:    deploy.New(""),
 		releaseops.SourceTerraform: terraform.New(""),
@@ -291,6 +291,6 @@ func (o rescoreObserver) Lag(d time.Duration) { o.m.ScoreLag.Observe(d.Seconds()
 // no signature check.
 func (a *App) ReplayPipeline() *ingest.Pipeline {
 	p := *a.Pipeline
-	p.Sources = ReplaySources(a.Config)
+	p.Sources = ReplaySources(a.Config, a.Log)
 	return &p
 }
