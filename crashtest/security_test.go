@@ -138,6 +138,22 @@ var attacks = map[string]attack{
 		code, body := s.postBytes(t, "/webhooks/github", h, []byte(`{"zen":"x","hook_id":1}`))
 		return code, errorOf(body) + "; " + s.stored(t, "github", "sec-sha1")
 	},
+	"github-odd-unused-fields": func(t *testing.T, s *target) (int, string) {
+		// An older GitHub App's created_at, as GitHub sent it, in a field no signal reads.
+		b, err := os.ReadFile("../integrations/github/testdata/lenient/check_run.older-app.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{"X-Github-Event": {"check_run"}, "X-Github-Delivery": {"sec-odd-app"}, "Content-Type": {"application/json"},
+			github.SignatureHeader: {github.Sign(ghSecret, b)}}
+		code, body := s.postBytes(t, "/webhooks/github", h, b)
+		var res struct {
+			Outcome string
+			Facts   int
+		}
+		_ = json.Unmarshal([]byte(body), &res)
+		return code, fmt.Sprintf("outcome %q with %d fact(s), in the events API: %s", res.Outcome, res.Facts, s.stored(t, "github", "sec-odd-app"))
+	},
 	"pagerduty-wrong-secret": func(t *testing.T, s *target) (int, string) {
 		b := []byte(`{"event":{"id":"sec-pd-1","event_type":"incident.triggered","resource_type":"incident","occurred_at":"2026-11-20T10:00:00Z","data":{"id":"Q1","service":{"id":"PCHK123"}}}}`)
 		h := http.Header{pagerduty.SignatureHeader: {pagerduty.Sign("wrong", b)}}
