@@ -136,7 +136,8 @@ func (a *App) wireSync() error {
 // triggerInstallationSync reads at once the repositories a GitHub App was just installed on
 // or given: their first score should not wait for the next scheduled run.
 func (a *App) triggerInstallationSync(source string, parsed releaseops.Parsed, h http.Header, body []byte) {
-	if source != releaseops.SourceGitHub || a.Sync == nil {
+	// Without the scheduler running, nothing would drain the triggers.
+	if source != releaseops.SourceGitHub || a.Sync == nil || !a.Config.SyncEnabled() {
 		return
 	}
 	_, repos := github.InstallationRepos(parsed.Type, h, body)

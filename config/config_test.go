@@ -66,6 +66,12 @@ func TestEveryKindOfMistakeNamesItsPath(t *testing.T) {
 		{"bad scope", "api:\n  tokens:\n    - {name: x, token: 0123456789abcdefgh, scopes: [write]}\n", nil, []string{`api.tokens[0].scopes[0]: must be read or gate, got "write"`}},
 		{"bad env override", "", []string{"RELEASEOPS_STORAGE_MAX_BATCH=lots"}, []string{"RELEASEOPS_STORAGE_MAX_BATCH: want a whole number"}},
 		{"unknown env key", "", []string{"RELEASEOPS_SLACK_SIGNING=x"}, []string{"RELEASEOPS_SLACK_SIGNING: no such config key"}},
+		{"terraform token without organisation", "terraform:\n  token: t\n", nil, []string{"terraform.organization: required with terraform.token"}},
+		{"bad terraform organisation", "terraform:\n  token: t\n  organization: 'my org/'\n", nil, []string{`terraform.organization: want an organisation name (letters, digits, - and _), got "my org/"`}},
+		{"app id without key", "github:\n  app_id: 12\n", nil, []string{"github.private_key: required with github.app_id"}},
+		{"private key not PEM", "github:\n  app_id: 12\n  private_key: not-a-key\n", nil, []string{"github.private_key: not a PEM block"}},
+		{"bad discovery org", "github:\n  token: t\ncatalog:\n  github_discovery:\n    orgs: ['ac me']\n", nil, []string{`catalog.github_discovery.orgs[0]: want a GitHub organisation name, got "ac me"`}},
+		{"sync concurrency out of range", "sync:\n  concurrency: 0\n", nil, []string{"sync.concurrency: must be between 1 and 64, got 0"}},
 		{"bad CEL rule", "scoring:\n  rules:\n    - {id: r1, expr: 'nosuch > 1', dimension: observability}\n", nil, []string{"scoring.rules[0]"}},
 	}
 	for _, tc := range cases {

@@ -16,6 +16,8 @@ import (
 // commands and file names, so it stays plain.
 var ServiceNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
+var tfOrgPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$`)
+
 var orgPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,38}$`)
 
 var repoPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
@@ -137,8 +139,11 @@ func (c *Config) validate() []string {
 	}
 	checkURL("pagerduty.api_url", c.PagerDuty.APIURL)
 	checkURL("terraform.address", c.Terraform.Address)
-	if c.Terraform.Token.IsSet() && c.Terraform.Organization == "" {
+	switch {
+	case c.Terraform.Token.IsSet() && c.Terraform.Organization == "":
 		add("terraform.organization", "required with terraform.token: the HCP Terraform / TFE organisation that owns the mapped workspaces")
+	case c.Terraform.Organization != "" && !tfOrgPattern.MatchString(c.Terraform.Organization):
+		add("terraform.organization", "want an organisation name (letters, digits, - and _), got %q", c.Terraform.Organization)
 	}
 	checkURL("slack.api_url", c.Slack.APIURL)
 	if c.Slack.SocketMode && !c.Slack.AppToken.IsSet() {

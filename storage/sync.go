@@ -85,18 +85,22 @@ func (db *DB) SyncRecordOf(ctx context.Context, source, subject string) (SyncRec
 // SyncCoverage returns the coverage of every subject that feeds the service, sorted by
 // source and subject.
 func (db *DB) SyncCoverage(ctx context.Context, service string) ([]releaseops.SyncCoverage, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+syncCols+` FROM sync_subjects WHERE service = ? ORDER BY source, subject`, service)
+	// Every rescore asks this: the state blob (ETags, hashes, memory) is left on disk.
+	rows, err := db.read.QueryContext(ctx, `SELECT source, subject, last_attempt, last_success, failures, last_error
+		FROM sync_subjects WHERE service = ? ORDER BY source, subject`, service)
 	if err != nil {
 		return nil, fmt.Errorf("sync coverage of %s: %w", service, err)
 	}
 	defer rows.Close()
 	var out []releaseops.SyncCoverage
 	for rows.Next() {
-		r, err := scanSync(rows)
-		if err != nil {
+		var c releaseops.SyncCoverage
+		var attempt, success int64
+		if err := rows.Scan(&c.Source, &c.Subject, &attempt, &success, &c.Failures, &c.Error); err != nil {
 			return nil, fmt.Errorf("sync coverage of %s: %w", service, err)
 		}
-		out = append(out, r.Coverage())
+		c.LastAttempt, c.LastSuccess = fromMillis(attempt), fromMillis(success)
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }

@@ -33,8 +33,8 @@ type Runner struct {
 	Committed func()
 	// Sleep waits for a rate limit to lift between two reads of a subject (nil: real time).
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Covered is called after a run with the services it read, whose coverage (last read,
-	// failing or not) changed even where no fact did: their cards show it.
+	// Covered is called after a run with the services whose coverage changed state (first
+	// read, failed, recovered) even where no fact did: their cards show it.
 	Covered func(ctx context.Context, services []string)
 }
 
@@ -121,7 +121,7 @@ func (r *Runner) Run(ctx context.Context, src Source, opts Options) (Summary, er
 		wg.Add(1)
 		go func(s Subject) {
 			defer func() { <-sem; wg.Done() }()
-			rec := records[s.Key]
+			rec, seen := records[s.Key]
 			out, err := r.one(WithStats(ctx, &stats), src, s, rec, opts.DryRun)
 			mu.Lock()
 			defer mu.Unlock()
@@ -137,9 +137,10 @@ func (r *Runner) Run(ctx context.Context, src Source, opts Options) (Summary, er
 				sum.Observations += out.observations
 				sum.Facts += out.facts
 			}
-			// Every read moves the coverage the card shows (last read, failing or not), and
-			// staleness is judged from it, so each service read is rescored once after the run.
-			if s.Service != "" {
+			// A first read, a failure and a recovery change what the card says of the sync;
+			// facts wake the rescorer themselves, and the hourly rescore brings the last-read
+			// times (and staleness) up to date, so an unchanged read rescores nothing.
+			if s.Service != "" && (!seen || (err != nil) != (rec.LastError != "")) {
 				covered = append(covered, s.Service)
 			}
 			if opts.Progress != nil {

@@ -119,6 +119,13 @@ func TestRunRecordsOnlyChanges(t *testing.T) {
 	if !rec.LastSuccess.Equal(now) {
 		t.Errorf("last success not moved: %v", rec.LastSuccess)
 	}
+	if len(covered) != 3 {
+		t.Errorf("covered after the unchanged run = %v; the first run's list should be the last one reported", covered)
+	}
+	covered = nil
+	if _, err := r.Run(ctx, src, Options{Trigger: "cli"}); err != nil || covered != nil {
+		t.Errorf("an unchanged, still-successful read asked to rescore %v (%v)", covered, err)
+	}
 
 	// A change, then back: both are recorded (the newer observation must win in scoring).
 	src.states["acme/api"] = protected("acme/api", 1)

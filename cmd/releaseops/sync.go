@@ -31,6 +31,9 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() != 0 {
 		return &exitError{code: 2, err: fmt.Errorf("usage: releaseops sync [--source github|pagerduty|terraform] [--service NAME] [--dry-run] [--config FILE]")}
 	}
+	if _, known := credentialKeys[*source]; *source != "" && !known {
+		return &exitError{code: 2, err: fmt.Errorf("unknown source %q: want github, pagerduty or terraform", *source)}
+	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
 		return err
@@ -55,11 +58,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if len(chosen) == 0 {
 		if *source != "" {
-			keys, known := credentialKeys[*source]
-			if !known {
-				return &exitError{code: 2, err: fmt.Errorf("unknown source %q: want github, pagerduty or terraform", *source)}
-			}
-			return &exitError{code: 1, err: fmt.Errorf("source %s has no API credentials configured (configured: %s); set %s", *source, orNone(names), keys)}
+			return &exitError{code: 1, err: fmt.Errorf("source %s has no API credentials configured (configured: %s); set %s", *source, orNone(names), credentialKeys[*source])}
 		}
 		return &exitError{code: 1, err: fmt.Errorf("no source has API credentials: set %s; or %s; or %s",
 			credentialKeys["github"], credentialKeys["pagerduty"], credentialKeys["terraform"])}
@@ -90,7 +89,14 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		progress.finish()
 		printSummary(stdout, sum)
 		if err != nil {
-			return &exitError{code: 1, err: err}
+			// The other sources still run: one that cannot list its subjects says nothing
+			// of the others.
+			fmt.Fprintf(stderr, "sync %s: %v\n", src.Name(), err)
+			if ctx.Err() != nil {
+				return &exitError{code: 1, err: err}
+			}
+			failed = true
+			continue
 		}
 		if len(sum.Failures) > 0 {
 			failed = true

@@ -193,3 +193,20 @@ func TestSyncCommandServiceLimitsAndUnknownServiceSuggests(t *testing.T) {
 		t.Errorf("unknown service: exit %d\n%s", code, errs)
 	}
 }
+
+// A mistyped --source is refused before anything is opened: no database appears.
+func TestSyncCommandUnknownSourceOpensNothing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	db := filepath.Join(dir, "releaseops.db")
+	if err := os.WriteFile(cfg, []byte("storage: {sqlite_path: "+db+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runCmd(t, "sync", "--config", cfg, "--source", "pagerdty")
+	if code != 2 || !strings.Contains(errs, `unknown source "pagerdty": want github, pagerduty or terraform`) {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a database was created for a refused command: %v", err)
+	}
+}
