@@ -17,8 +17,11 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 	path := fs.String("config", "", "config file (default: RELEASEOPS_CONFIG, else embedded defaults)")
 	live := fs.Bool("live", false, "also call each configured source's API: who the credentials act as, missing permissions or scopes, what is visible, webhook secrets")
 	timeout := fs.Duration("timeout", 10*time.Second, "with --live: the limit on each API call")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(reorder(fs, args)); err != nil {
 		return &exitError{code: 2}
+	}
+	if fs.NArg() != 0 {
+		return &exitError{code: 2, err: fmt.Errorf("usage: releaseops check-config [--config FILE] [--live [--timeout D]] (unexpected %q)", fs.Arg(0))}
 	}
 	if *timeout <= 0 {
 		fmt.Fprintln(stderr, "check-config: --timeout must be positive")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/app"
@@ -26,7 +27,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file (default: RELEASEOPS_CONFIG, else embedded defaults)")
-	if err := fs.Parse(reorder(args)); err != nil {
+	if err := fs.Parse(reorder(fs, args)); err != nil {
 		return &exitError{code: 2}
 	}
 	if fs.NArg() != 1 {
@@ -112,13 +113,13 @@ func ingestFile(ctx context.Context, p *ingest.Pipeline, path string) (map[strin
 }
 
 // reorder moves flags before positional arguments, so "ingest FILE --config X" works.
-func reorder(args []string) []string {
+func reorder(fs *flag.FlagSet, args []string) []string {
 	var flags, pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if len(a) > 1 && a[0] == '-' {
 			flags = append(flags, a)
-			if !containsEq(a) && i+1 < len(args) && a != "--json" && a != "-json" {
+			if !containsEq(a) && i+1 < len(args) && !isBoolFlag(fs, a) {
 				flags = append(flags, args[i+1])
 				i++
 			}
@@ -127,6 +128,17 @@ func reorder(args []string) []string {
 		pos = append(pos, a)
 	}
 	return append(flags, pos...)
+}
+
+// isBoolFlag reports whether the flag named by arg ("--dry-run") takes no value, so that the
+// argument after it is not swallowed as its value.
+func isBoolFlag(fs *flag.FlagSet, arg string) bool {
+	f := fs.Lookup(strings.TrimLeft(arg, "-"))
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 func containsEq(s string) bool {

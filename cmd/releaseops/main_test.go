@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,5 +68,20 @@ func TestUnknownCommand(t *testing.T) {
 	}
 	if code, out, _ := runCmd(t, "version"); code != 0 || !strings.Contains(out, "releaseops") {
 		t.Fatalf("version: %d %s", code, out)
+	}
+}
+
+// A boolean flag never swallows the argument after it (`sync --dry-run --service a`,
+// `check-config --live --timeout 2s`), wherever the positional arguments stand.
+func TestReorderKeepsBooleanFlagsAlone(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	dry := fs.Bool("dry-run", false, "")
+	svc := fs.String("service", "", "")
+	cfg := fs.String("config", "", "")
+	if err := fs.Parse(reorder(fs, []string{"NAME", "--dry-run", "--service", "a", "--config", "c.yaml"})); err != nil {
+		t.Fatal(err)
+	}
+	if !*dry || *svc != "a" || *cfg != "c.yaml" || fs.NArg() != 1 || fs.Arg(0) != "NAME" {
+		t.Fatalf("dry-run %v, service %q, config %q, args %v", *dry, *svc, *cfg, fs.Args())
 	}
 }

@@ -22,7 +22,7 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file (default: RELEASEOPS_CONFIG, else embedded defaults)")
 	asJSON := fs.Bool("json", false, "print the scorecard JSON (the same as GET /api/v1/services/{name})")
-	if err := fs.Parse(reorder(args)); err != nil {
+	if err := fs.Parse(reorder(fs, args)); err != nil {
 		return &exitError{code: 2}
 	}
 	if fs.NArg() != 1 {

@@ -25,7 +25,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var services multiFlag
 	fs.Var(&services, "service", "only the subjects of this service (repeatable)")
 	dryRun := fs.Bool("dry-run", false, "read and compare, store nothing")
-	if err := fs.Parse(reorder(args)); err != nil {
+	if err := fs.Parse(reorder(fs, args)); err != nil {
 		return &exitError{code: 2}
 	}
 	if fs.NArg() != 0 {
