@@ -267,7 +267,7 @@ func apiMessage(body []byte) string {
 		m += ": " + strings.Join(e.Error.Errors, "; ")
 	}
 	if len(m) > 200 {
-		m = m[:200] + "…"
+		m = strings.ToValidUTF8(m[:200], "") + "…" // never half a character in a stored error
 	}
 	return m
 }
