@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -236,6 +237,9 @@ type limitedSource struct {
 }
 
 func (l *limitedSource) Read(ctx context.Context, s Subject, prev State) (Result, error) {
+	if err := ctx.Err(); err != nil { // a read whose time ran out, waits included, fails
+		return Result{}, err
+	}
 	if l.now().Before(l.until) {
 		return Result{}, limitedError{l.until}
 	}
@@ -394,4 +398,52 @@ func (l *listingSource) Subjects(context.Context) ([]Subject, error) {
 		out = append(out, Subject{Key: k, Service: filepath.Base(k), Subject: releaseops.Subject{Kind: releaseops.SubjectRepo, Key: k}})
 	}
 	return out, nil
+}
+
+// hangingSource never answers: sync.timeout must end the read and name itself.
+type hangingSource struct{ fakeSource }
+
+func (h *hangingSource) Read(ctx context.Context, s Subject, prev State) (Result, error) {
+	<-ctx.Done()
+	return Result{}, fmt.Errorf("%s: GET /repos/%s: %w", s.Key, s.Key, ctx.Err())
+}
+
+func TestRunTimeoutEndsAHangingRead(t *testing.T) {
+	db := openDB(t)
+	r := &Runner{DB: db, Concurrency: 3, Timeout: 50 * time.Millisecond}
+	sum, err := r.Run(context.Background(), &hangingSource{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Failures) != 3 || !strings.Contains(sum.Failures[0].Error, "timed out after 50ms (sync.timeout)") {
+		t.Fatalf("failures: %+v", sum.Failures)
+	}
+	if d, _ := db.CountDeliveries(context.Background()); d != 0 {
+		t.Fatalf("a timed-out read stored %d deliveries", d)
+	}
+}
+
+// The wait for a rate limit is not part of sync.timeout: a wait three times the timeout
+// (a real one here) is followed by a read that succeeds.
+func TestRunRateLimitWaitIsOutsideTheTimeout(t *testing.T) {
+	db := openDB(t)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	src := &limitedSource{fakeSource: fakeSource{states: map[string]releaseops.RepoState{}, errs: map[string]error{}},
+		until: now.Add(150 * time.Millisecond), now: clock}
+	r := &Runner{DB: db, Now: clock, Concurrency: 1, Timeout: 50 * time.Millisecond,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			if err := Sleep(ctx, 150*time.Millisecond); err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			now = now.Add(d)
+			return nil
+		}}
+	sum, err := r.Run(context.Background(), src, Options{Keys: []string{"acme/api"}})
+	if err != nil || len(sum.Failures) != 0 || sum.RateWaits != 1 || sum.Facts != 1 {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
 }
