@@ -68,7 +68,7 @@ func (db *DB) ListAudit(ctx context.Context, service string, before int64, limit
 	}
 	q += ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit log: %w", err)
 	}
@@ -86,7 +86,7 @@ func (db *DB) ListAudit(ctx context.Context, service string, before int64, limit
 
 // EachAudit calls fn with every entry in sequence order, streaming, until fn returns an error.
 func (db *DB) EachAudit(ctx context.Context, fn func(AuditRow) error) error {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+auditCols+` FROM audit_log ORDER BY seq`)
+	rows, err := db.query(ctx, `SELECT `+auditCols+` FROM audit_log ORDER BY seq`)
 	if err != nil {
 		return fmt.Errorf("read audit log: %w", err)
 	}

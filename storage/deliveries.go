@@ -61,21 +61,15 @@ func InsertDelivery(t *Tx, d *NewDelivery) (id int64, duplicate bool, err error)
 	if err := d.Prepare(); err != nil {
 		return 0, false, err
 	}
-	res, err := t.Exec(`INSERT INTO deliveries (source, delivery_id, event_type, subject_kind, subject_key, service, outcome, received_at, headers, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING`,
+	// RETURNING, not LastInsertId: PostgreSQL has no last insert id. A duplicate inserts
+	// nothing and so returns no row.
+	err = t.QueryRow(`INSERT INTO deliveries (source, delivery_id, event_type, subject_kind, subject_key, service, outcome, received_at, headers, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id`,
 		d.Source, d.DeliveryID, d.Type, string(d.Subject.Kind), d.Subject.Key, d.Service, d.Outcome,
-		d.ReceivedAt.UTC().UnixMilli(), string(d.headersJSON), d.Body)
-	if err != nil {
-		return 0, false, fmt.Errorf("insert %s delivery %s: %w", d.Source, d.DeliveryID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, false, fmt.Errorf("insert %s delivery %s: %w", d.Source, d.DeliveryID, err)
-	}
-	if n == 0 {
+		d.ReceivedAt.UTC().UnixMilli(), string(d.headersJSON), d.Body).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
 		return 0, true, nil
 	}
-	id, err = res.LastInsertId()
 	if err != nil {
 		return 0, false, fmt.Errorf("insert %s delivery %s: %w", d.Source, d.DeliveryID, err)
 	}
@@ -138,7 +132,7 @@ func (db *DB) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]DeliveryR
 	}
 	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limit)
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -169,7 +163,7 @@ func (db *DB) GetDelivery(ctx context.Context, source, deliveryID string) (Deliv
 	var kind, key, headers string
 	var at int64
 	var body []byte
-	err := db.read.QueryRowContext(ctx, `SELECT id, source, event_type, delivery_id, service, subject_kind, subject_key, received_at, outcome, headers, body
+	err := db.queryRow(ctx, `SELECT id, source, event_type, delivery_id, service, subject_kind, subject_key, received_at, outcome, headers, body
 		FROM deliveries WHERE source = ? AND delivery_id = ?`, source, deliveryID).
 		Scan(&r.ID, &r.Source, &r.Type, &r.DeliveryID, &r.Service, &kind, &key, &at, &r.Outcome, &headers, &body)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -198,7 +192,7 @@ func (db *DB) GetDelivery(ctx context.Context, source, deliveryID string) (Deliv
 // CountDeliveries returns the number of stored deliveries.
 func (db *DB) CountDeliveries(ctx context.Context) (int64, error) {
 	var n int64
-	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM deliveries`).Scan(&n); err != nil {
+	if err := db.queryRow(ctx, `SELECT count(*) FROM deliveries`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count deliveries: %w", err)
 	}
 	return n, nil
@@ -207,7 +201,7 @@ func (db *DB) CountDeliveries(ctx context.Context) (int64, error) {
 // HasDelivery reports whether (source, delivery id) is stored.
 func (db *DB) HasDelivery(ctx context.Context, source, deliveryID string) (bool, error) {
 	var n int
-	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE source = ? AND delivery_id = ?`, source, deliveryID).Scan(&n)
+	err := db.queryRow(ctx, `SELECT count(*) FROM deliveries WHERE source = ? AND delivery_id = ?`, source, deliveryID).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("look up delivery %s/%s: %w", source, deliveryID, err)
 	}

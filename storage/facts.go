@@ -38,7 +38,7 @@ func (db *DB) FactsForService(ctx context.Context, service string, since time.Ti
 	// Three parts in one statement (one snapshot): the indexed facts since, the indexed state
 	// facts of any age, and the tail the indexer has not reached. UNION drops a fact found twice
 	// (a claimed fact is indexed at once, even in the tail).
-	rows, err := db.read.QueryContext(ctx, `SELECT f.id, f.delivery, f.data FROM fact_index x JOIN facts f ON f.id = x.fact
+	rows, err := db.query(ctx, `SELECT f.id, f.delivery, f.data FROM fact_index x JOIN facts f ON f.id = x.fact
 			WHERE x.service = ?1 AND x.at >= ?2
 		UNION SELECT f.id, f.delivery, f.data FROM fact_index x JOIN facts f ON f.id = x.fact
 			WHERE x.service = ?1 AND x.kind IN (`+kinds+`)
@@ -54,7 +54,7 @@ func (db *DB) FactsForService(ctx context.Context, service string, since time.Ti
 // FactsAfter returns up to limit facts with id greater than after, in id order: the feed the
 // rescoring worker follows.
 func (db *DB) FactsAfter(ctx context.Context, after int64, limit int) ([]StoredFact, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT id, delivery, data FROM facts WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	rows, err := db.query(ctx, `SELECT id, delivery, data FROM facts WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("facts after %d: %w", after, err)
 	}
@@ -64,7 +64,7 @@ func (db *DB) FactsAfter(ctx context.Context, after int64, limit int) ([]StoredF
 // MaxFactID returns the highest fact id, 0 when there are none.
 func (db *DB) MaxFactID(ctx context.Context) (int64, error) {
 	var v sql.NullInt64
-	if err := db.read.QueryRowContext(ctx, `SELECT max(id) FROM facts`).Scan(&v); err != nil {
+	if err := db.queryRow(ctx, `SELECT max(id) FROM facts`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("max fact id: %w", err)
 	}
 	return v.Int64, nil
@@ -102,7 +102,7 @@ type UnmappedSubject struct {
 
 // ListUnmapped returns subjects whose facts have no service.
 func (db *DB) ListUnmapped(ctx context.Context) ([]UnmappedSubject, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT subject_kind, subject_key, count(*) FROM facts WHERE service = '' GROUP BY 1, 2 ORDER BY 1, 2`)
+	rows, err := db.query(ctx, `SELECT subject_kind, subject_key, count(*) FROM facts WHERE service = '' GROUP BY 1, 2 ORDER BY 1, 2`)
 	if err != nil {
 		return nil, fmt.Errorf("list unmapped subjects: %w", err)
 	}
@@ -127,8 +127,8 @@ func ClaimSubject(t *Tx, s releaseops.Subject, service string) (int64, error) {
 	kind, key := string(s.Kind), s.Key
 	// Each index is filled from the rows while they are still unmapped (found by the partial
 	// indexes facts_unmapped and deliveries_unmapped), then the rows are claimed.
-	if _, err := t.Exec(`INSERT OR IGNORE INTO fact_index (service, at, fact, kind)
-		SELECT ?, at, id, kind FROM facts WHERE service = '' AND subject_kind = ? AND subject_key = ?`, service, kind, key); err != nil {
+	if _, err := t.Exec(`INSERT INTO fact_index (service, at, fact, kind)
+		SELECT ?, at, id, kind FROM facts WHERE service = '' AND subject_kind = ? AND subject_key = ? ON CONFLICT DO NOTHING`, service, kind, key); err != nil {
 		return 0, fmt.Errorf("index facts of %s:%s for %s: %w", kind, key, service, err)
 	}
 	res, err := t.Exec(`UPDATE facts SET service = ? WHERE service = '' AND subject_kind = ? AND subject_key = ?`, service, kind, key)
@@ -137,8 +137,9 @@ func ClaimSubject(t *Tx, s releaseops.Subject, service string) (int64, error) {
 	}
 	n, _ := res.RowsAffected()
 	unmapped := []any{service, releaseops.OutcomeUnmapped, kind, key}
-	if _, err := t.Exec(`INSERT OR IGNORE INTO delivery_index (service, source, received_at, delivery)
-		SELECT ?1, source, received_at, id FROM deliveries WHERE service = '' AND outcome = ?2 AND subject_kind = ?3 AND subject_key = ?4`, unmapped...); err != nil {
+	if _, err := t.Exec(`INSERT INTO delivery_index (service, source, received_at, delivery)
+		SELECT ?1, source, received_at, id FROM deliveries WHERE service = '' AND outcome = ?2 AND subject_kind = ?3 AND subject_key = ?4
+		ON CONFLICT DO NOTHING`, unmapped...); err != nil {
 		return 0, fmt.Errorf("index deliveries of %s:%s for %s: %w", kind, key, service, err)
 	}
 	if _, err := t.Exec(`UPDATE deliveries SET service = ?1, outcome = ?5 WHERE service = '' AND outcome = ?2 AND subject_kind = ?3 AND subject_key = ?4`,
@@ -166,7 +167,7 @@ type DiscoveredService struct {
 
 // ListDiscovered returns services created by convention, by name.
 func (db *DB) ListDiscovered(ctx context.Context) ([]DiscoveredService, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT name, subject, first_seen FROM discovered_services ORDER BY name`)
+	rows, err := db.query(ctx, `SELECT name, subject, first_seen FROM discovered_services ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list discovered services: %w", err)
 	}
@@ -187,7 +188,7 @@ func (db *DB) ListDiscovered(ctx context.Context) ([]DiscoveredService, error) {
 // Cursor returns a worker's saved position, 0 if it has none.
 func (db *DB) Cursor(ctx context.Context, name string) (int64, error) {
 	var v int64
-	err := db.read.QueryRowContext(ctx, `SELECT value FROM cursors WHERE name = ?`, name).Scan(&v)
+	err := db.queryRow(ctx, `SELECT value FROM cursors WHERE name = ?`, name).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -210,12 +211,12 @@ func SetCursor(t *Tx, name string, v int64) error {
 func (db *DB) RecentFacts(ctx context.Context, service string, kind releaseops.FactKind, before time.Time, limit int) ([]StoredFact, error) {
 	// Each part keeps its own ORDER BY and LIMIT, so the index part walks back from before
 	// and stops early instead of collecting all of the service's facts of that kind.
-	rows, err := db.read.QueryContext(ctx, `SELECT id, delivery, data FROM (
+	rows, err := db.query(ctx, `SELECT id, delivery, data FROM (
 			SELECT * FROM (SELECT f.id, f.delivery, f.data, x.at FROM fact_index x JOIN facts f ON f.id = x.fact
-				WHERE x.service = ?1 AND x.at < ?3 AND x.kind = ?2 ORDER BY x.at DESC, x.fact DESC LIMIT ?4)
+				WHERE x.service = ?1 AND x.at < ?3 AND x.kind = ?2 ORDER BY x.at DESC, x.fact DESC LIMIT ?4) from_index
 			UNION
 			SELECT * FROM (SELECT id, delivery, data, at FROM facts
-				WHERE id > `+tailFacts+` AND +service = ?1 AND +kind = ?2 AND at < ?3 ORDER BY at DESC, id DESC LIMIT ?4))
+				WHERE id > `+tailFacts+` AND +service = ?1 AND +kind = ?2 AND at < ?3 ORDER BY at DESC, id DESC LIMIT ?4) from_tail) recent
 		ORDER BY at DESC, id DESC LIMIT ?4`,
 		service, string(kind), before.UTC().UnixMilli(), limit)
 	if err != nil {

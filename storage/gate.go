@@ -89,7 +89,7 @@ func GetApprovalTx(t *Tx, id string) (ApprovalRow, error) {
 
 // GetApproval returns an approval, or ErrNotFound.
 func (db *DB) GetApproval(ctx context.Context, id string) (ApprovalRow, error) {
-	r, err := scanApproval(db.read.QueryRowContext(ctx, `SELECT `+approvalCols+` FROM approvals WHERE id = ?`, id))
+	r, err := scanApproval(db.queryRow(ctx, `SELECT `+approvalCols+` FROM approvals WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("approval %s: %w", id, ErrNotFound)
 	}
@@ -116,7 +116,7 @@ func DecideApproval(t *Tx, id, state, by string, at time.Time) (bool, error) {
 
 // ExpiredApprovals returns pending approvals whose expiry is at or before now, oldest first.
 func (db *DB) ExpiredApprovals(ctx context.Context, now time.Time, limit int) ([]ApprovalRow, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+approvalCols+` FROM approvals WHERE state = 'pending' AND expires_at <= ?
+	rows, err := db.query(ctx, `SELECT `+approvalCols+` FROM approvals WHERE state = 'pending' AND expires_at <= ?
 		ORDER BY expires_at LIMIT ?`, now.UTC().UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("expired approvals: %w", err)
@@ -137,7 +137,7 @@ func (db *DB) ExpiredApprovals(ctx context.Context, now time.Time, limit int) ([
 // pending.
 func (db *DB) NextApprovalExpiry(ctx context.Context) (time.Time, bool, error) {
 	var v sql.NullInt64
-	if err := db.read.QueryRowContext(ctx, `SELECT min(expires_at) FROM approvals WHERE state = 'pending'`).Scan(&v); err != nil {
+	if err := db.queryRow(ctx, `SELECT min(expires_at) FROM approvals WHERE state = 'pending'`).Scan(&v); err != nil {
 		return time.Time{}, false, fmt.Errorf("next approval expiry: %w", err)
 	}
 	return time.UnixMilli(v.Int64).UTC(), v.Valid, nil
@@ -155,7 +155,7 @@ func (db *DB) LastEventAt(ctx context.Context, service string, exclude int64) (t
 		UNION ALL SELECT max(received_at) FROM delivery_index WHERE service = ?1 AND source = ?4 AND delivery <> ?6
 		UNION ALL SELECT max(received_at) FROM delivery_index WHERE service = ?1 AND source = ?5 AND delivery <> ?6
 		UNION ALL SELECT max(received_at) FROM deliveries WHERE id > ` + tailDeliveries + `
-			AND +service = ?1 AND +source IN (?2, ?3, ?4, ?5) AND id <> ?6)`
+			AND +service = ?1 AND +source IN (?2, ?3, ?4, ?5) AND id <> ?6) latest`
 	if exclude == 0 {
 		q = strings.NewReplacer(" AND id <> ?6", "", " AND delivery <> ?6", "").Replace(q)
 	}
@@ -164,7 +164,7 @@ func (db *DB) LastEventAt(ctx context.Context, service string, exclude int64) (t
 		args = append(args, exclude)
 	}
 	var v sql.NullInt64
-	if err := db.read.QueryRowContext(ctx, q, args...).Scan(&v); err != nil {
+	if err := db.queryRow(ctx, q, args...).Scan(&v); err != nil {
 		return time.Time{}, false, fmt.Errorf("last event of %s: %w", service, err)
 	}
 	return time.UnixMilli(v.Int64).UTC(), v.Valid, nil

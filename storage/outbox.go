@@ -56,7 +56,7 @@ func InsertOutbox(t *Tx, r OutboxRow) (inserted bool, err error) {
 // DueOutbox returns, for each target, its oldest undelivered message if that one is due: a
 // message waits behind an earlier one to the same target, so each channel sees them in order.
 func (db *DB) DueOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxRow, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox o
+	rows, err := db.query(ctx, `SELECT `+outboxCols+` FROM outbox o
 		WHERE state IN ('pending', 'sending') AND next_attempt <= ?
 		  AND id = (SELECT min(id) FROM outbox WHERE target = o.target AND state IN ('pending', 'sending'))
 		ORDER BY id LIMIT ?`, now.UTC().UnixMilli(), limit)
@@ -78,7 +78,7 @@ func (db *DB) DueOutbox(ctx context.Context, now time.Time, limit int) ([]Outbox
 // NextOutboxAttempt returns when the earliest undelivered message is due, and false if none is.
 func (db *DB) NextOutboxAttempt(ctx context.Context) (time.Time, bool, error) {
 	var v sql.NullInt64
-	if err := db.read.QueryRowContext(ctx, `SELECT min(next_attempt) FROM outbox WHERE state IN ('pending', 'sending')`).Scan(&v); err != nil {
+	if err := db.queryRow(ctx, `SELECT min(next_attempt) FROM outbox WHERE state IN ('pending', 'sending')`).Scan(&v); err != nil {
 		return time.Time{}, false, fmt.Errorf("next message: %w", err)
 	}
 	return time.UnixMilli(v.Int64).UTC(), v.Valid, nil
@@ -86,7 +86,7 @@ func (db *DB) NextOutboxAttempt(ctx context.Context) (time.Time, bool, error) {
 
 // GetOutbox returns a message by key, or ErrNotFound.
 func (db *DB) GetOutbox(ctx context.Context, key string) (OutboxRow, error) {
-	r, err := scanOutbox(db.read.QueryRowContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE key = ?`, key))
+	r, err := scanOutbox(db.queryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE key = ?`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("message %s: %w", key, ErrNotFound)
 	}
@@ -108,7 +108,7 @@ func (db *DB) ListOutbox(ctx context.Context, state string, limit int) ([]Outbox
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}

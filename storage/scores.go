@@ -53,7 +53,7 @@ func PutScore(t *Tx, r ScoreRow, snapshot bool) error {
 func (db *DB) GetScore(ctx context.Context, service string) (ScoreRow, error) {
 	r := ScoreRow{Service: service}
 	var at int64
-	err := db.read.QueryRowContext(ctx, `SELECT score, band, level, card, updated_at FROM scores WHERE service = ?`, service).
+	err := db.queryRow(ctx, `SELECT score, band, level, card, updated_at FROM scores WHERE service = ?`, service).
 		Scan(&r.Score, &r.Band, &r.Level, &r.Card, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("score of %s: %w", service, ErrNotFound)
@@ -67,7 +67,7 @@ func (db *DB) GetScore(ctx context.Context, service string) (ScoreRow, error) {
 
 // ListScores returns every service's latest score and trend without the scorecard, by name.
 func (db *DB) ListScores(ctx context.Context) ([]ScoreRow, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT service, score, band, level, trend, updated_at FROM scores ORDER BY service`)
+	rows, err := db.query(ctx, `SELECT service, score, band, level, trend, updated_at FROM scores ORDER BY service`)
 	if err != nil {
 		return nil, fmt.Errorf("list scores: %w", err)
 	}
@@ -89,7 +89,7 @@ func (db *DB) ListScores(ctx context.Context) ([]ScoreRow, error) {
 
 // History returns a service's snapshots at or after since, oldest first.
 func (db *DB) History(ctx context.Context, service string, since time.Time) ([]HistoryPoint, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT at, score, band, level FROM score_history WHERE service = ? AND at >= ? ORDER BY at, id`,
+	rows, err := db.query(ctx, `SELECT at, score, band, level FROM score_history WHERE service = ? AND at >= ? ORDER BY at, id`,
 		service, since.UTC().UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", service, err)
@@ -112,7 +112,7 @@ func (db *DB) History(ctx context.Context, service string, since time.Time) ([]H
 func (db *DB) ScoreAt(ctx context.Context, service string, t time.Time) (HistoryPoint, bool, error) {
 	var p HistoryPoint
 	var at int64
-	err := db.read.QueryRowContext(ctx, `SELECT at, score, band, level FROM score_history WHERE service = ? AND at <= ? ORDER BY at DESC, id DESC LIMIT 1`,
+	err := db.queryRow(ctx, `SELECT at, score, band, level FROM score_history WHERE service = ? AND at <= ? ORDER BY at DESC, id DESC LIMIT 1`,
 		service, t.UTC().UnixMilli()).Scan(&at, &p.Score, &p.Band, &p.Level)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, false, nil

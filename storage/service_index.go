@@ -34,10 +34,10 @@ func IndexServices(t *Tx) (int64, error) {
 	for _, step := range []struct {
 		cursor, table, insert string
 	}{
-		{factIndexCursor, "facts", `INSERT OR IGNORE INTO fact_index (service, at, fact, kind)
-			SELECT service, at, id, kind FROM facts WHERE id > ?1 AND id <= ?2 AND service <> ''`},
-		{deliveryIndexCursor, "deliveries", `INSERT OR IGNORE INTO delivery_index (service, source, received_at, delivery)
-			SELECT service, source, received_at, id FROM deliveries WHERE id > ?1 AND id <= ?2 AND service <> ''`},
+		{factIndexCursor, "facts", `INSERT INTO fact_index (service, at, fact, kind)
+			SELECT service, at, id, kind FROM facts WHERE id > ?1 AND id <= ?2 AND service <> '' ON CONFLICT DO NOTHING`},
+		{deliveryIndexCursor, "deliveries", `INSERT INTO delivery_index (service, source, received_at, delivery)
+			SELECT service, source, received_at, id FROM deliveries WHERE id > ?1 AND id <= ?2 AND service <> '' ON CONFLICT DO NOTHING`},
 	} {
 		var from, last int64
 		if err := t.QueryRow(`SELECT `+tailOf(step.cursor)+`, coalesce((SELECT max(id) FROM `+step.table+`), 0)`).Scan(&from, &last); err != nil {

@@ -18,7 +18,7 @@ func (db *DB) LastOutboxWithPrefix(ctx context.Context, prefix string) (OutboxRo
 	// last byte raised by one.
 	upper := []byte(prefix)
 	upper[len(upper)-1]++
-	r, err := scanOutbox(db.read.QueryRowContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE key >= ? AND key < ? ORDER BY id DESC LIMIT 1`,
+	r, err := scanOutbox(db.queryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE key >= ? AND key < ? ORDER BY id DESC LIMIT 1`,
 		prefix, string(upper)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return OutboxRow{}, false, nil

@@ -35,116 +35,118 @@ func delivery(id string) *NewDelivery {
 }
 
 func TestMigrationsAreIdempotent(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.db")
-	for i := 0; i < 2; i++ {
-		db, err := Open(context.Background(), path, DefaultOptions())
-		if err != nil {
-			t.Fatalf("open %d: %v", i, err)
+	eachDriver(t, func(t *testing.T, open opener) {
+		for i := 0; i < 2; i++ {
+			db := open(DefaultOptions())
+			v, err := db.SchemaVersion(context.Background())
+			if err != nil || v != db.ExpectedSchemaVersion() {
+				t.Fatalf("open %d: schema version = %d, %v; want %d", i, v, err, db.ExpectedSchemaVersion())
+			}
+			db.Close()
 		}
-		v, err := db.SchemaVersion(context.Background())
-		if err != nil || v != ExpectedSchemaVersion() {
-			t.Fatalf("schema version = %d, %v; want %d", v, err, ExpectedSchemaVersion())
-		}
-		db.Close()
-	}
+	})
 }
 
 func TestGroupCommitStoresEachDeliveryOnce(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	dups := 0
-	for g := 0; g < 16; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := 0; i < 50; i++ {
-				d := delivery(fmt.Sprintf("d-%d", i)) // every goroutine sends the same 50 ids
-				err := db.Writer.Do(ctx, func(t *Tx) error {
-					_, dup, err := InsertDelivery(t, d)
-					if dup {
-						mu.Lock()
-						dups++
-						mu.Unlock()
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		dups := 0
+		for g := 0; g < 16; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < 50; i++ {
+					d := delivery(fmt.Sprintf("d-%d", i)) // every goroutine sends the same 50 ids
+					err := db.Writer.Do(ctx, func(t *Tx) error {
+						_, dup, err := InsertDelivery(t, d)
+						if dup {
+							mu.Lock()
+							dups++
+							mu.Unlock()
+						}
+						return err
+					})
+					if err != nil {
+						t.Error(err)
 					}
-					return err
-				})
-				if err != nil {
-					t.Error(err)
 				}
-			}
-		}(g)
-	}
-	wg.Wait()
-	n, err := db.CountDeliveries(ctx)
-	if err != nil || n != 50 {
-		t.Fatalf("stored %d deliveries (%v), want 50", n, err)
-	}
-	if dups != 15*50 {
-		t.Fatalf("duplicates = %d, want %d", dups, 15*50)
-	}
-	facts, err := db.FactsForService(ctx, "checkout", time.Time{})
-	if err != nil || len(facts) != 50 {
-		t.Fatalf("facts = %d (%v), want 50", len(facts), err)
-	}
-	if facts[0].Deploy == nil || facts[0].Deploy.Environment != "production" {
-		t.Fatalf("fact did not round-trip: %+v", facts[0])
-	}
+			}(g)
+		}
+		wg.Wait()
+		n, err := db.CountDeliveries(ctx)
+		if err != nil || n != 50 {
+			t.Fatalf("stored %d deliveries (%v), want 50", n, err)
+		}
+		if dups != 15*50 {
+			t.Fatalf("duplicates = %d, want %d", dups, 15*50)
+		}
+		facts, err := db.FactsForService(ctx, "checkout", time.Time{})
+		if err != nil || len(facts) != 50 {
+			t.Fatalf("facts = %d (%v), want 50", len(facts), err)
+		}
+		if facts[0].Deploy == nil || facts[0].Deploy.Environment != "production" {
+			t.Fatalf("fact did not round-trip: %+v", facts[0])
+		}
+	})
 }
 
 func TestFailedWriteRollsBackOnlyItself(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	boom := errors.New("boom")
-	var wg sync.WaitGroup
-	errs := make([]error, 40)
-	for i := 0; i < 40; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			d := delivery(fmt.Sprintf("x-%d", i))
-			errs[i] = db.Writer.Do(ctx, func(t *Tx) error {
-				if _, _, err := InsertDelivery(t, d); err != nil {
-					return err
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		ctx := context.Background()
+		boom := errors.New("boom")
+		var wg sync.WaitGroup
+		errs := make([]error, 40)
+		for i := 0; i < 40; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				d := delivery(fmt.Sprintf("x-%d", i))
+				errs[i] = db.Writer.Do(ctx, func(t *Tx) error {
+					if _, _, err := InsertDelivery(t, d); err != nil {
+						return err
+					}
+					if i%2 == 1 {
+						return boom // after its insert: the savepoint must undo it
+					}
+					if i%5 == 0 {
+						panic("bad write")
+					}
+					return nil
+				})
+			}(i)
+		}
+		wg.Wait()
+		want := 0
+		for i, err := range errs {
+			switch {
+			case i%2 == 1:
+				if !errors.Is(err, boom) {
+					t.Errorf("write %d: err = %v, want boom", i, err)
 				}
-				if i%2 == 1 {
-					return boom // after its insert: the savepoint must undo it
+			case i%5 == 0:
+				if err == nil {
+					t.Errorf("write %d: panic not reported", i)
 				}
-				if i%5 == 0 {
-					panic("bad write")
+			default:
+				want++
+				if err != nil {
+					t.Errorf("write %d: %v", i, err)
 				}
-				return nil
-			})
-		}(i)
-	}
-	wg.Wait()
-	want := 0
-	for i, err := range errs {
-		switch {
-		case i%2 == 1:
-			if !errors.Is(err, boom) {
-				t.Errorf("write %d: err = %v, want boom", i, err)
-			}
-		case i%5 == 0:
-			if err == nil {
-				t.Errorf("write %d: panic not reported", i)
-			}
-		default:
-			want++
-			if err != nil {
-				t.Errorf("write %d: %v", i, err)
 			}
 		}
-	}
-	n, _ := db.CountDeliveries(ctx)
-	if int(n) != want {
-		t.Fatalf("stored %d, want %d", n, want)
-	}
-	facts, _ := db.FactsAfter(ctx, 0, 1000)
-	if len(facts) != want {
-		t.Fatalf("facts %d, want %d (a failed write left facts behind)", len(facts), want)
-	}
+		n, _ := db.CountDeliveries(ctx)
+		if int(n) != want {
+			t.Fatalf("stored %d, want %d", n, want)
+		}
+		facts, _ := db.FactsAfter(ctx, 0, 1000)
+		if len(facts) != want {
+			t.Fatalf("facts %d, want %d (a failed write left facts behind)", len(facts), want)
+		}
+	})
 }
 
 // unmappedDelivery is a PagerDuty delivery about a service (PXYZ) no catalog entry names.
@@ -157,41 +159,45 @@ func unmappedDelivery(id string) *NewDelivery {
 }
 
 func TestClaimSubjectMapsUnmappedFacts(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	d := unmappedDelivery("pd-1")
-	if err := db.Writer.Do(ctx, func(t *Tx) error { _, _, err := InsertDelivery(t, d); return err }); err != nil {
-		t.Fatal(err)
-	}
-	un, err := db.ListUnmapped(ctx)
-	if err != nil || len(un) != 1 || un[0].Subject.Key != "PXYZ" {
-		t.Fatalf("unmapped = %+v, %v", un, err)
-	}
-	if err := db.Writer.Do(ctx, func(t *Tx) error { _, err := ClaimSubject(t, d.Subject, "checkout"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	facts, _ := db.FactsForService(ctx, "checkout", time.Time{})
-	if len(facts) != 1 {
-		t.Fatalf("claimed facts = %d", len(facts))
-	}
-	rows, _ := db.ListDeliveries(ctx, DeliveryFilter{Service: "checkout"})
-	if len(rows) != 1 || rows[0].Outcome != releaseops.OutcomeStored {
-		t.Fatalf("deliveries = %+v", rows)
-	}
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		ctx := context.Background()
+		d := unmappedDelivery("pd-1")
+		if err := db.Writer.Do(ctx, func(t *Tx) error { _, _, err := InsertDelivery(t, d); return err }); err != nil {
+			t.Fatal(err)
+		}
+		un, err := db.ListUnmapped(ctx)
+		if err != nil || len(un) != 1 || un[0].Subject.Key != "PXYZ" {
+			t.Fatalf("unmapped = %+v, %v", un, err)
+		}
+		if err := db.Writer.Do(ctx, func(t *Tx) error { _, err := ClaimSubject(t, d.Subject, "checkout"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		facts, _ := db.FactsForService(ctx, "checkout", time.Time{})
+		if len(facts) != 1 {
+			t.Fatalf("claimed facts = %d", len(facts))
+		}
+		rows, _ := db.ListDeliveries(ctx, DeliveryFilter{Service: "checkout"})
+		if len(rows) != 1 || rows[0].Outcome != releaseops.OutcomeStored {
+			t.Fatalf("deliveries = %+v", rows)
+		}
+	})
 }
 
 func TestCheckpointAndIntegrity(t *testing.T) {
-	db := openTest(t)
-	ctx := context.Background()
-	if err := db.Writer.Do(ctx, func(t *Tx) error { _, _, err := InsertDelivery(t, delivery("c")); return err }); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Writer.Checkpoint(ctx, "PASSIVE"); err != nil {
-		t.Fatal(err)
-	}
-	if res, err := db.IntegrityCheck(ctx); err != nil || res != "ok" {
-		t.Fatalf("integrity = %q, %v", res, err)
-	}
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		ctx := context.Background()
+		if err := db.Writer.Do(ctx, func(t *Tx) error { _, _, err := InsertDelivery(t, delivery("c")); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Writer.Checkpoint(ctx, "PASSIVE"); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := db.IntegrityCheck(ctx); err != nil || res != "ok" {
+			t.Fatalf("integrity = %q, %v", res, err)
+		}
+	})
 }
 
 // Under a steady stream of commits the WAL starts over instead of growing with everything

@@ -54,7 +54,7 @@ func scanSync(sc interface{ Scan(...any) error }) (SyncRecord, error) {
 
 // SyncRecords returns every record of a source, by subject.
 func (db *DB) SyncRecords(ctx context.Context, source string) (map[string]SyncRecord, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT `+syncCols+` FROM sync_subjects WHERE source = ?`, source)
+	rows, err := db.query(ctx, `SELECT `+syncCols+` FROM sync_subjects WHERE source = ?`, source)
 	if err != nil {
 		return nil, fmt.Errorf("sync records of %s: %w", source, err)
 	}
@@ -72,7 +72,7 @@ func (db *DB) SyncRecords(ctx context.Context, source string) (map[string]SyncRe
 
 // SyncRecordOf returns one subject's record; ok is false when it was never attempted.
 func (db *DB) SyncRecordOf(ctx context.Context, source, subject string) (SyncRecord, bool, error) {
-	r, err := scanSync(db.read.QueryRowContext(ctx, `SELECT `+syncCols+` FROM sync_subjects WHERE source = ? AND subject = ?`, source, subject))
+	r, err := scanSync(db.queryRow(ctx, `SELECT `+syncCols+` FROM sync_subjects WHERE source = ? AND subject = ?`, source, subject))
 	if errors.Is(err, sql.ErrNoRows) {
 		return SyncRecord{}, false, nil
 	}
@@ -86,7 +86,7 @@ func (db *DB) SyncRecordOf(ctx context.Context, source, subject string) (SyncRec
 // source and subject.
 func (db *DB) SyncCoverage(ctx context.Context, service string) ([]releaseops.SyncCoverage, error) {
 	// Every rescore asks this: the state blob (ETags, hashes, memory) is left on disk.
-	rows, err := db.read.QueryContext(ctx, `SELECT source, subject, last_attempt, last_success, failures, last_error
+	rows, err := db.query(ctx, `SELECT source, subject, last_attempt, last_success, failures, last_error
 		FROM sync_subjects WHERE service = ? ORDER BY source, subject`, service)
 	if err != nil {
 		return nil, fmt.Errorf("sync coverage of %s: %w", service, err)
@@ -108,7 +108,7 @@ func (db *DB) SyncCoverage(ctx context.Context, service string) ([]releaseops.Sy
 // LastSyncSuccess returns the latest successful read of any subject feeding the service.
 func (db *DB) LastSyncSuccess(ctx context.Context, service string) (time.Time, bool, error) {
 	var v sql.NullInt64
-	if err := db.read.QueryRowContext(ctx, `SELECT max(last_success) FROM sync_subjects WHERE service = ? AND last_success > 0`, service).Scan(&v); err != nil {
+	if err := db.queryRow(ctx, `SELECT max(last_success) FROM sync_subjects WHERE service = ? AND last_success > 0`, service).Scan(&v); err != nil {
 		return time.Time{}, false, fmt.Errorf("last sync of %s: %w", service, err)
 	}
 	return fromMillis(v.Int64), v.Valid, nil
@@ -179,7 +179,7 @@ func InsertSyncRun(t *Tx, r SyncRun) error {
 	if r.Full {
 		full = 1
 	}
-	_, err := t.Exec(`INSERT INTO sync_runs (source, trigger, full, started_at, finished_at, subjects, observations, facts, requests,
+	_, err := t.Exec(`INSERT INTO sync_runs (source, trigger, "full", started_at, finished_at, subjects, observations, facts, requests,
 		not_modified, rate_waits, failures, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.Source, r.Trigger, full, millis(r.StartedAt), millis(r.FinishedAt), r.Subjects, r.Observations, r.Facts, r.Requests,
 		r.NotModified, r.RateWaits, r.Failures, r.Error)
@@ -191,15 +191,15 @@ func InsertSyncRun(t *Tx, r SyncRun) error {
 
 // LastSyncRun returns the source's latest run (full only, if full), and false if none.
 func (db *DB) LastSyncRun(ctx context.Context, source string, fullOnly bool) (SyncRun, bool, error) {
-	q := `SELECT id, source, trigger, full, started_at, finished_at, subjects, observations, facts, requests, not_modified,
+	q := `SELECT id, source, trigger, "full", started_at, finished_at, subjects, observations, facts, requests, not_modified,
 		rate_waits, failures, error FROM sync_runs WHERE source = ?`
 	if fullOnly {
-		q += ` AND full = 1`
+		q += ` AND "full" = 1`
 	}
 	q += ` ORDER BY id DESC LIMIT 1`
 	var r SyncRun
 	var started, finished int64
-	err := db.read.QueryRowContext(ctx, q, source).Scan(&r.ID, &r.Source, &r.Trigger, &r.Full, &started, &finished, &r.Subjects,
+	err := db.queryRow(ctx, q, source).Scan(&r.ID, &r.Source, &r.Trigger, &r.Full, &started, &finished, &r.Subjects,
 		&r.Observations, &r.Facts, &r.Requests, &r.NotModified, &r.RateWaits, &r.Failures, &r.Error)
 	if errors.Is(err, sql.ErrNoRows) {
 		return SyncRun{}, false, nil

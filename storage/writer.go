@@ -24,6 +24,7 @@ var ErrClosed = errors.New("storage: writer closed")
 // its own SAVEPOINT, so one failing request rolls back only its own writes.
 type Writer struct {
 	db      *sql.DB
+	d       *dialect
 	reqs    chan *writeReq
 	max     int
 	log     *slog.Logger
@@ -74,6 +75,16 @@ func (t *Tx) Context() context.Context { return t.ctx }
 
 // Exec runs a statement in the transaction.
 func (t *Tx) Exec(query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+// stmt returns the transaction's statement for query, in the engine's spelling.
+func (t *Tx) stmt(query string) (*sql.Stmt, error) {
+	query = t.w.d.sql(query)
 	st, ok := t.stmts[query]
 	if !ok {
 		if p := t.w.prepared[query]; p != nil {
@@ -89,21 +100,27 @@ func (t *Tx) Exec(query string, args ...any) (sql.Result, error) {
 		}
 		t.stmts[query] = st
 	}
-	return st.ExecContext(t.ctx, args...)
+	return st, nil
 }
 
-// QueryRow runs a query that returns at most one row.
+// QueryRow runs a query that returns at most one row. Its statement is cached like Exec's.
 func (t *Tx) QueryRow(query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(t.ctx, query, args...)
+	st, err := t.stmt(query)
+	if err != nil {
+		// *sql.Row carries no error of its own making: run the query unprepared, which fails
+		// the same way and reports it at Scan.
+		return t.tx.QueryRowContext(t.ctx, t.w.d.sql(query), args...)
+	}
+	return st.QueryRowContext(t.ctx, args...)
 }
 
 // Query runs a query in the transaction.
 func (t *Tx) Query(query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(t.ctx, query, args...)
+	return t.tx.QueryContext(t.ctx, t.w.d.sql(query), args...)
 }
 
-func newWriter(db *sql.DB, max int, log *slog.Logger, walPath string, walLimit int64, walFrames *atomic.Int64, frameBytes int64) *Writer {
-	w := &Writer{db: db, reqs: make(chan *writeReq, max*4), max: max, log: log, stopped: make(chan struct{}),
+func newWriter(db *sql.DB, d *dialect, max int, log *slog.Logger, walPath string, walLimit int64, walFrames *atomic.Int64, frameBytes int64) *Writer {
+	w := &Writer{db: db, d: d, reqs: make(chan *writeReq, max*4), max: max, log: log, stopped: make(chan struct{}),
 		walPath: walPath, walLimit: walLimit, walFrames: walFrames, frameBytes: frameBytes,
 		prepared: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
 	go w.loop()
@@ -121,8 +138,12 @@ func (w *Writer) Do(ctx context.Context, fn func(*Tx) error) error {
 	return w.submit(&writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)})
 }
 
-// Checkpoint runs PRAGMA wal_checkpoint(mode) between batches.
+// Checkpoint runs PRAGMA wal_checkpoint(mode) between batches. PostgreSQL checkpoints
+// itself: there it does nothing.
 func (w *Writer) Checkpoint(ctx context.Context, mode string) error {
+	if w.d != sqliteDialect {
+		return nil
+	}
 	return w.submit(&writeReq{ctx: ctx, done: make(chan error, 1), solo: func(ctx context.Context, db *sql.DB) error {
 		_, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(`+mode+`)`)
 		return err
@@ -316,6 +337,12 @@ func (w *Writer) run(ctx context.Context, batch []*writeReq, savepoints bool) (e
 	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(fmt.Errorf("begin: %w", err))
+	}
+	if w.d.batchLock != "" {
+		if _, err := tx.ExecContext(ctx, w.d.batchLock); err != nil {
+			tx.Rollback() //nolint:errcheck
+			return fail(fmt.Errorf("take the writer lock: %w", err))
+		}
 	}
 	stmts := map[string]*sql.Stmt{} // closed with the transaction
 	single := len(batch) == 1

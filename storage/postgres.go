@@ -1,0 +1,266 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgxlisten"
+)
+
+// pgState is what a PostgreSQL database holds beside the shared parts of DB.
+type pgState struct {
+	readPool, writePool *pgxpool.Pool
+	conn                *pgx.ConnConfig // for the listening connection
+	channel             string          // this schema's NOTIFY channel
+	log                 *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]bool
+	kick    chan struct{}
+
+	cancel     context.CancelFunc
+	listenDone chan struct{}
+	sendDone   chan struct{}
+}
+
+// OpenPostgres connects to the PostgreSQL database at url, applies pending migrations under
+// an advisory lock (replicas starting together take turns) and starts the writer, the
+// indexer and the listener. While the server does not answer it retries with backoff for
+// opts.ConnectRetry, logging each failure with the server's address.
+//
+// Tables live in the connection's current schema (search_path), so one database can hold
+// several installations; the writer lock and the NOTIFY channel are derived from the schema.
+func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
+	opts.defaults()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message can quote the URL, password included: say only what is wrong.
+		return nil, fmt.Errorf("storage.postgres_url is not a valid PostgreSQL URL or DSN: %s", redactParseError(err))
+	}
+	where := pgWhere(cfg.ConnConfig)
+	n := int32(max(4, 2*runtime.GOMAXPROCS(0)))
+	cfg.MaxConns = n
+	cfg.ConnConfig.RuntimeParams["application_name"] = "releaseops"
+	// A replica that hangs inside a transaction must not hold the writer lock for ever.
+	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "30000"
+	readPool, err := connectRetry(ctx, cfg, where, opts)
+	if err != nil {
+		return nil, err
+	}
+	wcfg := cfg.Copy()
+	wcfg.MaxConns = 2 // the writer's connection, and one for migrating and leases at start
+	writePool, err := pgxpool.NewWithConfig(ctx, wcfg)
+	if err != nil {
+		readPool.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", where, err)
+	}
+	read := stdlib.OpenDBFromPool(readPool)
+	read.SetMaxOpenConns(int(n))
+	read.SetMaxIdleConns(int(n))
+	write := stdlib.OpenDBFromPool(writePool)
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	fail := func(err error) (*DB, error) {
+		read.Close()
+		write.Close()
+		readPool.Close()
+		writePool.Close()
+		return nil, err
+	}
+	var schema string
+	if err := write.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil || schema == "" {
+		if err == nil {
+			err = errors.New("no current schema: the search_path names no existing schema")
+		}
+		return fail(fmt.Errorf("open PostgreSQL at %s: %w", where, err))
+	}
+	key := lockKey(schema)
+	d := *postgresDialect
+	d.batchLock = "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(key, 10) + ")"
+	lock, unlock := "SELECT pg_advisory_lock("+strconv.FormatInt(key+1, 10)+")", "SELECT pg_advisory_unlock("+strconv.FormatInt(key+1, 10)+")"
+	if err := migrateOn(ctx, write, &d, lock, unlock); err != nil {
+		return fail(fmt.Errorf("open PostgreSQL at %s: %w", where, err))
+	}
+	pg := &pgState{readPool: readPool, writePool: writePool, conn: cfg.ConnConfig.Copy(), channel: "releaseops_" + strconv.FormatUint(uint64(key)&0xffffffff, 16),
+		log: opts.Logger, pending: map[string]bool{}, kick: make(chan struct{}, 1), listenDone: make(chan struct{}), sendDone: make(chan struct{})}
+	db := &DB{d: &d, path: where, read: read, write: write, log: opts.Logger, stop: make(chan struct{}),
+		done: make(chan struct{}), indexDone: make(chan struct{}), holder: opts.Holder, pg: pg}
+	close(db.done) // no checkpointer
+	db.walFrames.Store(-1)
+	db.Writer = newWriter(write, &d, opts.MaxBatch, opts.Logger, "", 0, &db.walFrames, 0)
+	lctx, cancel := context.WithCancel(context.Background())
+	pg.cancel = cancel
+	go db.listen(lctx)
+	go pg.sendLoop(lctx, read, db.holder)
+	db.start(opts)
+	return db, nil
+}
+
+// connectRetry connects and pings, retrying with backoff (0.5 s doubling to 10 s) for
+// opts.ConnectRetry.
+func connectRetry(ctx context.Context, cfg *pgxpool.Config, where string, opts Options) (*pgxpool.Pool, error) {
+	deadline := time.Now().Add(opts.ConnectRetry)
+	wait := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err == nil {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err = pool.Ping(pctx)
+			cancel()
+			if err == nil {
+				return pool, nil
+			}
+			pool.Close()
+		}
+		err = fmt.Errorf("connect to PostgreSQL at %s: %w", where, err)
+		if time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
+			return nil, err
+		}
+		opts.Logger.Warn("PostgreSQL is not answering; retrying", "server", where, "attempt", attempt, "retry_in", wait.String(), "err", err)
+		if !sleepCtx(ctx, wait) {
+			return nil, err
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// pgWhere names the server and database for messages, without credentials.
+func pgWhere(c *pgx.ConnConfig) string {
+	host := c.Host
+	if strings.HasPrefix(host, "/") {
+		return host + "/" + c.Database // a socket directory
+	}
+	return net.JoinHostPort(host, strconv.Itoa(int(c.Port))) + "/" + c.Database
+}
+
+func redactParseError(err error) string {
+	// pgx says "cannot parse `<the string>`: <why>"; its redaction of the string is best
+	// effort, so keep only the why.
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "`: "); i >= 0 {
+		return msg[i+3:]
+	}
+	if strings.Contains(msg, "://") || strings.Contains(msg, "password") {
+		return "cannot parse it"
+	}
+	return msg
+}
+
+// lockKey is the advisory lock of one schema's writer: every write transaction takes it
+// first (batchLock), so at most one replica writes at a time. That keeps what SQLite's single
+// writer guarantees and the rest of the code relies on: ids become visible in the order they
+// were taken (the rescoring feed and the indexer follow ids and would skip a lower id that
+// committed after a higher one), the audit chain is appended by one transaction at a time and
+// never forks, and a conditional update decides between concurrent clicks. Each replica still
+// commits in groups, so the lock is taken once per batch, not once per request.
+func lockKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("releaseops writer:" + schema))
+	return int64(h.Sum64() &^ 1) // even: key+1 is the migration lock
+}
+
+// announce marks topic to be sent by the send loop.
+func (pg *pgState) announce(topic string) {
+	pg.mu.Lock()
+	pg.pending[topic] = true
+	pg.mu.Unlock()
+	select {
+	case pg.kick <- struct{}{}:
+	default:
+	}
+}
+
+// sendLoop sends pending announcements as NOTIFY, one statement per topic per round: under
+// load, the announcements of many commits share one notification.
+func (pg *pgState) sendLoop(ctx context.Context, db *sql.DB, holder string) {
+	defer close(pg.sendDone)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-pg.kick:
+		}
+		pg.mu.Lock()
+		topics := make([]string, 0, len(pg.pending))
+		for t := range pg.pending {
+			topics = append(topics, t)
+		}
+		clear(pg.pending)
+		pg.mu.Unlock()
+		for _, t := range topics {
+			nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := db.ExecContext(nctx, `SELECT pg_notify($1, $2)`, pg.channel, t+" "+holder)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				// The workers' own polling picks the change up; a lost wake only delays it.
+				pg.log.Warn("notify other replicas", "topic", t, "err", err)
+			}
+		}
+	}
+}
+
+// listen keeps a connection LISTENing on the schema's channel (pgxlisten reconnects it) and
+// wakes the local subscribers of each topic announced by another replica.
+func (db *DB) listen(ctx context.Context) {
+	defer close(db.pg.listenDone)
+	l := &pgxlisten.Listener{
+		Connect: func(ctx context.Context) (*pgx.Conn, error) {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			return pgx.ConnectConfig(cctx, db.pg.conn)
+		},
+		LogError: func(ctx context.Context, err error) {
+			if ctx.Err() == nil {
+				db.log.Warn("listen for other replicas' commits", "err", err)
+			}
+		},
+		ReconnectDelay: time.Second,
+	}
+	l.Handle(db.pg.channel, listenHandler{db: db})
+	l.Listen(ctx) //nolint:errcheck // returns only when ctx ends
+}
+
+type listenHandler struct{ db *DB }
+
+func (h listenHandler) HandleNotification(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
+	topic, from, _ := strings.Cut(n.Payload, " ")
+	if from != h.db.holder { // this process woke its own workers when it announced
+		h.db.wakeLocal(topic)
+	}
+	return nil
+}
+
+// HandleBacklog runs when the listening connection is (re)established: whatever was announced
+// while it was down is unknown, so every worker looks.
+func (h listenHandler) HandleBacklog(context.Context, string, *pgx.Conn) error {
+	h.db.wakeAll()
+	return nil
+}
+
+func (db *DB) closePostgres() error {
+	db.pg.cancel()
+	<-db.pg.listenDone
+	<-db.pg.sendDone
+	rerr := db.read.Close()
+	werr := db.write.Close()
+	db.pg.readPool.Close()
+	db.pg.writePool.Close()
+	if err := errors.Join(werr, rerr); err != nil {
+		return fmt.Errorf("close %s: %w", db.path, err)
+	}
+	return nil
+}
