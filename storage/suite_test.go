@@ -224,7 +224,9 @@ func TestSyncRecordsAndRuns(t *testing.T) {
 	eachDriver(t, func(t *testing.T, open opener) {
 		db := open(DefaultOptions())
 		ctx := context.Background()
-		write(t, db, func(tx *Tx) error { return PutSyncSuccess(tx, "github", "acme/shop", "shop", t0, []byte(`{"etag":"x"}`)) })
+		write(t, db, func(tx *Tx) error {
+			return PutSyncSuccess(tx, "github", "acme/shop", "shop", t0, []byte(`{"etag":"x"}`))
+		})
 		write(t, db, func(tx *Tx) error { return PutSyncFailure(tx, "github", "acme/shop", "shop", t0.Add(time.Hour), "500") })
 		write(t, db, func(tx *Tx) error {
 			return InsertSyncRun(tx, SyncRun{Source: "github", Trigger: "start", Full: true, StartedAt: t0, FinishedAt: t0.Add(time.Second), Subjects: 1})
