@@ -93,13 +93,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	a.Catalog = catalog.New(services)
 	a.Metrics = server.NewMetrics()
-	dbOpts := storage.DefaultOptions()
-	dbOpts.Synchronous = cfg.Storage.Synchronous
-	dbOpts.BusyTimeout = cfg.Storage.BusyTimeout.Std()
-	dbOpts.MaxBatch = cfg.Storage.MaxBatch
-	dbOpts.AllowSharedFile = cfg.Storage.AllowSharedFile
-	dbOpts.Logger = log
-	db, err := storage.Open(ctx, cfg.Storage.SQLitePath, dbOpts)
+	db, err := OpenDB(ctx, cfg, log, false)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +109,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	a.Worker = &rescore.Worker{DB: db, Catalog: a.Catalog, Engine: engine, Scoring: cfg.Scoring, Now: now, Log: log, Observer: rescoreObserver{a.Metrics}}
 	a.Pipeline = &ingest.Pipeline{DB: db, Catalog: a.Catalog, Sources: WebhookSources(cfg, log), Now: now, Log: log,
-		Observer: a.Metrics, Committed: a.Worker.Wake}
+		Observer: a.Metrics, Committed: a.factsCommitted}
 	a.Worker.Regression = a.recordRegression
 	a.Outbox = &outbox.Outbox{DB: db, Now: now, Log: log, MaxAttempts: cfg.Slack.MaxAttempts}
 	a.Server = server.New(server.Deps{Config: cfg, DB: db, Pipeline: a.Pipeline, Catalog: a.Catalog, Metrics: a.Metrics, Log: log, Now: now})
@@ -126,6 +120,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		db.Close()
 		return nil, err
 	}
+	a.wireWakes()
 	a.Server.API().GET("/outbox", a.listOutbox, a.Server.Require("read"))
 	return a, nil
 }
@@ -236,30 +231,23 @@ func (a *App) recordRegression(ctx context.Context, reg *scoring.Regression, car
 	return err
 }
 
-// Start runs the background workers until Stop.
+// Start runs the background workers until Stop. Work that must run once — rescoring, the
+// outbox sender, approval expiry, the sync scheduler — runs under its lease: on SQLite this
+// process holds them all; on PostgreSQL each runs on one replica and moves when it dies.
+// Requests (webhooks, commands, clicks, the gate) are served by every replica.
 func (a *App) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
+	a.runLeased(ctx, storage.LeaseRescore, func(ctx context.Context) {
 		if err := a.Worker.Run(ctx); err != nil {
 			a.Log.Error("rescore worker stopped", "err", err)
 		}
-	}()
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.Outbox.Run(ctx)
-	}()
+	})
+	a.runLeased(ctx, storage.LeaseOutbox, a.Outbox.Run)
 	a.startBot(ctx)
 	a.startGate(ctx)
 	if a.Config.SyncEnabled() && len(a.Sync.Sources) > 0 {
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			a.Sync.Run(ctx)
-		}()
+		a.runLeased(ctx, storage.LeaseSync, a.Sync.Run)
 	}
 }
 

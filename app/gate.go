@@ -42,11 +42,7 @@ func (a *App) wireGate() {
 // startGate runs the expiry loop: it expires approvals at their time, and at start those that
 // expired while the process was down.
 func (a *App) startGate(ctx context.Context) {
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.Gate.Run(ctx)
-	}()
+	a.runLeased(ctx, storage.LeaseExpiry, a.Gate.Run)
 }
 
 // clickHandler adapts the gate's state machine to the bot's ApprovalHandler. The gate queues

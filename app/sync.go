@@ -14,6 +14,7 @@ import (
 	"github.com/releaseops/releaseops/integrations/github"
 	"github.com/releaseops/releaseops/integrations/pagerduty"
 	"github.com/releaseops/releaseops/integrations/terraform"
+	"github.com/releaseops/releaseops/storage"
 	"github.com/releaseops/releaseops/syncer"
 )
 
@@ -112,7 +113,7 @@ func (a *App) SyncRunner() *syncer.Runner {
 			}
 			return ""
 		},
-		Committed: a.Worker.Wake,
+		Committed: a.factsCommitted,
 		Covered: func(ctx context.Context, services []string) {
 			if err := a.Worker.RescoreNames(ctx, services); err != nil && ctx.Err() == nil {
 				a.Log.Warn("rescore after sync", "err", err)
@@ -129,6 +130,7 @@ func (a *App) wireSync() error {
 	a.Sync = &syncer.Scheduler{Runner: a.SyncRunner(), Sources: sources, Interval: a.Config.Sync.Interval.Std()}
 	a.Sync.Observe = syncer.NewMetrics(a.Metrics.Registry).Observer(a.Sync)
 	a.Pipeline.Stored = a.triggerInstallationSync
+	a.DB.Subscribe(storage.TopicSync, a.syncAnnounced)
 	a.Server.API().GET("/sync", a.syncStatus, a.Server.Require("read"))
 	return nil
 }
@@ -144,6 +146,19 @@ func (a *App) triggerInstallationSync(source string, parsed releaseops.Parsed, h
 	if len(repos) == 0 {
 		return
 	}
+	// The scheduler runs on the replica holding the sync lease, maybe not this one.
+	a.DB.AnnounceWith(storage.TopicSync, releaseops.SourceGitHub+" "+strings.Join(repos, ","))
+}
+
+// syncAnnounced runs a sync trigger announced by any replica ("github acme/a,acme/b"). The
+// scheduler drains triggers only where it runs, so each replica keeps them all: a replica
+// that takes the lease over later starts with a full run anyway.
+func (a *App) syncAnnounced(payload string) {
+	source, list, ok := strings.Cut(payload, " ")
+	if !ok || list == "" {
+		return // a reconnected listener's "look at everything": the schedule covers it
+	}
+	repos := strings.Split(list, ",")
 	// A repository known only by its catalog-info.yaml is in the catalog only once discovery
 	// lists it again: the triggered run must not skip discovery as recent. A discovery
 	// running now may have listed before this installation, so the cache is expired after it,
@@ -153,7 +168,7 @@ func (a *App) triggerInstallationSync(source string, parsed releaseops.Parsed, h
 		a.discoveryMu.Lock()
 		a.discoveredAt = time.Time{}
 		a.discoveryMu.Unlock()
-		a.Sync.Trigger(releaseops.SourceGitHub, repos...)
+		a.Sync.Trigger(source, repos...)
 	}()
 }
 

@@ -35,9 +35,18 @@ type Log struct {
 	Format string `yaml:"format"` // json or text
 }
 
-// Storage is the SQLite database.
+// Storage is the database: SQLite (one file, one process; the default) or PostgreSQL
+// (several replicas on one database).
 type Storage struct {
+	// Driver is sqlite or postgres.
+	Driver     string `yaml:"driver"`
 	SQLitePath string `yaml:"sqlite_path"`
+	// PostgresURL is the PostgreSQL connection URL or DSN (driver postgres). Its search_path
+	// picks the schema, so one database can hold several installations.
+	PostgresURL Secret `yaml:"postgres_url"`
+	// ConnectRetry is how long serve keeps retrying an unreachable PostgreSQL at start, with
+	// backoff, answering /readyz 503 meanwhile, before it gives up.
+	ConnectRetry releaseops.Duration `yaml:"connect_retry"`
 	// Synchronous: FULL survives power loss (an fsync per group commit); NORMAL survives a
 	// process crash only.
 	Synchronous string              `yaml:"synchronous"`
@@ -181,7 +190,7 @@ func Default() Config {
 		Listen:    "127.0.0.1:8080",
 		PublicURL: "http://127.0.0.1:8080",
 		Log:       Log{Level: "info", Format: "text"},
-		Storage: Storage{SQLitePath: "./releaseops.db", Synchronous: "FULL",
+		Storage: Storage{Driver: "sqlite", SQLitePath: "./releaseops.db", Synchronous: "FULL", ConnectRetry: releaseops.Duration(5 * time.Minute),
 			BusyTimeout: releaseops.Duration(5 * time.Second), MaxBatch: 256},
 		Server: Server{ReadTimeout: releaseops.Duration(30 * time.Second), WriteTimeout: releaseops.Duration(30 * time.Second),
 			ShutdownTimeout: releaseops.Duration(20 * time.Second), MaxHeaderBytes: 64 << 10, MaxBodyBytes: 25 << 20, MaxInFlight: 1024},

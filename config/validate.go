@@ -45,8 +45,20 @@ func (c *Config) validate() []string {
 	default:
 		add("log.format", "must be json or text, got %q", c.Log.Format)
 	}
-	if c.Storage.SQLitePath == "" {
-		add("storage.sqlite_path", "required")
+	switch c.Storage.Driver {
+	case "sqlite":
+		if c.Storage.SQLitePath == "" {
+			add("storage.sqlite_path", "required when storage.driver is sqlite")
+		}
+	case "postgres":
+		if c.Storage.PostgresURL.Value() == "" {
+			add("storage.postgres_url", "required when storage.driver is postgres (or set RELEASEOPS_STORAGE_POSTGRES_URL)")
+		}
+	default:
+		add("storage.driver", "must be sqlite (one process, the default) or postgres (several replicas), got %q", c.Storage.Driver)
+	}
+	if c.Storage.ConnectRetry < 0 {
+		add("storage.connect_retry", "must not be negative, got %s", c.Storage.ConnectRetry)
 	}
 	switch strings.ToUpper(c.Storage.Synchronous) {
 	case "FULL", "NORMAL", "EXTRA":

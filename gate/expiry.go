@@ -10,8 +10,18 @@ import (
 	"github.com/releaseops/releaseops/storage"
 )
 
-// Wake tells the expiry loop that a new approval exists (its expiry may be the next one).
+// Wake tells the expiry loop that a new approval exists (its expiry may be the next one),
+// through Notify when set.
 func (g *Gate) Wake() {
+	if g.Notify != nil {
+		g.Notify()
+		return
+	}
+	g.WakeLocal()
+}
+
+// WakeLocal wakes this process's expiry loop.
+func (g *Gate) WakeLocal() {
 	g.init()
 	select {
 	case g.wake <- struct{}{}:

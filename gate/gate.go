@@ -40,6 +40,9 @@ type Gate struct {
 	Log       *slog.Logger
 	// Queued, if set, is called after a commit that queued outbox messages (wakes the outbox).
 	Queued func()
+	// Notify, if set, is what Wake calls instead of waking this process's expiry loop: it
+	// tells the loop wherever it runs, which then calls WakeLocal.
+	Notify func()
 
 	once sync.Once
 	wake chan struct{}

@@ -114,6 +114,10 @@ type Outbox struct {
 	// NoSender says why a kind has no sender ("slack.bot_token is not set") in the line logged
 	// when its messages are kept as disabled; nil or "" says "no sender configured for <kind>".
 	NoSender func(kind string) string
+	// Notify, if set, is what Wake calls instead of waking this process's sender: it tells
+	// the sender wherever it runs (the replica holding the outbox lease), which then calls
+	// WakeLocal.
+	Notify func()
 
 	mu      sync.RWMutex
 	senders map[string]Sender
@@ -170,8 +174,17 @@ func (o *Outbox) sender(kind string) Sender {
 	return o.senders[kind]
 }
 
-// Wake asks the worker to look for due messages now. It never blocks.
+// Wake asks the worker to look for due messages now, through Notify when set. It never blocks.
 func (o *Outbox) Wake() {
+	if o.Notify != nil {
+		o.Notify()
+		return
+	}
+	o.WakeLocal()
+}
+
+// WakeLocal wakes this process's sender. It never blocks.
+func (o *Outbox) WakeLocal() {
 	o.init()
 	select {
 	case o.wake <- struct{}{}:

@@ -218,7 +218,7 @@ func (s *Server) readyz(c echo.Context) error {
 	if err != nil {
 		return &releaseops.Error{Code: releaseops.EUNAVAILABLE, Message: "database unreachable", Err: err}
 	}
-	if want := storage.ExpectedSchemaVersion(); v != want {
+	if want := s.d.DB.ExpectedSchemaVersion(); v != want {
 		return &releaseops.Error{Code: releaseops.EUNAVAILABLE, Message: "migrations not applied",
 			Detail: "schema version " + strconv.Itoa(v) + ", want " + strconv.Itoa(want)}
 	}

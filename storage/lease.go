@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"sync"
@@ -22,6 +23,15 @@ const (
 	LeaseTTL   = 6 * time.Second
 	LeaseRetry = time.Second
 	leaseStop  = LeaseTTL - 1500*time.Millisecond
+)
+
+// The leases of the work that runs on one replica at a time.
+const (
+	LeaseIndexer = "indexer"
+	LeaseRescore = "rescore"
+	LeaseOutbox  = "outbox"
+	LeaseExpiry  = "approval-expiry"
+	LeaseSync    = "sync"
 )
 
 type leaseSet struct {
@@ -157,7 +167,11 @@ func (db *DB) RunLeased(ctx context.Context, name string, fn func(context.Contex
 			}
 			continue
 		}
-		db.log.Info("lease acquired", "lease", name, "holder", db.holder)
+		level := slog.LevelDebug // one process on a SQLite file holds every lease: no news
+		if db.pg != nil {
+			level = slog.LevelInfo
+		}
+		db.log.Log(ctx, level, "lease acquired", "lease", name, "holder", db.holder)
 		db.holdWhile(ctx, name, sent, fn)
 		if ctx.Err() == nil {
 			db.log.Warn("lease lost", "lease", name, "holder", db.holder)

@@ -29,7 +29,8 @@ type pgState struct {
 	log                 *slog.Logger
 
 	mu      sync.Mutex
-	pending map[string]bool
+	pending map[string]bool // topics announced without a payload, folded
+	queued  []string        // "topic payload", each sent
 	kick    chan struct{}
 
 	cancel     context.CancelFunc
@@ -174,9 +175,13 @@ func lockKey(schema string) int64 {
 }
 
 // announce marks topic to be sent by the send loop.
-func (pg *pgState) announce(topic string) {
+func (pg *pgState) announce(topic, payload string) {
 	pg.mu.Lock()
-	pg.pending[topic] = true
+	if payload == "" {
+		pg.pending[topic] = true
+	} else {
+		pg.queued = append(pg.queued, topic+" "+payload)
+	}
 	pg.mu.Unlock()
 	select {
 	case pg.kick <- struct{}{}:
@@ -195,19 +200,24 @@ func (pg *pgState) sendLoop(ctx context.Context, db *sql.DB, holder string) {
 		case <-pg.kick:
 		}
 		pg.mu.Lock()
-		topics := make([]string, 0, len(pg.pending))
+		msgs := make([][2]string, 0, len(pg.pending)+len(pg.queued))
 		for t := range pg.pending {
-			topics = append(topics, t)
+			msgs = append(msgs, [2]string{t, ""})
+		}
+		for _, q := range pg.queued {
+			t, p, _ := strings.Cut(q, " ")
+			msgs = append(msgs, [2]string{t, p})
 		}
 		clear(pg.pending)
+		pg.queued = pg.queued[:0]
 		pg.mu.Unlock()
-		for _, t := range topics {
+		for _, m := range msgs {
 			nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := db.ExecContext(nctx, `SELECT pg_notify($1, $2)`, pg.channel, t+" "+holder)
+			_, err := db.ExecContext(nctx, `SELECT pg_notify($1, $2)`, pg.channel, m[0]+" "+holder+" "+m[1])
 			cancel()
 			if err != nil && ctx.Err() == nil {
 				// The workers' own polling picks the change up; a lost wake only delays it.
-				pg.log.Warn("notify other replicas", "topic", t, "err", err)
+				pg.log.Warn("notify other replicas", "topic", m[0], "err", err)
 			}
 		}
 	}
@@ -237,9 +247,10 @@ func (db *DB) listen(ctx context.Context) {
 type listenHandler struct{ db *DB }
 
 func (h listenHandler) HandleNotification(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
-	topic, from, _ := strings.Cut(n.Payload, " ")
+	topic, rest, _ := strings.Cut(n.Payload, " ")
+	from, payload, _ := strings.Cut(rest, " ")
 	if from != h.db.holder { // this process woke its own workers when it announced
-		h.db.wakeLocal(topic)
+		h.db.wakeLocal(topic, payload)
 	}
 	return nil
 }

@@ -85,10 +85,29 @@ func (db *DB) IndexNow(ctx context.Context) error {
 }
 
 // indexLoop keeps the tail, which every service read scans, to about one interval of events.
+// One process indexes at a time (the "indexer" lease); the others' reads cover the tail.
 func (db *DB) indexLoop(interval time.Duration) {
-	db.every(interval, db.indexDone, func(ctx context.Context) {
-		if err := db.IndexNow(ctx); err != nil {
-			db.log.Warn("index services", "err", err)
+	defer close(db.indexDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-db.stop
+		cancel()
+	}()
+	db.RunLeased(ctx, LeaseIndexer, func(ctx context.Context) {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+				if err := db.IndexNow(rctx); err != nil && ctx.Err() == nil {
+					db.log.Warn("index services", "err", err)
+				}
+				rcancel()
+			}
 		}
 	})
 }
