@@ -15,7 +15,7 @@ const (
 	ECONFLICT     = "conflict"       // 409
 	ETOOLARGE     = "too_large"      // 413
 	EINVALID      = "invalid"        // 422: well-formed but breaks the schema
-	EUNAVAILABLE  = "not_configured" // 503: the source or feature has no secret configured
+	EUNAVAILABLE  = "not_configured" // 503: the source or feature has no secret configured, or the database is unavailable
 	EINTERNAL     = "internal"       // 500
 )
 
@@ -26,6 +26,9 @@ type Error struct {
 	Message string
 	Detail  string
 	Err     error
+	// RetryAfter, in seconds, is sent as Retry-After when positive: the request may be
+	// repeated as it is once that time has passed (the database was unavailable).
+	RetryAfter int
 }
 
 func (e *Error) Error() string {

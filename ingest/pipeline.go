@@ -95,9 +95,12 @@ func (p *Pipeline) Receive(ctx context.Context, source string, h http.Header, bo
 	})
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return Result{}, &releaseops.Error{Code: releaseops.EUNAVAILABLE, Message: "timed out waiting for storage; retry", Err: err}
+			return Result{}, &releaseops.Error{Code: releaseops.EUNAVAILABLE, Message: "timed out waiting for storage; retry", Err: err, RetryAfter: 1}
 		}
-		return Result{}, &releaseops.Error{Code: releaseops.EINTERNAL, Message: "cannot store delivery", Err: err}
+		// Nothing was acknowledged: whatever failed, the delivery is not stored, and the
+		// sender's retry (dedupe keeps it from counting twice) is the way to store it.
+		return Result{}, &releaseops.Error{Code: releaseops.EUNAVAILABLE, Message: "cannot store delivery now; retry",
+			Detail: "the database did not commit it", Err: err, RetryAfter: 5}
 	}
 	res := Result{Source: source, Type: parsed.Type, DeliveryID: parsed.DeliveryID, Service: d.Service, Outcome: d.Outcome, Facts: len(d.Facts)}
 	if duplicate {

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/storage"
 )
 
 // ErrorBody is every error response: {"error": "...", "detail": "..."}.
@@ -52,6 +54,15 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		case errors.As(err, &ae):
 			status = StatusOf(ae.Code)
 			body = ErrorBody{Error: ae.Message, Detail: ae.Detail}
+			if ae.RetryAfter > 0 {
+				c.Response().Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+			}
+			if status == http.StatusInternalServerError && storage.Unavailable(ae.Err) {
+				// Failed only because the database could not be reached: may be repeated as is.
+				status = http.StatusServiceUnavailable
+				c.Response().Header().Set("Retry-After", "5")
+				log.Warn("database unavailable", "method", c.Request().Method, "path", c.Path(), "err", err)
+			}
 			if status >= 500 && status != http.StatusServiceUnavailable {
 				log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
 			}
@@ -61,6 +72,12 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			if m, ok := he.Message.(string); ok && m != "" {
 				body.Error = m
 			}
+		case storage.Unavailable(err):
+			// A request that failed only because the database could not be reached may be
+			// repeated as it is.
+			status, body = http.StatusServiceUnavailable, ErrorBody{Error: "database unavailable; retry"}
+			c.Response().Header().Set("Retry-After", "5")
+			log.Warn("database unavailable", "method", c.Request().Method, "path", c.Path(), "err", err)
 		default:
 			log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
 		}

@@ -57,7 +57,15 @@ func TestSchedulerStartTriggersAndRestart(t *testing.T) {
 	if run.Trigger != "start" || !run.Full || run.Subjects != 3 {
 		t.Fatalf("first start: %+v", run)
 	}
-	st, err := s.Status(context.Background())
+	// The run's record commits before the scheduler sets its next run: wait for both.
+	var st []SourceStatus
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		st, err = s.Status(context.Background())
+		if err != nil || len(st) != 1 || st[0].NextRun != nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil || len(st) != 1 || st[0].NextRun == nil || st[0].Subjects.Total != 3 {
 		t.Fatalf("status after the start: %+v %v", st, err)
 	}

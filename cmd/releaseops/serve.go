@@ -60,7 +60,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.PublicURL = boundURL(ln.Addr())
 	}
 	localToken(cfg, stdout)
+	var starting *startingServer
+	if cfg.Storage.Driver == "postgres" {
+		// Connecting may take a while (the server may be starting too): answer meanwhile.
+		starting = startStarting(ln, "waiting for PostgreSQL")
+	}
 	a, err := app.New(ctx, cfg, log, opts)
+	if starting != nil {
+		ln = starting.Stop()
+	}
 	if err != nil {
 		ln.Close()
 		return err
@@ -81,7 +89,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	a.Start()
-	log.Info("releaseops serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "db", cfg.Storage.SQLitePath, "synchronous", cfg.Storage.Synchronous,
+	log.Info("releaseops serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "driver", a.DB.Driver(), "db", a.DB.Path(), "synchronous", cfg.Storage.Synchronous,
 		"sources", len(a.Pipeline.Sources), "services", len(a.Catalog.Names()), "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- a.Serve(ln) }()
