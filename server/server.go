@@ -222,5 +222,6 @@ func (s *Server) readyz(c echo.Context) error {
 		return &releaseops.Error{Code: releaseops.EUNAVAILABLE, Message: "migrations not applied",
 			Detail: "schema version " + strconv.Itoa(v) + ", want " + strconv.Itoa(want)}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "schema_version": v})
+	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "schema_version": v, "driver": s.d.DB.Driver(),
+		"leases": s.d.DB.HeldLeases()})
 }
