@@ -26,6 +26,8 @@ type Config struct {
 	Scoring   scoring.Config       `yaml:"scoring"`
 	Catalog   Catalog              `yaml:"catalog"`
 	Sync      Sync                 `yaml:"sync"`
+	Web       Web                  `yaml:"web"`
+	Audit     Audit                `yaml:"audit"`
 	Services  []releaseops.Service `yaml:"services"`
 }
 
@@ -210,6 +212,8 @@ func Default() Config {
 		Scoring: scoring.DefaultConfig(),
 		Sync: Sync{Interval: releaseops.Duration(6 * time.Hour), Concurrency: 4,
 			StaleAfter: releaseops.Duration(72 * time.Hour), Timeout: releaseops.Duration(2 * time.Minute)},
+		Web:   Web{Proxy: WebProxy{Header: "X-Forwarded-Email"}, SessionTTL: releaseops.Duration(12 * time.Hour), OIDC: WebOIDC{GroupsClaim: "groups"}},
+		Audit: Audit{AnchorInterval: releaseops.Duration(time.Hour)},
 	}
 }
 

@@ -27,6 +27,8 @@ func (c *Config) validate() []string {
 	var p []string
 	add := func(path, format string, args ...any) { p = append(p, path+": "+fmt.Sprintf(format, args...)) }
 
+	c.validateWeb(add)
+	c.validateAudit(add)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen", "want host:port, got %q", c.Listen)
 	}
