@@ -44,6 +44,8 @@ type App struct {
 	Server   *server.Server
 	Bot      *bot.Bot
 	Gate     *gate.Gate
+	// Anchorer writes signed checkpoints of the audit log; nil when anchors are off.
+	Anchorer *gate.Anchorer
 	Sync     *syncer.Scheduler
 	Now      func() time.Time
 
@@ -117,6 +119,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	a.wireGate()
 	a.wireWeb()
 	if err := a.wireSync(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := a.wireAudit(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -246,6 +252,7 @@ func (a *App) Start() {
 	a.runLeased(ctx, storage.LeaseOutbox, a.Outbox.Run)
 	a.startBot(ctx)
 	a.startGate(ctx)
+	a.startAudit(ctx)
 	if a.Config.SyncEnabled() && len(a.Sync.Sources) > 0 {
 		a.runLeased(ctx, storage.LeaseSync, a.Sync.Run)
 	}
@@ -262,6 +269,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.cancel()
 	}
 	a.wg.Wait()
+	if aerr := a.finalAnchor(ctx); aerr != nil {
+		err = errors.Join(err, aerr)
+	}
 	return errors.Join(err, a.DB.Close())
 }
 

@@ -105,3 +105,15 @@ func (db *DB) EachAudit(ctx context.Context, fn func(AuditRow) error) error {
 	}
 	return nil
 }
+
+// LastAuditKind is LastAudit with the newest entry's kind ("" when the log is empty).
+func LastAuditKind(t *Tx) (seq int64, hash, kind string, err error) {
+	err = t.QueryRow(`SELECT seq, hash, kind FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash, &kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", "", nil
+	}
+	if err != nil {
+		return 0, "", "", fmt.Errorf("read audit head: %w", err)
+	}
+	return seq, hash, kind, nil
+}

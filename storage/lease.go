@@ -32,6 +32,7 @@ const (
 	LeaseOutbox  = "outbox"
 	LeaseExpiry  = "approval-expiry"
 	LeaseSync    = "sync"
+	LeaseAnchor  = "audit-anchor"
 )
 
 type leaseSet struct {

@@ -60,6 +60,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.PublicURL = boundURL(ln.Addr())
 	}
 	localToken(cfg, stdout)
+	if err := ensureAuditKey(cfg, stdout); err != nil {
+		ln.Close()
+		return err
+	}
 	var starting *startingServer
 	if cfg.Storage.Driver == "postgres" {
 		// Connecting may take a while (the server may be starting too): answer meanwhile.
