@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/risk"
 	"github.com/releaseops/releaseops/scoring"
 )
 
@@ -26,6 +27,7 @@ type Config struct {
 	Scoring   scoring.Config       `yaml:"scoring"`
 	Catalog   Catalog              `yaml:"catalog"`
 	Sync      Sync                 `yaml:"sync"`
+	Risk      risk.Config          `yaml:"risk"`
 	Web       Web                  `yaml:"web"`
 	Audit     Audit                `yaml:"audit"`
 	Services  []releaseops.Service `yaml:"services"`
@@ -154,6 +156,16 @@ type Gate struct {
 	// Users maps requesters (GitHub logins, CI actors, emails) to Slack user ids, so that a
 	// requester cannot approve their own deploy under another name.
 	Users map[string]string `yaml:"users"`
+	// Windows are the weekly hours per environment (optionally per service or tier) in which
+	// deploys go out without a human; outside them the gate asks for an approval.
+	Windows []risk.WindowConfig `yaml:"windows"`
+	// Blackouts are named periods in which deploys are blocked, or need a quorum to override.
+	Blackouts []risk.BlackoutConfig `yaml:"blackouts"`
+	// TrustLadder: which risk levels pass without a human in the mature and healthy bands, by
+	// the service's rung.
+	TrustLadder risk.LadderConfig `yaml:"trust_ladder"`
+	// Quorum rules: how many distinct approvers an approval needs.
+	Quorum []QuorumRule `yaml:"quorum"`
 }
 
 // Catalog says where service definitions come from besides `services:`.
@@ -208,7 +220,10 @@ func Default() Config {
 			ApprovalTimeout: releaseops.Duration(30 * time.Minute),
 			OnUnknown:       "block",
 			StaleAfter:      releaseops.Duration(30 * 24 * time.Hour),
+			TrustLadder:     risk.DefaultLadder(),
+			Quorum:          DefaultQuorum(),
 		},
+		Risk:    risk.DefaultConfig(),
 		Scoring: scoring.DefaultConfig(),
 		Sync: Sync{Interval: releaseops.Duration(6 * time.Hour), Concurrency: 4,
 			StaleAfter: releaseops.Duration(72 * time.Hour), Timeout: releaseops.Duration(2 * time.Minute)},
