@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/releaseops/releaseops/risk"
 	"github.com/releaseops/releaseops/scoring"
 )
 
@@ -23,12 +24,15 @@ const (
 
 // Request is what a pipeline asks the gate.
 type Request struct {
-	Service     string      `json:"service"`
-	Environment string      `json:"environment"`
-	Version     string      `json:"version,omitempty"`
-	CommitSHA   string      `json:"commit_sha,omitempty"`
-	RequestedBy string      `json:"requested_by,omitempty"`
-	BreakGlass  *BreakGlass `json:"break_glass,omitempty"`
+	Service     string `json:"service"`
+	Environment string `json:"environment"`
+	Version     string `json:"version,omitempty"`
+	CommitSHA   string `json:"commit_sha,omitempty"`
+	RequestedBy string `json:"requested_by,omitempty"`
+	// Release groups the services shipping together (the same id on each one's request);
+	// the release risk counts the others.
+	Release    string      `json:"release,omitempty"`
+	BreakGlass *BreakGlass `json:"break_glass,omitempty"`
 	// LastEventAt is when the latest webhook event about the service arrived (zero: never).
 	// The caller reads it from storage; Decide uses it to tell stale data.
 	LastEventAt time.Time `json:"-"`
@@ -86,6 +90,14 @@ type Decision struct {
 	BreakGlass bool `json:"break_glass,omitempty"`
 	// Would is what the gate would have answered without break glass.
 	Would string `json:"would,omitempty"`
+	// Risk, Window and Trust are the timing the decision weighed (Temper).
+	Risk   *risk.Assessment   `json:"risk,omitempty"`
+	Window *risk.WindowStatus `json:"window,omitempty"`
+	Trust  *risk.Ladder       `json:"trust,omitempty"`
+	// AutoApproved is set when the trust ladder let a low-risk mature deploy through.
+	AutoApproved bool `json:"auto_approved,omitempty"`
+	// Quorum is how many distinct approvers the approval needs (needs_approval only).
+	Quorum int `json:"quorum,omitempty"`
 }
 
 // Thresholds are the environment's band limits the decision used.
@@ -117,6 +129,11 @@ func (p Policy) ThresholdsFor(env string) scoring.Thresholds {
 // stale data is answered by policy.OnUnknown and said so. Break glass turns any block or
 // needs_approval into allow, with the override as the first reason.
 func Decide(card *scoring.Scorecard, req Request, policy Policy, now time.Time) Decision {
+	return DecideWith(card, req, policy, now, nil)
+}
+
+// DecideWith is Decide with the deploy's timing weighed too (Temper), before break glass.
+func DecideWith(card *scoring.Scorecard, req Request, policy Policy, now time.Time, timing *Timing) Decision {
 	th := policy.ThresholdsFor(req.Environment)
 	d := Decision{Thresholds: Thresholds(th), Reasons: []Reason{}}
 	onUnknown := policy.OnUnknown
@@ -182,6 +199,9 @@ func Decide(card *scoring.Scorecard, req Request, policy Policy, now time.Time) 
 		}
 	}
 
+	if timing != nil {
+		d = Temper(d, *timing, now)
+	}
 	if d.Decision != Allow && req.BreakGlass != nil && strings.TrimSpace(req.BreakGlass.Reason) != "" {
 		d.Would, d.Decision, d.BreakGlass = d.Decision, Allow, true
 		who := req.RequestedBy

@@ -43,6 +43,8 @@ type Gate struct {
 	// Notify, if set, is what Wake calls instead of waking this process's expiry loop: it
 	// tells the loop wherever it runs, which then calls WakeLocal.
 	Notify func()
+	// Timing weighs risk, release windows and the trust ladder; nil: readiness alone.
+	Timing *TimingPolicy
 
 	once sync.Once
 	wake chan struct{}
@@ -82,8 +84,8 @@ func validate(req *Request) error {
 		return &releaseops.Error{Code: releaseops.EINVALID, Message: "service is required"}
 	case req.Environment == "":
 		return &releaseops.Error{Code: releaseops.EINVALID, Message: "environment is required"}
-	case len(req.Service) > 200 || len(req.Environment) > 200 || len(req.Version) > 200 || len(req.CommitSHA) > 200 || len(req.RequestedBy) > 200:
-		return &releaseops.Error{Code: releaseops.EINVALID, Message: "service, environment, version, commit_sha and requested_by are limited to 200 characters"}
+	case len(req.Service) > 200 || len(req.Environment) > 200 || len(req.Version) > 200 || len(req.CommitSHA) > 200 || len(req.RequestedBy) > 200 || len(req.Release) > 200:
+		return &releaseops.Error{Code: releaseops.EINVALID, Message: "service, environment, version, commit_sha, requested_by and release are limited to 200 characters"}
 	case req.BreakGlass != nil && strings.TrimSpace(req.BreakGlass.Reason) == "":
 		return &releaseops.Error{Code: releaseops.EINVALID, Message: "break_glass.reason is required", Detail: "say why the deploy must go out below the threshold"}
 	case req.BreakGlass != nil && len(req.BreakGlass.Reason) > 2000:
@@ -159,7 +161,12 @@ func (g *Gate) decide(ctx context.Context, req *Request, exclude int64) (Decisio
 	if ok {
 		req.LastSyncAt = synced
 	}
-	return Decide(card, *req, g.Policy, g.Now()), nil
+	now := g.Now()
+	timing, err := g.timing(ctx, req, card, now)
+	if err != nil {
+		return Decision{}, err
+	}
+	return DecideWith(card, *req, g.Policy, now, timing), nil
 }
 
 // decided is a decision to record.
@@ -199,7 +206,7 @@ func (g *Gate) record(ctx context.Context, in decided) (a *Approval, duplicate b
 		a = &Approval{ID: in.approvalID, Service: in.svc.Name, Environment: in.req.Environment, Version: in.req.Version,
 			CommitSHA: in.req.CommitSHA, RequestedBy: in.req.RequestedBy, State: StatePending, ExpiresAt: now.Add(g.ApprovalTimeout).Truncate(time.Millisecond),
 			Reasons: in.d.Reasons, Score: in.d.Score, Band: in.d.Band, Channel: g.channelOf(in.svc), Origin: in.origin,
-			CreatedAt: now.Truncate(time.Millisecond), Callback: in.callback}
+			CreatedAt: now.Truncate(time.Millisecond), Callback: in.callback, Quorum: max(in.d.Quorum, 1)}
 		g.withOnCall(ctx, a, now)
 	}
 	duplicate, err = g.Pipeline.RecordInternal(ctx, ingest.Internal{
@@ -235,6 +242,11 @@ func (g *Gate) recordTx(t *storage.Tx, in decided, a *Approval, body map[string]
 	}
 	if err := appendAudit(t, now, entries...); err != nil {
 		return err
+	}
+	if in.req.Release != "" {
+		if err := storage.NoteRelease(t, in.req.Release, in.svc.Name, now); err != nil {
+			return err
+		}
 	}
 	if in.d.BreakGlass {
 		n := &BreakGlassNotice{ID: in.originKey, Service: in.svc.Name, Environment: in.req.Environment, Version: in.req.Version,
@@ -274,7 +286,7 @@ func rowOf(a *Approval, originKey string) (storage.ApprovalRow, error) {
 	}
 	return storage.ApprovalRow{ID: a.ID, Service: a.Service, Environment: a.Environment, Version: a.Version, CommitSHA: a.CommitSHA,
 		RequestedBy: a.RequestedBy, Origin: a.Origin, OriginKey: originKey, Channel: a.Channel, Score: a.Score, Band: a.Band,
-		Reasons: reasons, Callback: cb, CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt}, nil
+		Reasons: reasons, Callback: cb, CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, Quorum: a.Quorum}, nil
 }
 
 func (g *Gate) channelOf(svc releaseops.Service) string {

@@ -353,3 +353,19 @@ func TestAnnounceWakesOtherReplicas(t *testing.T) {
 		}
 	})
 }
+
+func TestReleaseMembers(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		for _, m := range []struct {
+			svc string
+			at  time.Time
+		}{{"checkout", t0}, {"billing", t0.Add(time.Minute)}, {"search", t0.Add(-3 * time.Hour)}, {"billing", t0.Add(-time.Hour)}} {
+			write(t, db, func(tx *Tx) error { return NoteRelease(tx, "r-42", m.svc, m.at) })
+		}
+		got, err := db.ReleaseServices(context.Background(), "r-42", "checkout", t0.Add(-2*time.Hour))
+		if err != nil || len(got) != 1 || got[0] != "billing" {
+			t.Fatalf("release services = %v, %v (an older sighting must not move billing back)", got, err)
+		}
+	})
+}
