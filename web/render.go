@@ -27,7 +27,7 @@ var styleHash = func() string {
 }()
 
 // pageNames are the page templates; each defines "content" and is rendered inside the layout.
-var pageNames = []string{"list", "service", "heatmap", "event", "playbooks", "playbook", "error"}
+var pageNames = []string{"list", "service", "heatmap", "event", "playbooks", "playbook", "error", "auth"}
 
 // pages holds one parsed template set per page. Parsing happens once, at start: the templates
 // are embedded, so a parse error is a build defect that the tests catch.
@@ -50,6 +50,13 @@ type page struct {
 // Style is the inline stylesheet. It is trusted: it comes from the binary.
 func (page) Style() template.CSS { return template.CSS(stylesheet) }
 
+// frame is what the layout executes: the page's view, and the signed-in reader for the
+// header. Keeping the reader out of the views spares every handler from passing it on.
+type frame struct {
+	View   any
+	Viewer *viewer
+}
+
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // render executes a page into a buffer first, so a template error becomes a clean 500 rather
@@ -58,7 +65,7 @@ func (h *handler) render(c echo.Context, status int, name string, view any) erro
 	buf := buffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer buffers.Put(buf)
-	if err := renderTo(buf, name, view); err != nil {
+	if err := renderFrame(buf, name, frame{View: view, Viewer: viewerOf(c)}); err != nil {
 		h.d.Log.Error("render page", "page", name, "err", err)
 		status = http.StatusInternalServerError
 		buf.Reset()
@@ -71,11 +78,15 @@ func (h *handler) render(c echo.Context, status int, name string, view any) erro
 }
 
 func renderTo(buf *bytes.Buffer, name string, view any) error {
+	return renderFrame(buf, name, frame{View: view})
+}
+
+func renderFrame(buf *bytes.Buffer, name string, f frame) error {
 	t, ok := pages[name]
 	if !ok {
 		return fmt.Errorf("no page template %q", name)
 	}
-	if err := t.ExecuteTemplate(buf, "layout.html", view); err != nil {
+	if err := t.ExecuteTemplate(buf, "layout.html", f); err != nil {
 		return fmt.Errorf("execute %s: %w", name, err)
 	}
 	return nil

@@ -48,18 +48,34 @@ type Deps struct {
 	HistoryWindow time.Duration
 	// Timeout bounds each page's storage reads (default 5 s).
 	Timeout time.Duration
+	// Auth decides who may read the pages that show evidence (nil: everyone, web.auth none).
+	Auth *Auth
 }
 
-// Register mounts the pages on e. The routes are read-only and unauthenticated: put them
-// behind an SSO proxy where they are exposed (docs/web.md).
+// Register mounts the pages on e. Every page that shows evidence goes through Deps.Auth; the
+// playbooks stay public, because every Slack post and gate answer links to them. With the
+// built-in sign-in, /auth/login, /auth/callback and /auth/logout are mounted too.
 func Register(e *echo.Echo, d Deps) {
 	h := newHandler(d)
-	e.GET("/", h.list, secureHeaders)
-	e.GET("/services/:name", h.service, secureHeaders)
-	e.GET("/heatmap", h.heatmap, secureHeaders)
-	e.GET("/events/:source/:delivery", h.event, secureHeaders)
-	e.GET("/playbooks", h.playbookIndex, secureHeaders)
-	e.GET("/playbooks/:id", h.playbook, secureHeaders)
+	private := []echo.MiddlewareFunc{secureHeaders, h.protect}
+	public := []echo.MiddlewareFunc{secureHeaders, h.identify}
+	// HEAD too, as monitors and link checkers ask; net/http drops the body.
+	mount := func(path string, fn echo.HandlerFunc, mw []echo.MiddlewareFunc) {
+		e.GET(path, fn, mw...)
+		e.HEAD(path, fn, mw...)
+	}
+	mount("/", h.list, private)
+	mount("/services/:name", h.service, private)
+	mount("/heatmap", h.heatmap, private)
+	mount("/events/:source/:delivery", h.event, private)
+	mount("/playbooks", h.playbookIndex, public)
+	mount("/playbooks/:id", h.playbook, public)
+	if d.Auth.Mode() == AuthOIDC {
+		e.GET("/auth/login", h.login, secureHeaders)
+		e.GET("/auth/callback", h.callback, secureHeaders)
+		e.GET("/auth/logout", h.logoutForm, secureHeaders)
+		e.POST("/auth/logout", h.logout, secureHeaders)
+	}
 }
 
 type handler struct {
