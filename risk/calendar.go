@@ -117,8 +117,15 @@ func (c *Calendar) At(t time.Time) Moment {
 
 // lastBusinessDay reports whether the next business day after lt's is more than a day away.
 func (c *Calendar) lastBusinessDay(lt time.Time) bool {
-	next := lt.Weekday() + 1
-	return !c.days[next%7]
+	next := time.Date(lt.Year(), lt.Month(), lt.Day()+1, 12, 0, 0, 0, c.loc)
+	return !c.days[next.Weekday()] || c.holiday(next) != ""
+}
+
+func (c *Calendar) holiday(lt time.Time) string {
+	if name, ok := c.holidays[lt.Format("2006-01-02")]; ok {
+		return name
+	}
+	return c.recurring[lt.Format("01-02")]
 }
 
 // Hours reports the business hours span.

@@ -75,7 +75,8 @@ func DefaultConfig() Config {
 		FailureRateDays: 30, FailureRateMinDeploys: 5, FailureRateHigh: 0.3,
 		BatchAgeLow: releaseops.Duration(7 * 24 * time.Hour), BatchAgeHigh: releaseops.Duration(30 * 24 * time.Hour),
 		OffHours: 0.7, Weekend: 1, Holiday: 1, FridayAfternoon: 0.6,
-		Bands: map[string]float64{"mature": 0, "healthy": 0.2, "watch": 0.6, "blocked": 1},
+		Bands:    map[string]float64{"mature": 0, "healthy": 0.2, "watch": 0.6, "blocked": 1},
+		Calendar: CalendarConfig{FridayAfternoonFrom: "14:00"},
 	}
 }
 
@@ -113,10 +114,13 @@ func Compile(c Config) (*Model, []string) {
 	if !(c.MediumAt > 0 && c.MediumAt < c.HighAt && c.HighAt <= 100) {
 		add("medium_at", "want 0 < medium_at < high_at <= 100, got %v and %v", c.MediumAt, c.HighAt)
 	}
-	for key, v := range map[string]float64{"unknown": c.Unknown, "off_hours": c.OffHours, "weekend": c.Weekend, "holiday": c.Holiday,
-		"friday_afternoon": c.FridayAfternoon, "failure_rate_high": c.FailureRateHigh} {
-		if v < 0 || v > 1 {
-			add(key, "must be between 0 and 1, got %v", v)
+	for _, kv := range []struct {
+		key string
+		v   float64
+	}{{"unknown", c.Unknown}, {"off_hours", c.OffHours}, {"weekend", c.Weekend}, {"holiday", c.Holiday},
+		{"friday_afternoon", c.FridayAfternoon}, {"failure_rate_high", c.FailureRateHigh}} {
+		if kv.v < 0 || kv.v > 1 {
+			add(kv.key, "must be between 0 and 1, got %v", kv.v)
 		}
 	}
 	if c.FailureRateHigh <= 0 {
@@ -131,11 +135,28 @@ func Compile(c Config) (*Model, []string) {
 	if c.BatchAgeLow < 0 || c.BatchAgeHigh <= c.BatchAgeLow {
 		add("batch_age_high", "want 0 <= batch_age_low < batch_age_high, got %s and %s", c.BatchAgeLow, c.BatchAgeHigh)
 	}
-	if c.ReleaseWindow <= 0 || c.ReleaseServicesHigh < 1 || c.OnCallHorizon < 0 || c.FailureRateDays < 1 || c.FailureRateMinDeploys < 1 {
-		add("release_window", "release_window, release_services_high, failure_rate_days and failure_rate_min_deploys must be positive, on_call_horizon not negative")
+	if c.ReleaseWindow <= 0 {
+		add("release_window", "must be positive, got %s", c.ReleaseWindow)
 	}
-	for band, v := range c.Bands {
-		if v < 0 || v > 1 {
+	if c.ReleaseServicesHigh < 1 {
+		add("release_services_high", "must be at least 1, got %d", c.ReleaseServicesHigh)
+	}
+	if c.OnCallHorizon < 0 {
+		add("on_call_horizon", "must not be negative, got %s", c.OnCallHorizon)
+	}
+	if c.FailureRateDays < 1 {
+		add("failure_rate_days", "must be at least 1, got %d", c.FailureRateDays)
+	}
+	if c.FailureRateMinDeploys < 1 {
+		add("failure_rate_min_deploys", "must be at least 1, got %d", c.FailureRateMinDeploys)
+	}
+	bands := make([]string, 0, len(c.Bands))
+	for band := range c.Bands {
+		bands = append(bands, band)
+	}
+	sort.Strings(bands)
+	for _, band := range bands {
+		if v := c.Bands[band]; v < 0 || v > 1 {
 			add("bands."+band, "must be between 0 and 1, got %v", v)
 		}
 	}

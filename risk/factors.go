@@ -83,6 +83,9 @@ func (m *Model) onCall(in Input) Factor {
 	switch {
 	case !oc.Covered:
 		f.Value, f.Reason = 1, "nobody is on call for the service now: page coverage before deploying"
+	case !oc.Until.IsZero() && !oc.Until.After(in.Now):
+		f.Value = 1
+		f.Reason = fmt.Sprintf("%s's on-call coverage ended at %s and nobody is known to have taken over: page coverage before deploying", oc.Who, oc.Until.UTC().Format(time.RFC3339))
 	case !oc.Until.IsZero() && oc.Until.Before(in.Now.Add(horizon)):
 		f.Value = 0.5
 		f.Reason = fmt.Sprintf("%s is on call until %s, less than %s from now: check who takes over", oc.Who, oc.Until.UTC().Format(time.RFC3339), horizon)
@@ -144,9 +147,12 @@ func (m *Model) batchAge(in Input) Factor {
 }
 
 func (m *Model) band(in Input) Factor {
-	v, ok := m.cfg.Bands[in.Band]
-	if in.Band == "" || !ok {
+	if in.Band == "" {
 		return m.unknown(FactorReadinessBand, "readiness band unknown: the service has no score yet")
+	}
+	v, ok := m.cfg.Bands[in.Band]
+	if !ok {
+		return m.unknown(FactorReadinessBand, "readiness band "+in.Band+" has no value in risk.bands")
 	}
 	return Factor{ID: FactorReadinessBand, Value: v, Reason: "readiness band " + in.Band}
 }

@@ -40,7 +40,7 @@ func DefaultLadder() LadderConfig {
 	}}
 }
 
-// CheckLadder names the first problem of c, keyed under gate.trust_ladder.
+// CheckLadder names every problem of c, keyed under gate.trust_ladder.
 func CheckLadder(c LadderConfig) []string {
 	var p []string
 	if c.Rungs < 1 || c.Rungs > 20 {
@@ -92,7 +92,12 @@ type Ladder struct {
 func (c LadderConfig) Climb(deploys []LadderDeploy, incidents []time.Time, now time.Time) Ladder {
 	ds := append([]LadderDeploy(nil), deploys...)
 	sort.Slice(ds, func(i, j int) bool { return ds[i].At.Before(ds[j].At) })
-	inc := append([]time.Time(nil), incidents...)
+	var inc []time.Time
+	for _, x := range incidents {
+		if !x.After(now) {
+			inc = append(inc, x)
+		}
+	}
 	sort.Slice(inc, func(i, j int) bool { return inc[i].Before(inc[j]) })
 	win := c.IncidentWindow
 	if win <= 0 {

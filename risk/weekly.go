@@ -143,6 +143,21 @@ func (w Weekly) NextOpen(t time.Time, loc *time.Location, limit time.Duration) (
 	lt := t.In(loc)
 	day := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, loc)
 	for ; !day.After(end); day = time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc) {
+		next := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, loc)
+		if _, zoneEnd := day.ZoneBounds(); !zoneEnd.IsZero() && zoneEnd.Before(next) {
+			// A DST change today: wall-clock spans do not map one to one onto instants (a start in
+			// the gap, an hour twice), so walk the day by minutes and ask Contains.
+			c := day
+			if c.Before(t) {
+				c = t.Truncate(time.Minute).Add(time.Minute) // t itself is not inside
+			}
+			for ; c.Before(next) && !c.After(end); c = c.Add(time.Minute) {
+				if w.Contains(c, loc) {
+					return c, true
+				}
+			}
+			continue
+		}
 		for _, sp := range w[day.Weekday()] {
 			start := time.Date(day.Year(), day.Month(), day.Day(), sp.Start/60, sp.Start%60, 0, 0, loc)
 			stop := time.Date(day.Year(), day.Month(), day.Day(), sp.End/60, sp.End%60, 0, 0, loc)

@@ -3,7 +3,6 @@ package risk
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -71,7 +70,6 @@ func CompileWindows(ws []WindowConfig, bs []BlackoutConfig) (*Windows, []string)
 	var p []string
 	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
 	out := &Windows{}
-	scopes := map[string]int{}
 	for i, w := range ws {
 		key := fmt.Sprintf("gate.windows[%d]", i)
 		if w.Environment == "" {
@@ -87,11 +85,12 @@ func CompileWindows(ws []WindowConfig, bs []BlackoutConfig) (*Windows, []string)
 		} else if weekly.Empty() {
 			add(key+".hours", "no allowed hours: a window that never opens would send every deploy to a human; use a blackout for that")
 		}
-		scope := scopeKey(w)
-		if j, dup := scopes[scope]; dup {
-			add(key, "overlaps gate.windows[%d]: both apply to the same environment, services and tiers", j)
+		for j := 0; j < i; j++ {
+			if ws[j].Environment == w.Environment && scopesOverlap(ws[j], w) {
+				add(key, "overlaps gate.windows[%d]: both apply to the same environment, services and tiers", j)
+				break
+			}
 		}
-		scopes[scope] = i
 		out.windows = append(out.windows, window{cfg: w, loc: loc, weekly: weekly})
 	}
 	for i, b := range bs {
@@ -108,21 +107,13 @@ func CompileWindows(ws []WindowConfig, bs []BlackoutConfig) (*Windows, []string)
 		if b.Quorum < 1 {
 			add(key+".quorum", "must be at least 1, got %d", b.Quorum)
 		}
-		bo, err := compileBlackout(b)
+		bo, field, err := compileBlackout(b)
 		if err != nil {
-			add(key, "%v", err)
+			add(key+field, "%v", err)
 		}
 		out.blackouts = append(out.blackouts, bo)
 	}
 	return out, p
-}
-
-func scopeKey(w WindowConfig) string {
-	s := append([]string(nil), w.Services...)
-	sort.Strings(s)
-	t := append([]int(nil), w.Tiers...)
-	sort.Ints(t)
-	return fmt.Sprint(w.Environment, s, t)
 }
 
 func loadZone(name string) (*time.Location, error) {
@@ -136,34 +127,38 @@ func loadZone(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-func compileBlackout(b BlackoutConfig) (blackout, error) {
+// compileBlackout returns the compiled blackout, or the field at fault (".to") and why.
+func compileBlackout(b BlackoutConfig) (blackout, string, error) {
 	bo := blackout{cfg: b}
 	loc, err := loadZone(b.Timezone)
 	if err != nil {
-		return bo, fmt.Errorf("timezone: %w", err)
+		return bo, ".timezone", err
 	}
 	bo.loc = loc
-	if b.From == "" || b.To == "" {
-		return bo, fmt.Errorf("from and to are both required: a blackout with no end would stop deploys for ever")
+	if b.From == "" {
+		return bo, ".from", fmt.Errorf("required")
+	}
+	if b.To == "" {
+		return bo, ".to", fmt.Errorf("required: a blackout with no end would stop deploys for ever")
 	}
 	if fm, fd, ok := monthDay(b.From); ok {
 		tm, td, ok := monthDay(b.To)
 		if !ok {
-			return bo, fmt.Errorf("to %q: a yearly blackout (from MM-DD) needs a to of MM-DD too", b.To)
+			return bo, ".to", fmt.Errorf("%q: a yearly blackout (from MM-DD) needs a to of MM-DD too", b.To)
 		}
 		bo.recurring, bo.rFrom, bo.rTo = true, [2]int{fm, fd}, [2]int{tm, td}
-		return bo, nil
+		return bo, "", nil
 	}
 	if bo.from, err = parseWhen(b.From, loc, false); err != nil {
-		return bo, fmt.Errorf("from: %w", err)
+		return bo, ".from", err
 	}
 	if bo.to, err = parseWhen(b.To, loc, true); err != nil {
-		return bo, fmt.Errorf("to: %w", err)
+		return bo, ".to", err
 	}
 	if !bo.to.After(bo.from) {
-		return bo, fmt.Errorf("to %s is not after from %s: the period is inverted", b.To, b.From)
+		return bo, ".to", fmt.Errorf("%s is not after from %s: the period is inverted", b.To, b.From)
 	}
-	return bo, nil
+	return bo, "", nil
 }
 
 func monthDay(s string) (int, int, bool) {
@@ -324,4 +319,14 @@ func (w *Windows) nextOpen(now time.Time, env, service string, tier int) (time.T
 		}
 	}
 	return time.Time{}, false
+}
+
+func scopesOverlap(a, b WindowConfig) bool {
+	switch {
+	case len(a.Services) > 0 || len(b.Services) > 0:
+		return len(a.Services) > 0 && len(b.Services) > 0 && slices.ContainsFunc(a.Services, func(s string) bool { return slices.Contains(b.Services, s) })
+	case len(a.Tiers) > 0 || len(b.Tiers) > 0:
+		return len(a.Tiers) > 0 && len(b.Tiers) > 0 && slices.ContainsFunc(a.Tiers, func(t int) bool { return slices.Contains(b.Tiers, t) })
+	}
+	return true
 }
