@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return nil, err
 	}
 	a.DB = db
-	db.Writer.OnBatch = a.Metrics.Batch
+	db.Writer.SetOnBatch(a.Metrics.Batch)
 	if err := a.loadDiscovered(ctx); err != nil {
 		db.Close()
 		return nil, err

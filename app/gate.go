@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +60,9 @@ func (h clickHandler) HandleApprovalClick(ctx context.Context, approvalID, slack
 	return bot.ClickResult{Ephemeral: r.Text}, nil
 }
 
+// The gate shows a quorum's progress only through a Notifier that implements it.
+var _ gate.VoteNotifier = slackNotifier{}
+
 // slackNotifier renders the gate's messages with the bot's builders and queues them with
 // the bot's payloads, inside the gate's transaction.
 type slackNotifier struct {
@@ -81,6 +85,7 @@ func (n slackNotifier) approvalRequestOf(a *gate.Approval) bot.ApprovalRequest {
 	if a.Callback != nil && a.Callback.Repo != "" && a.CommitSHA != "" {
 		r.ChangeURL = "https://github.com/" + a.Callback.Repo + "/commit/" + a.CommitSHA
 	}
+	r.Quorum, r.ApprovedBy = a.Quorum, a.Voters()
 	return r
 }
 
@@ -91,6 +96,14 @@ func (n slackNotifier) ApprovalRequested(t *storage.Tx, a *gate.Approval, now ti
 		n.log.Warn("approval not posted: the service has no slack_channel and slack.default_channel is empty", "approval", a.ID, "service", a.Service)
 		return nil
 	}
+	msg := n.requestMessage(t, a, now)
+	_, err := bot.EnqueuePost(t, postKey(a.ID), a.Service, a.Channel, msg, &bot.Notify{Kind: "approval", Ref: a.ID}, now)
+	return err
+}
+
+// requestMessage is the request with its buttons, as first posted or as updated while votes
+// come in short of the quorum.
+func (n slackNotifier) requestMessage(t *storage.Tx, a *gate.Approval, now time.Time) bot.Message {
 	r := n.approvalRequestOf(a)
 	// A read on the read pool: WAL readers do not wait for the writer whose transaction this is.
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
@@ -100,8 +113,19 @@ func (n slackNotifier) ApprovalRequested(t *storage.Tx, a *gate.Approval, now ti
 		n.log.Warn("approval request without the pending pull requests", "approval", a.ID, "err", err)
 	}
 	r.Changes = changes
-	msg := bot.ApprovalRequestMessage(r, n.publicURL)
-	_, err = bot.EnqueuePost(t, postKey(a.ID), a.Service, a.Channel, msg, &bot.Notify{Kind: "approval", Ref: a.ID}, now)
+	return bot.ApprovalRequestMessage(r, n.publicURL)
+}
+
+// ApprovalVoted replaces the request in place with one that says "1 of 2 approvals" and who
+// approved, buttons kept: the others must still see that their click is wanted. Each count
+// has its own key, so a replayed transaction queues it once and the updates, on the post's
+// target, arrive in order.
+func (n slackNotifier) ApprovalVoted(t *storage.Tx, a *gate.Approval, now time.Time) error {
+	if a.Channel == "" {
+		return nil
+	}
+	msg := n.requestMessage(t, a, now)
+	_, err := bot.EnqueueUpdate(t, "approval:"+a.ID+":votes:"+strconv.Itoa(len(a.Votes)), a.Service, a.Channel, postKey(a.ID), msg, now)
 	return err
 }
 

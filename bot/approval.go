@@ -54,6 +54,11 @@ type ApprovalRequest struct {
 	// Changes are the pull requests merged since the service's last production deploy:
 	// what this deploy would ship.
 	Changes []Change
+	// Quorum is how many distinct approvers must approve; 0 or 1 means one click decides,
+	// and the message says nothing about it.
+	Quorum int
+	// ApprovedBy are the Slack user ids whose approval counted so far, in the order given.
+	ApprovedBy []string
 }
 
 // Change is one merged pull request of a pending deploy.
@@ -128,6 +133,9 @@ func ApprovalRequestMessage(r ApprovalRequest, publicURL string) Message {
 	if len(r.Changes) > 0 {
 		b.section(approvalChanges(r.Changes))
 	}
+	if r.Quorum > 1 {
+		b.section(quorumLine(r))
+	}
 	approve := slack.NewButtonBlockElement(ActionApprove, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false)).WithStyle(slack.StylePrimary)
 	deny := slack.NewButtonBlockElement(ActionDeny, r.ID, slack.NewTextBlockObject(slack.PlainTextType, "Deny", false, false)).WithStyle(slack.StyleDanger)
 	b.add(slack.NewActionBlock("approval:"+r.ID, approve, deny))
@@ -144,7 +152,33 @@ func ApprovalRequestMessage(r ApprovalRequest, publicURL string) Message {
 	}
 	ctx = append(ctx, "Approval "+OneLine(r.ID))
 	b.context(ctx...)
-	return b.message(fmt.Sprintf("Approval needed: %s %s to %s (score %s, %s)", Escape(r.Service), Escape(versionOf(r)), Escape(r.Environment), scoreOrNone(r.Score), Escape(bandOrUnknown(r.Band))))
+	text := fmt.Sprintf("Approval needed: %s %s to %s (score %s, %s)", Escape(r.Service), Escape(versionOf(r)), Escape(r.Environment), scoreOrNone(r.Score), Escape(bandOrUnknown(r.Band)))
+	if r.Quorum > 1 {
+		text += ", " + quorumCount(r)
+	}
+	return b.message(text)
+}
+
+// quorumCount is "1 of 2 approvals": the words the channel reads to know a click so far
+// did not decide.
+func quorumCount(r ApprovalRequest) string {
+	return fmt.Sprintf("%d of %d approvals", len(r.ApprovedBy), r.Quorum)
+}
+
+// quorumLine says how far an approval that needs several approvers has got, and who counted.
+func quorumLine(r ApprovalRequest) string {
+	if len(r.ApprovedBy) == 0 {
+		return fmt.Sprintf("*%s* · needs %d different approvers; the requester does not count", quorumCount(r), r.Quorum)
+	}
+	return fmt.Sprintf("*%s* · approved by %s", quorumCount(r), mentionList(r.ApprovedBy))
+}
+
+func mentionList(ids []string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = Mention(id)
+	}
+	return strings.Join(out, ", ")
 }
 
 // ApprovalDecidedMessage replaces the request once decided: who, when, no more buttons.
@@ -156,6 +190,9 @@ func ApprovalDecidedMessage(r ApprovalRequest, d Decision, publicURL string) Mes
 	case "approved":
 		head = fmt.Sprintf("✅ Approved: %s to %s", r.Service, r.Environment)
 		line = fmt.Sprintf("Approved by %s at %s", Mention(d.By), at)
+		if r.Quorum > 1 && len(r.ApprovedBy) > 0 {
+			line = fmt.Sprintf("Approved by %s at %s (%s)", mentionList(r.ApprovedBy), at, quorumCount(r))
+		}
 	case "denied":
 		head = fmt.Sprintf("⛔ Denied: %s to %s", r.Service, r.Environment)
 		line = fmt.Sprintf("Denied by %s at %s", Mention(d.By), at)
@@ -180,6 +217,10 @@ func ApprovalDecidedMessage(r ApprovalRequest, d Decision, publicURL string) Mes
 		b.section(approvalReasons(r))
 	}
 	b.section("*" + line + "*")
+	if r.Quorum > 1 && d.State != "approved" && len(r.ApprovedBy) > 0 {
+		// Who had approved before a Deny or the timeout ended it.
+		b.section(quorumLine(r))
+	}
 	b.context("Approval " + OneLine(r.ID))
 	return b.message(fmt.Sprintf("%s %s to %s: %s", Escape(r.Service), Escape(versionOf(r)), Escape(r.Environment), line))
 }

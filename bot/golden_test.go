@@ -116,6 +116,12 @@ func TestGoldenMessages(t *testing.T) {
 	approval := testApproval()
 	noScore := testApproval()
 	noScore.Score, noScore.Band = nil, ""
+	quorum := testApproval()
+	quorum.Quorum = 2
+	oneOfTwo := quorum
+	oneOfTwo.ApprovedBy = []string{"U0ALICE"}
+	twoOfTwo := quorum
+	twoOfTwo.ApprovedBy = []string{"U0ALICE", "U0BOB"}
 
 	messages := map[string]Message{
 		"scorecard":                 ScorecardMessage(card, CardView{PublicURL: testPublicURL}),
@@ -137,6 +143,10 @@ func TestGoldenMessages(t *testing.T) {
 		"approval_approved":         ApprovalDecidedMessage(approval, Decision{State: "approved", By: "U0ALICE", At: at.Add(4 * time.Minute)}, testPublicURL),
 		"approval_denied":           ApprovalDecidedMessage(approval, Decision{State: "denied", By: "U0BOB", At: at.Add(5 * time.Minute), Note: "not on a Friday <!here>"}, testPublicURL),
 		"approval_expired":          ApprovalDecidedMessage(approval, Decision{State: "expired", At: at.Add(30 * time.Minute)}, testPublicURL),
+		"approval_quorum_request":   ApprovalRequestMessage(quorum, testPublicURL),
+		"approval_quorum_progress":  ApprovalRequestMessage(oneOfTwo, testPublicURL),
+		"approval_quorum_approved":  ApprovalDecidedMessage(twoOfTwo, Decision{State: "approved", By: "U0BOB", At: at.Add(6 * time.Minute)}, testPublicURL),
+		"approval_quorum_denied":    ApprovalDecidedMessage(oneOfTwo, Decision{State: "denied", By: "U0BOB", At: at.Add(6 * time.Minute)}, testPublicURL),
 		"break_glass":               BreakGlassMessage(approval, "ci <!channel>", "hotfix for <https://evil.example|INC-1>", at, testPublicURL),
 	}
 	for name, m := range messages {

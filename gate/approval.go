@@ -49,6 +49,14 @@ type Approval struct {
 	Callback *Callback `json:"github,omitempty"`
 	// Quorum is how many distinct approvers must approve (the requester never counts).
 	Quorum int `json:"quorum"`
+	// Votes are the approvals counted so far, oldest first; a Deny is a decision, not a vote.
+	Votes []Vote `json:"votes"`
+}
+
+// Vote is one approver's counted Approve click.
+type Vote struct {
+	Approver string    `json:"approver"` // Slack user id
+	At       time.Time `json:"at"`
 }
 
 // Callback is where a GitHub deployment protection rule waits for its answer.
@@ -72,7 +80,7 @@ func (a *Approval) Allowed() bool { return a.State == StateApproved }
 func approvalOf(r storage.ApprovalRow) (*Approval, error) {
 	a := &Approval{ID: r.ID, Service: r.Service, Environment: r.Environment, Version: r.Version, CommitSHA: r.CommitSHA,
 		RequestedBy: r.RequestedBy, State: r.State, DecidedBy: r.DecidedBy, ExpiresAt: r.ExpiresAt, Score: r.Score, Band: r.Band,
-		Channel: r.Channel, Origin: r.Origin, CreatedAt: r.CreatedAt, Reasons: []Reason{}}
+		Channel: r.Channel, Origin: r.Origin, CreatedAt: r.CreatedAt, Reasons: []Reason{}, Quorum: max(r.Quorum, 1), Votes: []Vote{}}
 	if !r.DecidedAt.IsZero() {
 		at := r.DecidedAt
 		a.DecidedAt = &at
@@ -87,6 +95,33 @@ func approvalOf(r storage.ApprovalRow) (*Approval, error) {
 		}
 	}
 	return a, nil
+}
+
+// setVotes replaces the approval's votes with the stored ones.
+func (a *Approval) setVotes(vs []storage.Vote) {
+	a.Votes = make([]Vote, len(vs))
+	for i, v := range vs {
+		a.Votes[i] = Vote{Approver: v.Approver, At: v.At}
+	}
+}
+
+// Voters are the Slack ids of those whose approval counted, in the order they clicked.
+func (a *Approval) Voters() []string {
+	out := make([]string, len(a.Votes))
+	for i, v := range a.Votes {
+		out[i] = v.Approver
+	}
+	return out
+}
+
+// loadVotes reads the approval's votes outside a transaction, for readers of the record.
+func (g *Gate) loadVotes(ctx context.Context, a *Approval) error {
+	vs, err := g.DB.Votes(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	a.setVotes(vs)
+	return nil
 }
 
 // ReasonOnCall is the kind of the reason under which an approval keeps who was on call for

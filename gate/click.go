@@ -18,16 +18,30 @@ type ClickResult struct {
 	Text string
 	// Accepted is true when this click decided the approval.
 	Accepted bool
-	// Changed is true when the approval's message was queued for an update (decided or
-	// found expired).
+	// Counted is true when this click's approval counted toward the quorum without
+	// reaching it: the approval stays pending.
+	Counted bool
+	// Changed is true when the approval's message was queued for an update (decided, a
+	// vote counted, or found expired).
 	Changed bool
 	// Approval is the approval after the click; nil if there is no such approval.
 	Approval *Approval
 }
 
+// VoteNotifier is a Notifier that can also show an approval's progress toward its quorum.
+// It is optional so that a Notifier written before quorums still works: the message then
+// changes only when the approval is decided.
+type VoteNotifier interface {
+	// ApprovalVoted queues the in-place update of the still pending request showing how many
+	// of its quorum have approved, and who (a.Votes).
+	ApprovalVoted(t *storage.Tx, a *Approval, now time.Time) error
+}
+
 // Click applies an approver's Approve (approve=true) or Deny click. Only the service's
-// approvers decide, never the requester; the first decision wins. Every click is audited,
-// accepted or refused with why. Errors are storage failures, not refusals.
+// approvers decide, never the requester. An Approve is a vote: the approval is approved
+// when distinct votes reach its quorum (one, unless the gate asked for more); one Deny
+// denies. The first decision wins. Every click is audited, counted or refused with why, with
+// the votes so far. Errors are storage failures, not refusals.
 func (g *Gate) Click(ctx context.Context, approvalID, slackUserID string, approve bool) (ClickResult, error) {
 	g.init()
 	want := StateDenied
@@ -39,22 +53,33 @@ func (g *Gate) Click(ctx context.Context, approvalID, slackUserID string, approv
 	err := g.DB.Writer.Do(ctx, func(t *storage.Tx) error {
 		res, decided = ClickResult{}, nil // the writer may run this function again
 		now := g.Now().UTC()
-		refuse := func(a *Approval, service, why string) error {
+		var a *Approval
+		entry := func(service string, detail map[string]any) audit {
+			detail["action"] = want
+			if a != nil {
+				detail["votes"], detail["quorum"] = len(a.Votes), a.Quorum
+			}
+			return audit{Kind: AuditClick, Service: service, Actor: slackUserID, ApprovalID: approvalID, Detail: detail}
+		}
+		refuse := func(service, why string) error {
 			res.Text = why
-			return appendAudit(t, now, audit{Kind: AuditClick, Service: service, Actor: slackUserID, ApprovalID: approvalID,
-				Detail: map[string]any{"action": want, "accepted": false, "refused": why}})
+			return appendAudit(t, now, entry(service, map[string]any{"accepted": false, "refused": why}))
 		}
 		row, err := storage.GetApprovalTx(t, approvalID)
 		if errors.Is(err, storage.ErrNotFound) {
-			return refuse(nil, "", "There is no approval "+approvalID+".")
+			return refuse("", "There is no approval "+approvalID+".")
 		}
 		if err != nil {
 			return err
 		}
-		a, err := approvalOf(row)
+		if a, err = approvalOf(row); err != nil {
+			return err
+		}
+		votes, err := storage.VotesTx(t, a.ID)
 		if err != nil {
 			return err
 		}
+		a.setVotes(votes)
 		res.Approval = a
 		if a.State == StatePending && !now.Before(a.ExpiresAt) {
 			// The expiry loop has not got to it yet: expire it now, then refuse.
@@ -64,7 +89,7 @@ func (g *Gate) Click(ctx context.Context, approvalID, slackUserID string, approv
 			res.Changed = true
 		}
 		if a.State != StatePending {
-			return refuse(a, a.Service, alreadyText(a))
+			return refuse(a.Service, alreadyText(a))
 		}
 		svc, ok := g.Catalog.Get(a.Service)
 		if !ok || !svc.IsApprover(slackUserID) {
@@ -72,25 +97,45 @@ func (g *Gate) Click(ctx context.Context, approvalID, slackUserID string, approv
 			if ok && len(svc.Approvers) > 0 {
 				who = "the approvers are " + mentions(svc.Approvers)
 			}
-			return refuse(a, a.Service, fmt.Sprintf("Only the approvers of %s may decide this deploy (%s).", a.Service, who))
+			return refuse(a.Service, fmt.Sprintf("Only the approvers of %s may decide this deploy (%s).", a.Service, who))
 		}
 		if g.isRequester(a.RequestedBy, slackUserID) {
-			return refuse(a, a.Service, fmt.Sprintf("You requested this deploy of %s, so another approver must decide it.", a.Service))
+			return refuse(a.Service, fmt.Sprintf("You requested this deploy of %s, so another approver must decide it.", a.Service))
 		}
-		won, err := storage.DecideApproval(t, a.ID, want, slackUserID, now)
-		if err != nil {
+		var won bool
+		if approve {
+			added, err := storage.AddVote(t, a.ID, slackUserID, now)
+			if err != nil {
+				return err
+			}
+			if !added {
+				return refuse(a.Service, fmt.Sprintf("You already approved this deploy of %s; an approver counts once (%s so far).", a.Service, quorumCount(a)))
+			}
+			a.Votes = append(a.Votes, Vote{Approver: slackUserID, At: now.Truncate(time.Millisecond)})
+			if len(a.Votes) < a.Quorum {
+				return g.voteTx(t, a, now, entry(a.Service, map[string]any{"accepted": false, "counted": true}), &res)
+			}
+			// The database counts the votes again in the conditional update.
+			won, err = storage.ApproveOnQuorum(t, a.ID, slackUserID, now)
+			if err != nil {
+				return err
+			}
+		} else if won, err = storage.DecideApproval(t, a.ID, want, slackUserID, now); err != nil {
 			return err
 		}
 		if !won { // cannot happen under the single writer, but the UPDATE is the guarantee
-			return refuse(a, a.Service, "Someone else decided this approval first.")
+			return refuse(a.Service, "Someone else decided this approval first.")
 		}
 		at := now.Truncate(time.Millisecond)
 		a.State, a.DecidedBy, a.DecidedAt = want, slackUserID, &at
-		if err := g.concludeTx(t, a, now, audit{Kind: AuditClick, Service: a.Service, Actor: slackUserID, ApprovalID: a.ID,
-			Detail: map[string]any{"action": want, "accepted": true}}); err != nil {
+		if err := g.concludeTx(t, a, now, entry(a.Service, map[string]any{"accepted": true, "counted": approve})); err != nil {
 			return err
 		}
-		res.Text, res.Accepted, res.Changed, decided = fmt.Sprintf("%s: %s to %s.", capitalize(want), a.Service, a.Environment), true, true, a
+		res.Text = fmt.Sprintf("%s: %s to %s.", capitalize(want), a.Service, a.Environment)
+		if approve && a.Quorum > 1 {
+			res.Text = fmt.Sprintf("Approved: %s to %s (%s: %s).", a.Service, a.Environment, quorumCount(a), mentions(a.Voters()))
+		}
+		res.Accepted, res.Changed, decided = true, true, a
 		return nil
 	})
 	if err != nil {
@@ -103,6 +148,33 @@ func (g *Gate) Click(ctx context.Context, approvalID, slackUserID string, approv
 		g.recordOutcome(ctx, decided)
 	}
 	return res, nil
+}
+
+// voteTx records, in t, a vote that counted but did not reach the quorum: the audit entry,
+// and the update of the Slack request so the channel sees how far it has got.
+func (g *Gate) voteTx(t *storage.Tx, a *Approval, now time.Time, entry audit, res *ClickResult) error {
+	if err := appendAudit(t, now, entry); err != nil {
+		return err
+	}
+	if vn, ok := g.Notifier.(VoteNotifier); ok {
+		if err := vn.ApprovalVoted(t, a, now); err != nil {
+			return fmt.Errorf("queue approval progress: %w", err)
+		}
+		res.Changed = true
+	}
+	left := a.Quorum - len(a.Votes)
+	more := "one more approver must approve"
+	if left > 1 {
+		more = fmt.Sprintf("%d more approvers must approve", left)
+	}
+	res.Text = fmt.Sprintf("Your approval counts: %s for %s to %s; %s.", quorumCount(a), a.Service, a.Environment, more)
+	res.Counted = true
+	return nil
+}
+
+// quorumCount is "1 of 2 approvals", as the Slack message says it.
+func quorumCount(a *Approval) string {
+	return fmt.Sprintf("%d of %d approvals", len(a.Votes), a.Quorum)
 }
 
 // concludeTx does what every end of an approval does, in its transaction: audit it, queue the
@@ -189,6 +261,9 @@ func (a *Approval) gateDecision() string {
 func (a *Approval) outcomeText() string {
 	switch a.State {
 	case StateApproved, StateDenied:
+		if a.State == StateApproved && a.Quorum > 1 && len(a.Votes) > 0 {
+			return fmt.Sprintf("approved in Slack by %s (%s)", strings.Join(a.Voters(), ", "), quorumCount(a))
+		}
 		return fmt.Sprintf("%s in Slack by %s", a.State, a.DecidedBy)
 	case StateExpired:
 		return "no approver decided within the approval timeout, so the deploy is denied"

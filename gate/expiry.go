@@ -96,6 +96,12 @@ func (g *Gate) expire(ctx context.Context, id string) (bool, error) {
 		if a.State != StatePending || now.Before(a.ExpiresAt) {
 			return nil
 		}
+		// The expired message still says who had approved short of the quorum.
+		votes, err := storage.VotesTx(t, a.ID)
+		if err != nil {
+			return err
+		}
+		a.setVotes(votes)
 		if err := g.expireTx(t, a, now); err != nil {
 			return err
 		}
@@ -144,5 +150,12 @@ func (g *Gate) Approval(ctx context.Context, id string) (*Approval, error) {
 			return nil, err
 		}
 	}
-	return approvalOf(row)
+	a, err := approvalOf(row)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.loadVotes(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
 }

@@ -286,7 +286,7 @@ func rowOf(a *Approval, originKey string) (storage.ApprovalRow, error) {
 	}
 	return storage.ApprovalRow{ID: a.ID, Service: a.Service, Environment: a.Environment, Version: a.Version, CommitSHA: a.CommitSHA,
 		RequestedBy: a.RequestedBy, Origin: a.Origin, OriginKey: originKey, Channel: a.Channel, Score: a.Score, Band: a.Band,
-		Reasons: reasons, Callback: cb, CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt}, nil
+		Reasons: reasons, Callback: cb, CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, Quorum: a.Quorum}, nil
 }
 
 func (g *Gate) channelOf(svc releaseops.Service) string {

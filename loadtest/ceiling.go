@@ -55,7 +55,7 @@ func NewCeilings(ctx context.Context, path string, opts storage.Options, deployS
 		return nil, fmt.Errorf("create ceiling table: %w", err)
 	}
 	c := &Ceilings{db: db, verifier: deploy.New(deploySecret), maxBody: maxBody}
-	db.Writer.OnBatch = c.onBatch
+	db.Writer.SetOnBatch(c.onBatch)
 	return c, nil
 }
 

@@ -72,7 +72,7 @@ func (m *Metrics) Delivery(source, eventType, outcome string, took time.Duration
 	}
 }
 
-// Batch is the storage writer's OnBatch hook.
+// Batch is the storage writer's batch hook (Writer.SetOnBatch).
 func (m *Metrics) Batch(size int, took time.Duration, queued int) {
 	m.batchSize.Observe(float64(size))
 	m.commitSeconds.Observe(took.Seconds())

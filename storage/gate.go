@@ -31,17 +31,20 @@ type ApprovalRow struct {
 	CreatedAt   time.Time
 	DecidedAt   time.Time // zero while pending
 	ExpiresAt   time.Time
+	// Quorum is how many distinct approvers must approve; below 1 is stored as 1.
+	Quorum int
 }
 
 const approvalCols = `id, service, environment, version, commit_sha, requested_by, origin, origin_key, channel, score, band,
-	reasons, callback, state, decided_by, created_at, coalesce(decided_at, 0), expires_at`
+	reasons, callback, state, decided_by, created_at, coalesce(decided_at, 0), expires_at, quorum`
 
 func scanApproval(sc interface{ Scan(...any) error }) (ApprovalRow, error) {
 	var r ApprovalRow
 	var score sql.NullFloat64
-	var created, decided, expires int64
+	var created, decided, expires, quorum int64
 	err := sc.Scan(&r.ID, &r.Service, &r.Environment, &r.Version, &r.CommitSHA, &r.RequestedBy, &r.Origin, &r.OriginKey, &r.Channel,
-		&score, &r.Band, &r.Reasons, &r.Callback, &r.State, &r.DecidedBy, &created, &decided, &expires)
+		&score, &r.Band, &r.Reasons, &r.Callback, &r.State, &r.DecidedBy, &created, &decided, &expires, &quorum)
+	r.Quorum = int(quorum)
 	if score.Valid {
 		r.Score = &score.Float64
 	}
@@ -60,10 +63,10 @@ func InsertApproval(t *Tx, r ApprovalRow) (inserted bool, err error) {
 		score = *r.Score
 	}
 	res, err := t.Exec(`INSERT INTO approvals (id, service, environment, version, commit_sha, requested_by, origin, origin_key, channel,
-		score, band, reasons, callback, state, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+		score, band, reasons, callback, state, created_at, expires_at, quorum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
 		ON CONFLICT (origin_key) DO NOTHING`,
 		r.ID, r.Service, r.Environment, r.Version, r.CommitSHA, r.RequestedBy, r.Origin, r.OriginKey, r.Channel,
-		score, r.Band, r.Reasons, r.Callback, r.CreatedAt.UTC().UnixMilli(), r.ExpiresAt.UTC().UnixMilli())
+		score, r.Band, r.Reasons, r.Callback, r.CreatedAt.UTC().UnixMilli(), r.ExpiresAt.UTC().UnixMilli(), int64(max(r.Quorum, 1)))
 	if err != nil {
 		return false, fmt.Errorf("store approval %s: %w", r.ID, err)
 	}

@@ -150,3 +150,17 @@ func UpdateOutbox(t *Tx, id int64, state string, attempts int, lastErr, ref stri
 	}
 	return nil
 }
+
+// NextOutboxFor returns the target's oldest undelivered message if it is due, and false if
+// there is none or it is not due yet: the sender keeps going down one target's queue
+// without waiting for the next round.
+func (db *DB) NextOutboxFor(ctx context.Context, target string, now time.Time) (OutboxRow, bool, error) {
+	r, err := scanOutbox(db.queryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE target = ? AND state IN ('pending', 'sending') ORDER BY id LIMIT 1`, target))
+	if errors.Is(err, sql.ErrNoRows) {
+		return OutboxRow{}, false, nil
+	}
+	if err != nil {
+		return OutboxRow{}, false, fmt.Errorf("next message to %s: %w", target, err)
+	}
+	return r, !r.NextAttempt.After(now), nil
+}

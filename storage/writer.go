@@ -49,9 +49,19 @@ type Writer struct {
 	// boundCheckpoints counts the checkpoints bound ran, for tests.
 	boundCheckpoints atomic.Int64
 
-	// OnBatch, if set before the first Do, is called after each commit with the batch size,
-	// the time the commit took and the number of requests still queued. For metrics.
-	OnBatch func(size int, took time.Duration, queued int)
+	// onBatch (SetOnBatch) is called after each commit with the batch size, the time the
+	// commit took and the number of requests still queued. For metrics. Atomic: the indexer's
+	// first writes run before the caller gets to set it.
+	onBatch atomic.Pointer[func(size int, took time.Duration, queued int)]
+}
+
+// SetOnBatch sets the hook called after each commit (nil: none).
+func (w *Writer) SetOnBatch(fn func(size int, took time.Duration, queued int)) {
+	if fn == nil {
+		w.onBatch.Store(nil)
+		return
+	}
+	w.onBatch.Store(&fn)
 }
 
 type writeReq struct {
@@ -213,8 +223,8 @@ func (w *Writer) loop() {
 		}
 		start := time.Now()
 		w.commit(batch)
-		if w.OnBatch != nil {
-			w.OnBatch(len(batch), time.Since(start), len(w.reqs))
+		if fn := w.onBatch.Load(); fn != nil {
+			(*fn)(len(batch), time.Since(start), len(w.reqs))
 		}
 		// The requests just committed were woken onto this goroutine's processor; yielding
 		// lets them answer their clients now instead of after the next transaction, and the
