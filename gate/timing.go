@@ -2,6 +2,7 @@ package gate
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/releaseops/releaseops/risk"
@@ -75,6 +76,10 @@ func Temper(d Decision, t Timing, now time.Time) Decision {
 			}
 		}
 	}
+	if d.Decision == NeedsApproval && t.Risk != nil {
+		// The approver weighs the bet beside the weak dimensions: its biggest factors.
+		d.Reasons = append(d.Reasons, Reason{Kind: "risk_factors", Text: riskSummary(t.Risk, 3)})
+	}
 	if d.Decision == NeedsApproval && t.Quorum != nil {
 		d.Quorum = max(d.Quorum, t.Quorum(d.Band, level))
 	}
@@ -82,6 +87,22 @@ func Temper(d Decision, t Timing, now time.Time) Decision {
 		d.Quorum = 1
 	}
 	return d
+}
+
+// riskSummary is the score and up to n factors that add to it, biggest first.
+func riskSummary(a *risk.Assessment, n int) string {
+	text := fmt.Sprintf("release risk %.0f (%s)", a.Score, a.Level)
+	var parts []string
+	for _, f := range a.Factors {
+		if f.Points <= 0 || len(parts) == n {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s +%.0f: %s", strings.ReplaceAll(f.ID, "_", " "), f.Points, f.Reason))
+	}
+	if len(parts) > 0 {
+		text += ": " + strings.Join(parts, "; ")
+	}
+	return text
 }
 
 func topReason(a *risk.Assessment) string {

@@ -75,6 +75,9 @@ func TestTimingOnlyAddsFriction(t *testing.T) {
 		if d.Decision != c.want || d.Quorum != c.quorum || d.AutoApproved != c.auto || !strings.Contains(strings.ReplaceAll(all, "_", " "), c.reason) {
 			t.Errorf("%s: %s quorum %d auto %v; reasons %q", c.name, d.Decision, d.Quorum, d.AutoApproved, all)
 		}
+		if d.Decision == NeedsApproval && !strings.Contains(all, "release risk") {
+			t.Errorf("%s: an approval without the risk's factors beside the dimensions: %q", c.name, all)
+		}
 		if d.Risk == nil || d.Window == nil || d.Trust == nil {
 			t.Errorf("%s: the response lacks risk, window or trust", c.name)
 		}
