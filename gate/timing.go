@@ -1,10 +1,12 @@
 package gate
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/risk"
 	"github.com/releaseops/releaseops/scoring"
 )
@@ -110,4 +112,21 @@ func topReason(a *risk.Assessment) string {
 		return "no factor"
 	}
 	return a.Factors[0].Reason
+}
+
+// Preview decides req as the gate would now, with its risk, window and trust ladder, and
+// records nothing: for `/readiness risk`, the scorecard's trust rung and the web page.
+func (g *Gate) Preview(ctx context.Context, req Request) (Decision, error) {
+	g.init()
+	if err := validate(&req); err != nil {
+		return Decision{}, err
+	}
+	if _, ok := g.Catalog.Get(req.Service); !ok {
+		e := releaseops.Errorf(releaseops.ENOTFOUND, "unknown service %q", req.Service)
+		if near := g.Catalog.Closest(req.Service, 3); len(near) > 0 {
+			e.Detail = "did you mean " + strings.Join(near, ", ") + "?"
+		}
+		return Decision{}, e
+	}
+	return g.decide(ctx, &req, 0)
 }
