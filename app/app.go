@@ -128,6 +128,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	a.wireWakes()
 	a.Server.API().GET("/outbox", a.listOutbox, a.Server.Require("read"))
+	a.wireWindows()
 	return a, nil
 }
 
