@@ -54,23 +54,36 @@ func (db *DB) Holder() string { return db.holder }
 // each time the holder changes) and true when this process holds it now.
 func (db *DB) AcquireLease(ctx context.Context, name string, ttl time.Duration) (token int64, held bool, err error) {
 	now := db.d.nowMillis
+	// The write function may still run after Do has returned on ctx (the write is queued),
+	// so it writes only its own variables, read once Do has succeeded.
+	type result struct {
+		token int64
+		held  bool
+	}
+	res := &result{}
 	err = db.Writer.Do(ctx, func(t *Tx) error {
+		var r result
 		err := t.QueryRow(`INSERT INTO leases (name, holder, token, expires_at) VALUES (?1, ?2, 1, `+now+` + ?3)
 			ON CONFLICT (name) DO UPDATE SET
 				token = CASE WHEN leases.holder = excluded.holder THEN leases.token ELSE leases.token + 1 END,
 				holder = excluded.holder, expires_at = excluded.expires_at
 			WHERE leases.holder = excluded.holder OR leases.expires_at < `+now+`
-			RETURNING token`, name, db.holder, ttl.Milliseconds()).Scan(&token)
+			RETURNING token`, name, db.holder, ttl.Milliseconds()).Scan(&r.token)
 		if errors.Is(err, sql.ErrNoRows) {
-			held = false
+			*res = result{}
 			return nil
 		}
-		held = err == nil
-		return err
+		if err != nil {
+			return err
+		}
+		r.held = true
+		*res = r
+		return nil
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("lease %s: %w", name, err)
 	}
+	token, held = res.token, res.held
 	db.leases.mu.Lock()
 	if db.leases.held == nil {
 		db.leases.held = map[string]int64{}

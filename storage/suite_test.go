@@ -257,8 +257,6 @@ func TestLeaseHasOneHolder(t *testing.T) {
 		b := a
 		if a.Driver() == DriverPostgres {
 			b = open(ob)
-		} else {
-			b.holder = "replica-a" // one handle: check the table logic with a second name below
 		}
 		ctx := context.Background()
 		tok, held, err := a.AcquireLease(ctx, "outbox", LeaseTTL)

@@ -43,6 +43,7 @@ var commands = []struct {
 	{"ingest", "ingest FILE [--config FILE]         replay recorded deliveries (JSON lines)", runIngest},
 	{"bench", "bench [--services N] [--concurrency C] [--duration D] [--body-bytes B] [--out FILE]  load-test a temporary service on loopback", runBench},
 	{"sync", "sync [--source github] [--service NAME] [--dry-run] [--config FILE]  read each source's settings from its API now; exit 1 if any subject failed", runSync},
+	{"migrate-db", "migrate-db --to postgres://... [--config FILE] [--timeout D]  copy the SQLite database into an empty PostgreSQL one and check it; exit 1 on any difference", runMigrateDB},
 	{"window", "window SERVICE [--hours N] [--json] [--config FILE]  rank the next hours to deploy a service in, best first, with the reasons", runWindow},
 	{"risk", "risk backtest [--days 180] [--json] [--config FILE]  replay stored production deploys through the risk model and print its calibration table", runRisk},
 	{"simulate", "simulate --config NEW.yaml [--current FILE] [--json]  what a new config would do to every score", runSimulate},
