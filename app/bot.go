@@ -36,6 +36,9 @@ func (a *App) wireBot() {
 		PublicURL:      cfg.PublicURL,
 		RateLimit:      cfg.Server.RateLimits["slack"],
 	})
+	// /readiness risk, window and the scorecard's trust line ask the gate, built after the
+	// bot: the previewer looks it up at each call.
+	a.Bot.SetRiskPreviewer(&gatePreview{a: a})
 	a.Bot.Routes(a.Server.Echo())
 	a.Bot.RegisterSenders(a.Outbox)
 	a.Worker.Listeners = append(a.Worker.Listeners, a.Bot.OnFacts)

@@ -11,6 +11,12 @@ import (
 // band lines use the production thresholds: those are the ones stored bands are computed with.
 func (a *App) wireWeb() {
 	log := a.Log.With("component", "web")
+	// The service page and the scorecard API show what the gate would answer a production
+	// deploy now; neither depends on the gate, so both get it here, where the gate exists.
+	preview := &gatePreview{a: a}
+	trust := newTrustCache(preview)
+	a.Server.SetTrust(trust.Trust)
+	a.Worker.Listeners = append(a.Worker.Listeners, trust.forget)
 	web.Register(a.Server.Echo(), web.Deps{
 		DB:            a.DB,
 		Catalog:       a.Catalog,
@@ -19,6 +25,7 @@ func (a *App) wireWeb() {
 		Thresholds:    a.Engine.Thresholds("production"),
 		HistoryWindow: a.Config.Scoring.TrendWindow.Std(),
 		Auth:          a.webAuth(),
+		Deploy:        preview,
 	})
 }
 

@@ -36,6 +36,10 @@ func (b *Bot) Answer(ctx context.Context, command, text string) Message {
 			return b.failed(err, "worst")
 		}
 		return m
+	case CmdRisk:
+		return b.riskAnswer(ctx, c)
+	case CmdWindow:
+		return b.windowAnswer(ctx, c)
 	}
 	card, reply, err := b.card(ctx, c.Service)
 	if err != nil {
@@ -55,7 +59,7 @@ func (b *Bot) Answer(ctx context.Context, command, text string) Message {
 		}
 		return WhyMessage(card, dim, b.cfg.PublicURL)
 	}
-	v := CardView{PublicURL: b.cfg.PublicURL}
+	v := CardView{PublicURL: b.cfg.PublicURL, Trust: b.trustOf(ctx, card.Service)}
 	if c.Env != "" {
 		v.Env = c.Env
 		v.Band, _ = b.d.Engine.Band(card.Score, c.Env, card)

@@ -80,6 +80,7 @@ type Bot struct {
 
 	mu        sync.RWMutex
 	approvals ApprovalHandler
+	previewer RiskPreviewer
 	ctx       context.Context
 	wg        sync.WaitGroup
 }

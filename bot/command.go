@@ -15,6 +15,8 @@ const (
 	CmdWhy                          // why <service> <dimension>
 	CmdWorst                        // worst
 	CmdUsage                        // malformed: answer Problem and the usage
+	CmdRisk                         // risk <service> [version]
+	CmdWindow                       // window <service>
 )
 
 // Command is a parsed /readiness text. Parsing is pure; lookups happen later.
@@ -23,7 +25,9 @@ type Command struct {
 	Service   string
 	Env       string
 	Dimension string // as typed; ResolveDimension maps it to an id
-	Problem   string // for CmdUsage: what was wrong, unescaped
+	// Version is what CmdRisk deploys, as typed: versions are case-sensitive tags.
+	Version string
+	Problem string // for CmdUsage: what was wrong, unescaped
 }
 
 // ParseCommand parses the text after /readiness.
@@ -50,6 +54,26 @@ func ParseCommand(text string) Command {
 			return Command{Kind: CmdUsage, Problem: "why needs a dimension after the service"}
 		}
 		return Command{Kind: CmdWhy, Service: strings.ToLower(args[1]), Dimension: strings.Join(args[2:], " ")}
+	case "risk":
+		switch len(args) {
+		case 1:
+			return Command{Kind: CmdUsage, Problem: "risk needs a service"}
+		case 2, 3:
+			c := Command{Kind: CmdRisk, Service: strings.ToLower(args[1])}
+			if len(args) == 3 {
+				c.Version = args[2]
+			}
+			return c
+		}
+		return Command{Kind: CmdUsage, Problem: "risk takes a service and at most a version"}
+	case "window":
+		switch len(args) {
+		case 1:
+			return Command{Kind: CmdUsage, Problem: "window needs a service"}
+		case 2:
+			return Command{Kind: CmdWindow, Service: strings.ToLower(args[1])}
+		}
+		return Command{Kind: CmdUsage, Problem: "window takes one service"}
 	}
 	if len(args) > 2 {
 		return Command{Kind: CmdUsage, Problem: "too many arguments"}

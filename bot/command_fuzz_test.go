@@ -13,6 +13,7 @@ func FuzzParseCommand(f *testing.F) {
 		"", "help", "checkout", "Checkout production", "why checkout rollback", "why checkout Branch governance",
 		"worst", "worst 10", "why", "why checkout", "a b c", "  \t checkout\n", "<!channel> *bold* `x`",
 		"checkout'; DROP TABLE scores;--", "сервис", "\u200bcheckout", "why x \xff\xfe",
+		"risk checkout", "risk checkout v1.2.3", "risk", "window checkout", "window", "window a b",
 	} {
 		f.Add(s)
 	}
@@ -24,7 +25,7 @@ func FuzzParseCommand(f *testing.F) {
 			if c.Problem == "" {
 				t.Fatalf("%q: usage without a problem", text)
 			}
-		case CmdScorecard, CmdWhy:
+		case CmdScorecard, CmdWhy, CmdRisk, CmdWindow:
 			if c.Service == "" || strings.ContainsFunc(c.Service, fuzzIsSpace) {
 				t.Fatalf("%q: service %q is empty or has spaces", text, c.Service)
 			}
@@ -33,6 +34,9 @@ func FuzzParseCommand(f *testing.F) {
 			}
 			if c.Kind == CmdWhy && strings.TrimSpace(c.Dimension) == "" {
 				t.Fatalf("%q: why without a dimension", text)
+			}
+			if c.Version != "" && (c.Kind != CmdRisk || strings.ContainsFunc(c.Version, fuzzIsSpace)) {
+				t.Fatalf("%q: version %q outside risk, or with spaces", text, c.Version)
 			}
 		default:
 			t.Fatalf("%q: unknown kind %d", text, c.Kind)

@@ -24,6 +24,14 @@ func TestParseCommand(t *testing.T) {
 		{"WORST", Command{Kind: CmdWorst}},
 		{"worst 5", Command{Kind: CmdUsage, Problem: "worst takes no argument"}},
 		{"help me", Command{Kind: CmdScorecard, Service: "help", Env: "me"}},
+		{"risk Checkout", Command{Kind: CmdRisk, Service: "checkout"}},
+		{"RISK checkout v1.42.0-RC1", Command{Kind: CmdRisk, Service: "checkout", Version: "v1.42.0-RC1"}},
+		{"risk", Command{Kind: CmdUsage, Problem: "risk needs a service"}},
+		{"risk checkout v1 extra", Command{Kind: CmdUsage, Problem: "risk takes a service and at most a version"}},
+		{"window checkout", Command{Kind: CmdWindow, Service: "checkout"}},
+		{"Window  CHECKOUT ", Command{Kind: CmdWindow, Service: "checkout"}},
+		{"window", Command{Kind: CmdUsage, Problem: "window needs a service"}},
+		{"window checkout 24", Command{Kind: CmdUsage, Problem: "window takes one service"}},
 		{"<!channel>", Command{Kind: CmdScorecard, Service: "<!channel>"}},
 	}
 	for _, c := range cases {

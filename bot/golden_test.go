@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/risk"
 	"github.com/releaseops/releaseops/scoring"
 )
 
@@ -122,6 +123,18 @@ func TestGoldenMessages(t *testing.T) {
 	oneOfTwo.ApprovedBy = []string{"U0ALICE"}
 	twoOfTwo := quorum
 	twoOfTwo.ApprovedBy = []string{"U0ALICE", "U0BOB"}
+	riskOff := testPreview()
+	riskOff.Risk, riskOff.Window, riskOff.Trust, riskOff.Decision, riskOff.Reasons = nil, nil, nil, "allow", nil
+	autoApproved := testPreview()
+	autoApproved.Decision, autoApproved.AutoApproved, autoApproved.Quorum, autoApproved.Band = "allow", true, 0, "mature"
+	autoApproved.Risk = &risk.Assessment{Score: 8.5, Level: risk.Low, Factors: autoApproved.Risk.Factors[3:]}
+	autoApproved.Window = &risk.WindowStatus{Open: true, Reason: "in mon-fri 09:00-17:00 Europe/Berlin"}
+	autoApproved.Trust = &risk.Ladder{Rung: 3, Top: 3}
+	autoApproved.Reasons = []PreviewReason{{Kind: "trust_ladder", Text: "auto-approved: low risk, mature band, top rung (3 of 3) of the trust ladder"}}
+	blackout := testPreview()
+	blackout.Decision, blackout.Quorum = "block", 0
+	blackout.Window = &risk.WindowStatus{Blackout: "freeze", Reason: `blackout "freeze" until 2026-12-27 18:00 CET: year-end <!channel>`, NextOpenAt: blackout.Window.NextOpenAt}
+	closedSlots := testSlots()[6:]
 
 	messages := map[string]Message{
 		"scorecard":                 ScorecardMessage(card, CardView{PublicURL: testPublicURL}),
@@ -148,6 +161,13 @@ func TestGoldenMessages(t *testing.T) {
 		"approval_quorum_approved":  ApprovalDecidedMessage(twoOfTwo, Decision{State: "approved", By: "U0BOB", At: at.Add(6 * time.Minute)}, testPublicURL),
 		"approval_quorum_denied":    ApprovalDecidedMessage(oneOfTwo, Decision{State: "denied", By: "U0BOB", At: at.Add(6 * time.Minute)}, testPublicURL),
 		"break_glass":               BreakGlassMessage(approval, "ci <!channel>", "hotfix for <https://evil.example|INC-1>", at, testPublicURL),
+		"scorecard_trust":           ScorecardMessage(card, CardView{PublicURL: testPublicURL, Trust: testLadder()}),
+		"risk":                      RiskMessage(testPreview(), testPublicURL),
+		"risk_off":                  RiskMessage(riskOff, testPublicURL),
+		"risk_auto_approved":        RiskMessage(autoApproved, testPublicURL),
+		"risk_blackout":             RiskMessage(blackout, testPublicURL),
+		"window":                    WindowMessage("checkout", 72, testSlots(), testPublicURL),
+		"window_all_closed":         WindowMessage("checkout", 72, closedSlots, testPublicURL),
 	}
 	for name, m := range messages {
 		t.Run(name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/risk"
 	"github.com/releaseops/releaseops/scoring"
 )
 
@@ -18,6 +19,9 @@ type CardView struct {
 	Band string
 	// PublicURL is the base of links to the web pages.
 	PublicURL string
+	// Trust is the service's place on the trust ladder (production deploys); nil leaves the
+	// line out: release risk is off, or the gate could not be asked.
+	Trust *risk.Ladder
 }
 
 const weakestSignals = 5
@@ -35,6 +39,9 @@ func ScorecardMessage(card *scoring.Scorecard, v CardView) Message {
 		num1(card.Score), Escape(band), Escape(levelOrNone(card.Level)), trendText(card.Trend))
 	if v.Env != "" {
 		summary += " · *Environment* " + Escape(v.Env)
+	}
+	if v.Trust != nil {
+		summary += "\n" + TrustLine(v.Trust)
 	}
 	b.section(summary)
 	failing := card.FailingSyncs()

@@ -139,11 +139,13 @@ func HelpMessage(command string) Message {
 		"*" + c + "* — release readiness from ReleaseOps",
 		"• `" + c + " <service> [environment]` — the scorecard: score, band, level, trend, the nine dimensions and the weakest signals",
 		"• `" + c + " why <service> <dimension>` — the signals and evidence of one dimension",
+		"• `" + c + " risk <service> [version]` — the release risk of deploying to production now: its factors, the release window, the trust ladder and what the gate would answer",
+		"• `" + c + " window <service>` — the best times to deploy to production in the next 72 hours, with their reasons",
 		"• `" + c + " worst` — the ten lowest services",
 		"• `" + c + " help` — this message",
 		"Dimensions: " + strings.Join(dimensionIDs(), ", "),
 	}, "\n"))
-	return b.message(c + " <service> [environment] | why <service> <dimension> | worst | help")
+	return b.message(c + " <service> [environment] | why <service> <dimension> | risk <service> [version] | window <service> | worst | help")
 }
 
 // UnknownServiceMessage answers a name the catalog does not know, with the closest names.

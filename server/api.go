@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/risk"
 	"github.com/releaseops/releaseops/storage"
 )
 
@@ -63,7 +66,61 @@ func (s *Server) getService(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSONBlob(http.StatusOK, row.Card)
+	card := row.Card
+	// The trust ladder is replayed from the service's deploys (a few milliseconds, tens at
+	// 10,000 services): only on request, so the scorecard read stays as fast as it was.
+	if s.trust != nil && c.QueryParam("include") == "trust" {
+		l, err := s.trust(c.Request().Context(), name)
+		if err != nil {
+			return fmt.Errorf("trust ladder of %s: %w", name, err)
+		}
+		if l != nil {
+			if card, err = withTrust(card, l); err != nil {
+				return fmt.Errorf("scorecard of %s: %w", name, err)
+			}
+		}
+	}
+	return c.JSONBlob(http.StatusOK, card)
+}
+
+// TrustFunc returns a service's place on the trust ladder for GET /api/v1/services/{name};
+// nil, nil leaves the field out (release risk off, or a service the gate does not know).
+type TrustFunc func(ctx context.Context, service string) (*risk.Ladder, error)
+
+// SetTrust makes GET /api/v1/services/{name} carry "trust". The gate computes the ladder from
+// stored deploys; the server does not depend on the gate, so the app wires it here.
+func (s *Server) SetTrust(f TrustFunc) { s.trust = f }
+
+// trustJSON is the "trust" field: steps is always a list, so clients need no null case.
+type trustJSON struct {
+	Rung  int               `json:"rung"`
+	Top   int               `json:"top"`
+	Steps []risk.LadderStep `json:"steps"`
+}
+
+// withTrust appends "trust" to the stored card's JSON object. Splicing the bytes rather than
+// decoding and re-encoding the card keeps every other field, and its order, exactly as stored.
+func withTrust(card []byte, l *risk.Ladder) ([]byte, error) {
+	t := trustJSON{Rung: l.Rung, Top: l.Top, Steps: l.Steps}
+	if t.Steps == nil {
+		t.Steps = []risk.LadderStep{}
+	}
+	field, err := json.Marshal(t)
+	if err != nil {
+		return nil, fmt.Errorf("encode trust ladder: %w", err)
+	}
+	body := bytes.TrimRight(card, " \t\r\n")
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' {
+		return nil, errors.New("stored card is not a JSON object")
+	}
+	out := make([]byte, 0, len(body)+len(field)+12)
+	out = append(out, body[:len(body)-1]...)
+	if len(bytes.TrimSpace(body[1:len(body)-1])) > 0 {
+		out = append(out, ',')
+	}
+	out = append(out, `"trust":`...)
+	out = append(out, field...)
+	return append(out, '}'), nil
 }
 
 func (s *Server) history(c echo.Context) error {

@@ -44,6 +44,7 @@ type Server struct {
 	inflight chan struct{}
 	limits   map[string]*rate.Limiter
 	http     *http.Server
+	trust    TrustFunc // nil: GET /api/v1/services/{name} has no "trust"
 }
 
 // New builds the server and its routes.

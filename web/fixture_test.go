@@ -256,7 +256,7 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) deps() Deps {
 	return Deps{DB: f.DB, Catalog: f.Catalog, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: func() time.Time { return now }, Thresholds: f.Engine.Thresholds("production")}
+		Now: func() time.Time { return now }, Thresholds: f.Engine.Thresholds("production"), Deploy: fakeDeploy{}}
 }
 
 // storeService stores the deliveries, then scores the service as the rescoring worker would

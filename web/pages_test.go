@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -221,7 +222,7 @@ func TestMarkdownDropsRawHTML(t *testing.T) {
 // raw delivery carry markup, and checks that every page shows it as text.
 func TestHostileStringsAreEscaped(t *testing.T) {
 	f := newFixture(t)
-	const evil = `<script>alert(1)</script>`
+	const evil = hostileName
 	const evilID = `"><img src=x onerror=alert(2)>`
 	card := scoring.Scorecard{Service: evil, Score: 61, Band: "watch\"><script>alert(3)</script>", Level: "<b>gold</b>",
 		Trend: scoring.Trend{WindowDays: 30, Delta: 2, Direction: "<i>up</i>"}, UpdatedAt: now.Add(-time.Hour),
@@ -282,6 +283,23 @@ func TestHostileStringsAreEscaped(t *testing.T) {
 		if !strings.Contains(body, "&lt;script&gt;alert(") {
 			t.Errorf("%s page does not show the hostile text escaped", name)
 		}
+	}
+	// The deploy section (the gate's preview) shows every hostile field, as text.
+	if !strings.Contains(pages["service"], `id="deploy-now"`) {
+		t.Fatal("the hostile service's page has no deploy section to check")
+	}
+	for _, s := range hostileDeploy {
+		if !strings.Contains(pages["service"], html.EscapeString(s)) {
+			t.Errorf("service page does not show %q escaped", s)
+		}
+	}
+	for _, s := range []string{"<script>alert(9)", "<script>alert(10)", "<b>id</b>", "<b>freeze</b>"} {
+		if strings.Contains(pages["service"], s) {
+			t.Errorf("service page carries %q unescaped", s)
+		}
+	}
+	if !strings.Contains(pages["service"], `outcome-unknown">allow&#34;&gt;&lt;script&gt;alert(9)`) {
+		t.Errorf("an unexpected decision should get the neutral class and show as text")
 	}
 	if !strings.Contains(pages["service"], "band-unknown") || !strings.Contains(pages["service"], `class="trend flat"`) {
 		t.Errorf("unexpected band or trend direction should fall back to neutral classes")

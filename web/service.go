@@ -28,6 +28,8 @@ type serviceView struct {
 	// shown at the top since a failing sync can make branch settings stop counting.
 	Sync    []syncView
 	Failing []syncView
+	// Deploy is what the gate would answer a production deploy now; nil leaves it out.
+	Deploy *deployView
 }
 
 // syncView is a sync coverage record with its one-line summary and the age of its last read.
@@ -81,6 +83,7 @@ func (h *handler) service(c echo.Context) error {
 	}
 	info, catalogued := h.d.Catalog.Get(name)
 	v := h.serviceView(&card, info, catalogued, points, before, start, now)
+	v.Deploy = h.deploy(ctx, name)
 	return h.render(c, http.StatusOK, "service", v)
 }
 

@@ -50,6 +50,9 @@ type Deps struct {
 	Timeout time.Duration
 	// Auth decides who may read the pages that show evidence (nil: everyone, web.auth none).
 	Auth *Auth
+	// Deploy, if set, gives the service page what the gate would answer a production deploy
+	// now: its release risk, the window and the trust ladder.
+	Deploy DeployPreviewer
 }
 
 // Register mounts the pages on e. Every page that shows evidence goes through Deps.Auth; the
