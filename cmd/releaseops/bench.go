@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/releaseops/releaseops/storage"
 )
 
 // benchOptions are the flags of `releaseops bench`.
@@ -33,6 +36,14 @@ type benchOptions struct {
 	profilePhase string
 	readers      int
 	keepDatabase bool
+
+	// PostgreSQL (issue 12): --driver postgres runs the phases against replicas on one schema.
+	driver       string
+	postgresURL  string
+	replicas     int
+	replicaMode  string
+	ceilingConns int
+	ceilingTx    string
 }
 
 var benchPhases = []string{"echo", "commit", "deploy", "mix"}
@@ -55,6 +66,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.profilePhase, "profile-phase", "deploy", "the phase --cpuprofile profiles")
 	fs.IntVar(&o.readers, "readers", 2, "API readers (GET /api/v1/services/{name}) during the mix phase")
 	fs.BoolVar(&o.keepDatabase, "keep", false, "keep the temporary databases and print where they are")
+	fs.StringVar(&o.driver, "driver", "sqlite", "storage engine: sqlite (one process; --synchronous settings) or postgres (--replicas on one fresh schema)")
+	fs.StringVar(&o.postgresURL, "postgres-url", os.Getenv("RELEASEOPS_STORAGE_POSTGRES_URL"), "postgres: the server (a fresh schema is created there and dropped after)")
+	fs.IntVar(&o.replicas, "replicas", 3, "postgres: replicas sharing the schema; deploy events go round-robin over them")
+	fs.StringVar(&o.replicaMode, "replica-mode", replicaProcess, "postgres: process (each replica a `releaseops serve` child) or inprocess (app instances in this process, one CPU profile)")
+	fs.IntVar(&o.ceilingConns, "ceiling-conns", 0, "postgres: connections of the verify-and-commit ceiling's pgxpool (default: --concurrency)")
+	fs.StringVar(&o.ceilingTx, "ceiling-tx", "implicit", "postgres: the ceiling's transaction per request: implicit (the INSERT alone, one round trip) or explicit (BEGIN, INSERT, COMMIT)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -67,6 +84,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return &exitError{code: 2, err: fmt.Errorf("--synchronous: %q is not FULL, NORMAL, EXTRA or OFF", s)}
 		}
 		o.synchronous = append(o.synchronous, s)
+	}
+	switch o.driver {
+	case "sqlite":
+	case storage.DriverPostgres:
+		if o.postgresURL == "" {
+			return &exitError{code: 2, err: fmt.Errorf("--driver postgres needs --postgres-url (or RELEASEOPS_STORAGE_POSTGRES_URL)")}
+		}
+		if o.replicas < 1 || (o.replicaMode != replicaProcess && o.replicaMode != replicaInProcess) || (o.ceilingTx != "implicit" && o.ceilingTx != "explicit") {
+			return &exitError{code: 2, err: fmt.Errorf("--replicas must be at least 1, --replica-mode process or inprocess, --ceiling-tx implicit or explicit")}
+		}
+		if o.ceilingConns <= 0 {
+			o.ceilingConns = o.concurrency
+		}
+		o.synchronous = []string{"postgres"}
+	default:
+		return &exitError{code: 2, err: fmt.Errorf("--driver: %q is not sqlite or postgres", o.driver)}
 	}
 	o.phases = map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
@@ -86,7 +119,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stop()
 	res := &benchResult{
 		Machine:     machine(),
-		Command:     "releaseops bench " + strings.Join(args, " "),
+		Command:     "releaseops bench " + strings.Join(redactArgs(args), " "),
 		Services:    o.services,
 		Concurrency: o.concurrency,
 		Duration:    o.duration.String(),
@@ -104,7 +137,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		profile = f
 	}
 	for i, s := range o.synchronous {
-		run, err := benchSetting(ctx, o, s, profileFor(i, profile), stdout)
+		setting := benchSetting
+		if o.driver == storage.DriverPostgres {
+			setting = func(ctx context.Context, o benchOptions, _ string, profile *os.File, stdout io.Writer) (benchRun, error) {
+				return benchPostgres(ctx, o, profile, stdout)
+			}
+		}
+		run, err := setting(ctx, o, s, profileFor(i, profile), stdout)
 		if err != nil {
 			return fmt.Errorf("bench synchronous=%s: %w", s, err)
 		}
@@ -171,4 +210,31 @@ func machine() benchMachine {
 		}
 	}
 	return m
+}
+
+// redactArgs hides the password of a --postgres-url in the command line the results repeat.
+func redactArgs(args []string) []string {
+	out := append([]string(nil), args...)
+	for i, a := range out {
+		name, val, inline := strings.Cut(a, "=")
+		if strings.TrimLeft(name, "-") != "postgres-url" {
+			continue
+		}
+		if !inline {
+			if i+1 >= len(out) {
+				break
+			}
+			val = out[i+1]
+		}
+		red := "(redacted)"
+		if u, err := url.Parse(val); err == nil && u.Scheme != "" {
+			red = u.Redacted()
+		}
+		if inline {
+			out[i] = name + "=" + red
+		} else {
+			out[i+1] = red
+		}
+	}
+	return out
 }

@@ -139,7 +139,7 @@ func benchSetting(ctx context.Context, o benchOptions, syncMode string, profile 
 			p.Stored, err = a.DB.CountDeliveries(ctx)
 			return p, err
 		}),
-		phase("mix", func() (benchPhase, error) { return benchMix(ctx, o, a, client, base, mix, token, hasSlash) }),
+		phase("mix", func() (benchPhase, error) { return benchMix(ctx, o, client, base, client, base, mix, token, hasSlash) }),
 	)
 	select {
 	case err2 := <-serveErr:
@@ -150,8 +150,9 @@ func benchSetting(ctx context.Context, o benchOptions, syncMode string, profile 
 }
 
 // benchMix drives the realistic mix with API readers, Slack commands and the score-lag probe
-// running alongside.
-func benchMix(ctx context.Context, o benchOptions, a *app.App, client *http.Client, base string, mix *loadtest.Mix, token string, hasSlash bool) (benchPhase, error) {
+// running alongside. The probe posts its markers to probeBase through probeClient and reads
+// the score back from there (with replicas: one that does not run the rescoring).
+func benchMix(ctx context.Context, o benchOptions, client *http.Client, base string, probeClient *http.Client, probeBase string, mix *loadtest.Mix, token string, hasSlash bool) (benchPhase, error) {
 	loads := []loadtest.Load{
 		{Workers: o.concurrency, Next: mix.Webhook},
 		{Workers: o.readers, Pace: benchReadWait, Next: func(w *loadtest.Worker) loadtest.Request { return mix.ServiceGet(token, w) }},
@@ -176,7 +177,7 @@ func benchMix(ctx context.Context, o benchOptions, a *app.App, client *http.Clie
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		probe := &loadtest.ScoreLag{Client: client, Base: base, Token: token, Service: benchMarker, Mix: mix, Poll: 5 * time.Millisecond}
+		probe := &loadtest.ScoreLag{Client: probeClient, Base: probeBase, Token: token, Service: benchMarker, Mix: mix, Poll: 5 * time.Millisecond}
 		lags, failures, lagErr = probe.Run(lagCtx, 1000, 10*time.Second)
 	}()
 	rep := loadtest.Run(ctx, client, base, o.warmup, o.duration, loads...)
@@ -213,7 +214,7 @@ func benchConfig(o benchOptions, syncMode, dbPath string, s loadtest.Secrets, to
 	for i := 0; i < o.services; i++ {
 		cfg.Services = append(cfg.Services, releaseops.Service{
 			Name: loadtest.ServiceName(i), Repo: "bench/" + loadtest.ServiceName(i), Owner: "team-bench", Tier: 1 + i%3,
-			SlackChannel: "C0BENCH", Approvers: []string{"U0APPROVER"}, PagerDutyServiceID: loadtest.PagerDutyID(i),
+			SlackChannel: "C0BENCH", Approvers: []string{"U0APPROVER", "U0APPROVER2"}, PagerDutyServiceID: loadtest.PagerDutyID(i),
 			RunbookURL: "https://wiki.example.com/runbook", SLOs: []releaseops.SLO{{Name: "availability", Objective: 99.9}},
 			StructuredLogging: true, Stateful: i%2 == 0,
 		})
