@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # Build: docker build -t releaseops .
-# Run:   docker run -p 8080:8080 -v releaseops-data:/data -e RELEASEOPS_LISTEN=0.0.0.0:8080 releaseops
+# Run:   docker run -p 8080:8080 -v releaseops-data:/data -e RELEASEOPS_WEB_AUTH=... -e RELEASEOPS_AUDIT_SIGNING_KEY=... releaseops
+#        (off loopback, serve needs web.auth and audit.signing_key: see README "Running it")
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
