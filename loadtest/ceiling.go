@@ -101,17 +101,9 @@ func (c *Ceilings) echo(ec echo.Context) error {
 }
 
 func (c *Ceilings) commit(ec echo.Context) error {
-	body, err := server.ReadBody(ec, c.maxBody)
+	id, body, err := verified(ec, c.maxBody, c.verifier)
 	if err != nil {
 		return err
-	}
-	h := ec.Request().Header
-	if err := c.verifier.Verify(h, body); err != nil {
-		return err
-	}
-	id := h.Get(DeliveryHeader)
-	if id == "" {
-		return releaseops.Errorf(releaseops.EMALFORMED, "missing %s", DeliveryHeader)
 	}
 	ctx, cancel := context.WithTimeout(ec.Request().Context(), 8*time.Second)
 	defer cancel()
@@ -124,4 +116,22 @@ func (c *Ceilings) commit(ec echo.Context) error {
 		return &releaseops.Error{Code: releaseops.EINTERNAL, Message: "cannot store", Err: err}
 	}
 	return ec.JSON(http.StatusAccepted, map[string]string{"outcome": "stored"})
+}
+
+// verified reads a ceiling request's body, checks its signature and returns its delivery id:
+// the part every ceiling shares with the product's webhook path.
+func verified(ec echo.Context, maxBody int64, v *deploy.Source) (string, []byte, error) {
+	body, err := server.ReadBody(ec, maxBody)
+	if err != nil {
+		return "", nil, err
+	}
+	h := ec.Request().Header
+	if err := v.Verify(h, body); err != nil {
+		return "", nil, err
+	}
+	id := h.Get(DeliveryHeader)
+	if id == "" {
+		return "", nil, releaseops.Errorf(releaseops.EMALFORMED, "missing %s", DeliveryHeader)
+	}
+	return id, body, nil
 }

@@ -100,17 +100,9 @@ func echoCeiling(maxBody int64) echo.HandlerFunc {
 const pgCeilingInsert = `INSERT INTO bench_raw (delivery_id, received_at, body) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
 
 func (c *PGCeiling) commit(ec echo.Context) error {
-	body, err := server.ReadBody(ec, c.maxBody)
+	id, body, err := verified(ec, c.maxBody, c.verifier)
 	if err != nil {
 		return err
-	}
-	h := ec.Request().Header
-	if err := c.verifier.Verify(h, body); err != nil {
-		return err
-	}
-	id := h.Get(DeliveryHeader)
-	if id == "" {
-		return releaseops.Errorf(releaseops.EMALFORMED, "missing %s", DeliveryHeader)
 	}
 	ctx, cancel := context.WithTimeout(ec.Request().Context(), 8*time.Second)
 	defer cancel()
