@@ -87,6 +87,9 @@ func (g *Gate) Click(ctx context.Context, approvalID, slackUserID string, approv
 				return err
 			}
 			res.Changed = true
+			if a.State == StateExpired {
+				decided = a // its outcome is recorded like the expiry loop's
+			}
 		}
 		if a.State != StatePending {
 			return refuse(a.Service, alreadyText(a))

@@ -123,7 +123,8 @@ type CopyReport struct {
 // The source is read in one read-only transaction, so the copy is one consistent snapshot even
 // if a process still writes to the file. The target is written in one transaction that locks
 // every copied table first: a failure, or a target found not to be empty once they are locked,
-// leaves the target exactly as it was (ErrTargetNotEmpty names each table that has rows).
+// leaves no copied row behind, though the schema's migrations and identity sequences moved by
+// setval stay (ErrTargetNotEmpty names each table that has rows).
 //
 // A caller that compares counts afterwards should open both databases with an IndexInterval
 // longer than the whole run: the indexer would otherwise move the unindexed tail of facts and

@@ -224,7 +224,10 @@ func (db *DB) holdWhile(ctx context.Context, name string, renewed time.Time, fn 
 			return
 		case <-tick.C:
 			sent := time.Now()
-			rctx, rcancel := context.WithTimeout(ctx, LeaseTTL/3)
+			// A renewal may not outlast the stop deadline: while it blocks, late cannot fire,
+			// and the row could pass to another replica with the work still running here.
+			deadline := renewed.Add(leaseStop)
+			rctx, rcancel := context.WithDeadline(ctx, minTime(deadline, sent.Add(LeaseTTL/3)))
 			_, held, err := db.AcquireLease(rctx, name, LeaseTTL)
 			rcancel()
 			switch {
@@ -234,11 +237,22 @@ func (db *DB) holdWhile(ctx context.Context, name string, renewed time.Time, fn 
 			case err == nil:
 				stop() // another replica holds it
 				return
+			case !time.Now().Before(deadline):
+				db.log.Warn("renew lease: giving the work up", "lease", name, "err", err)
+				stop()
+				return
 			default:
 				db.log.Warn("renew lease", "lease", name, "err", err)
 			}
 		}
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -27,7 +27,7 @@ func runMigrateDB(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	to := fs.String("to", "", "PostgreSQL URL of the empty target; its search_path picks the schema (default: storage.postgres_url)")
 	path := fs.String("config", "", "config file naming storage.sqlite_path (default: RELEASEOPS_CONFIG, else embedded defaults)")
-	timeout := fs.Duration("timeout", time.Hour, "give up after this long; the target is then left as it was")
+	timeout := fs.Duration("timeout", time.Hour, "give up after this long; no row is then copied (the schema may have been created)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -66,7 +66,9 @@ func runMigrateDB(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return &exitError{code: 1, err: fmt.Errorf("%w; nothing was written", err)}
 	}
 	if err != nil {
-		return fmt.Errorf("%w; nothing was written", err)
+		// The copy is one transaction, so no row stays unless the commit itself went through
+		// before its answer was lost; sequences and the created schema are not rolled back.
+		return fmt.Errorf("%w; no row was copied unless the failure was in the commit itself (then a second run says the target is not empty): drop the schema before trying again", err)
 	}
 	problems, err := verifyCopy(ctx, src, dst, rep, stdout)
 	if err != nil {
