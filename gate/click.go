@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,6 +106,9 @@ func (g *Gate) Click(ctx context.Context, approvalID, slackUserID string, approv
 		if g.isRequester(a.RequestedBy, slackUserID) {
 			return refuse(a.Service, fmt.Sprintf("You requested this deploy of %s, so another approver must decide it.", a.Service))
 		}
+		// Votes count only from whoever may vote now: an approver removed from the catalog
+		// since, or someone gate.users now maps to the requester, no longer counts.
+		a.Votes = slices.DeleteFunc(a.Votes, func(v Vote) bool { return !svc.IsApprover(v.Approver) || g.isRequester(a.RequestedBy, v.Approver) })
 		var won bool
 		if approve {
 			added, err := storage.AddVote(t, a.ID, slackUserID, now)
@@ -118,8 +122,8 @@ func (g *Gate) Click(ctx context.Context, approvalID, slackUserID string, approv
 			if len(a.Votes) < a.Quorum {
 				return g.voteTx(t, a, now, entry(a.Service, map[string]any{"accepted": false, "counted": true}), &res)
 			}
-			// The database counts the votes again in the conditional update.
-			won, err = storage.ApproveOnQuorum(t, a.ID, slackUserID, now)
+			// The database counts the same votes again in the conditional update.
+			won, err = storage.ApproveOnQuorum(t, a.ID, slackUserID, voters(a.Votes), now)
 			if err != nil {
 				return err
 			}
@@ -296,4 +300,12 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func voters(vs []Vote) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.Approver
+	}
+	return out
 }

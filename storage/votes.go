@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -31,13 +32,22 @@ func AddVote(t *Tx, approvalID, approver string, at time.Time) (added bool, err 
 }
 
 // ApproveOnQuorum moves a pending approval to approved, by the voter who completed it, only
-// if its stored votes reach its quorum. The count is part of the conditional update, so the
-// database itself refuses an approval short of its quorum, and of concurrent last voters
-// exactly one gets true.
-func ApproveOnQuorum(t *Tx, id, by string, at time.Time) (bool, error) {
+// if its stored votes from eligible (the approvers who may vote now) reach its quorum. The
+// count is part of the conditional update, so the database itself refuses an approval short
+// of its quorum, and of concurrent last voters exactly one gets true.
+func ApproveOnQuorum(t *Tx, id, by string, eligible []string, at time.Time) (bool, error) {
+	if len(eligible) == 0 {
+		return false, nil
+	}
+	args := []any{by, at.UTC().UnixMilli(), id, id}
+	marks := make([]string, len(eligible))
+	for i, e := range eligible {
+		marks[i] = "?"
+		args = append(args, e)
+	}
 	res, err := t.Exec(`UPDATE approvals SET state = 'approved', decided_by = ?, decided_at = ?
-		WHERE id = ? AND state = 'pending' AND quorum <= (SELECT count(*) FROM approval_votes WHERE approval_id = ?)`,
-		by, at.UTC().UnixMilli(), id, id)
+		WHERE id = ? AND state = 'pending'
+		  AND quorum <= (SELECT count(*) FROM approval_votes WHERE approval_id = ? AND approver IN (`+strings.Join(marks, ", ")+`))`, args...)
 	if err != nil {
 		return false, fmt.Errorf("approve approval %s on quorum: %w", id, err)
 	}

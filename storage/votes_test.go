@@ -47,7 +47,7 @@ func TestVotesCountOncePerApprover(t *testing.T) {
 			})
 		}
 		write(t, db, func(tx *Tx) error {
-			won, err := ApproveOnQuorum(tx, "ap-q2", "U0ALICE", t0)
+			won, err := ApproveOnQuorum(tx, "ap-q2", "U0ALICE", []string{"U0ALICE", "U0BOB"}, t0)
 			if err == nil && won {
 				err = errors.New("one vote of a quorum of 2 approved the approval")
 			}
@@ -61,7 +61,11 @@ func TestVotesCountOncePerApprover(t *testing.T) {
 			if err != nil || len(vs) != 2 || vs[0].Approver != "U0ALICE" || vs[1].Approver != "U0BOB" || !vs[0].At.Equal(t0) {
 				return fmt.Errorf("votes in the transaction = %+v, %v", vs, err)
 			}
-			won, err := ApproveOnQuorum(tx, "ap-q2", "U0BOB", t0.Add(2*time.Minute))
+			// Alice is no longer an approver: her stored vote does not count.
+			if won, err := ApproveOnQuorum(tx, "ap-q2", "U0BOB", []string{"U0BOB"}, t0.Add(2*time.Minute)); err != nil || won {
+				return fmt.Errorf("approved with a vote from someone no longer eligible: %v %v", won, err)
+			}
+			won, err := ApproveOnQuorum(tx, "ap-q2", "U0BOB", []string{"U0ALICE", "U0BOB"}, t0.Add(2*time.Minute))
 			if err == nil && !won {
 				err = errors.New("the second distinct vote did not approve")
 			}
@@ -88,6 +92,10 @@ func TestQuorumIsReachedOnce(t *testing.T) {
 		var wins atomic.Int32
 		var wg sync.WaitGroup
 		const voters = 12
+		var allVoters []string
+		for i := range voters {
+			allVoters = append(allVoters, fmt.Sprintf("U%02d", i))
+		}
 		for i := range voters {
 			db := a
 			if i%2 == 1 {
@@ -100,7 +108,7 @@ func TestQuorumIsReachedOnce(t *testing.T) {
 					if _, err := AddVote(tx, "ap-race", fmt.Sprintf("U%02d", i), t0.Add(time.Duration(i)*time.Second)); err != nil {
 						return err
 					}
-					won, err := ApproveOnQuorum(tx, "ap-race", fmt.Sprintf("U%02d", i), t0.Add(time.Minute))
+					won, err := ApproveOnQuorum(tx, "ap-race", fmt.Sprintf("U%02d", i), allVoters, t0.Add(time.Minute))
 					if won {
 						wins.Add(1)
 					}
