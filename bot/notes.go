@@ -82,6 +82,12 @@ func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 	for _, svc := range order {
 		g := groups[svc]
 		m, ok, err := b.releaseNotesJob(ctx, g.last, g.end, g.first, g.firstPrev, g.n)
+		if err != nil && ctx.Err() != nil {
+			// Stopping mid-round: the round's facts are followed again at the next start
+			// (the cursor did not move), and the job's key keeps it from being queued twice.
+			b.d.Log.Info("release notes left for the next start: stopping", "service", svc, "deploy", g.last.Deploy.ID)
+			return
+		}
 		if err != nil {
 			b.d.Log.Error("queue release notes", "service", svc, "deploy", g.last.Deploy.ID, "err", err)
 			continue
@@ -101,7 +107,10 @@ func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 		}
 		return nil
 	})
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		b.d.Log.Info("release notes left for the next start: stopping", "jobs", len(jobs))
+	case err != nil:
 		b.d.Log.Error("queue release notes", "jobs", len(jobs), "err", err)
 	}
 	// No wake here: a job needs the score after its deploy, which this round stores after the

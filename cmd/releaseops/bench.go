@@ -23,6 +23,7 @@ import (
 
 // benchOptions are the flags of `releaseops bench`.
 type benchOptions struct {
+	slackPosts   bool
 	services     int
 	concurrency  int
 	duration     time.Duration
@@ -66,6 +67,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.profilePhase, "profile-phase", "deploy", "the phase --cpuprofile profiles")
 	fs.IntVar(&o.readers, "readers", 2, "API readers (GET /api/v1/services/{name}) during the mix phase")
 	fs.BoolVar(&o.keepDatabase, "keep", false, "keep the temporary databases and print where they are")
+	fs.BoolVar(&o.slackPosts, "slack-posts", false, "set slack.bot_token against a fake Slack on loopback, so every post is sent as in production")
 	fs.StringVar(&o.driver, "driver", "sqlite", "storage engine: sqlite (one process; --synchronous settings) or postgres (--replicas on one fresh schema)")
 	fs.StringVar(&o.postgresURL, "postgres-url", os.Getenv("RELEASEOPS_STORAGE_POSTGRES_URL"), "postgres: the server (a fresh schema is created there and dropped after)")
 	fs.IntVar(&o.replicas, "replicas", 3, "postgres: replicas sharing the schema; deploy events go round-robin over them")

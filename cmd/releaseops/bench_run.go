@@ -44,6 +44,14 @@ func benchSetting(ctx context.Context, o benchOptions, syncMode string, profile 
 	secrets := loadtest.Secrets{GitHub: randomSecret(), PagerDuty: randomSecret(), Deploy: randomSecret(), Terraform: randomSecret(), Slack: randomSecret()}
 	token := randomSecret()
 	cfg := benchConfig(o, syncMode, filepath.Join(dir, "releaseops.db"), secrets, token)
+	if o.slackPosts {
+		fs, err := startFakeSlack()
+		if err != nil {
+			return run, fmt.Errorf("fake Slack: %w", err)
+		}
+		defer fs.close()
+		fs.configure(cfg)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	a, err := app.New(ctx, cfg, log, app.Options{})
