@@ -14,3 +14,17 @@ import (
 func openExisting(ctx context.Context, cfg *config.Config) (*storage.DB, error) {
 	return app.OpenDB(ctx, cfg, newLogger(cfg, io.Discard), true)
 }
+
+// openConfigured loads the config at path and opens its existing database: the start of every
+// command that reads what serve stored.
+func openConfigured(ctx context.Context, path string) (*config.Config, *storage.DB, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := openExisting(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, db, nil
+}

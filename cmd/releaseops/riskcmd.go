@@ -38,11 +38,7 @@ func runRisk(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	db, err := openExisting(ctx, cfg)
+	cfg, db, err := openConfigured(ctx, *path)
 	if err != nil {
 		return err
 	}

@@ -39,11 +39,7 @@ func runWindow(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*path)
-	if err != nil {
-		return err
-	}
-	db, err := openExisting(ctx, cfg)
+	cfg, db, err := openConfigured(ctx, *path)
 	if err != nil {
 		return err
 	}
