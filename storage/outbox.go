@@ -75,10 +75,14 @@ func (db *DB) DueOutbox(ctx context.Context, now time.Time, limit int) ([]Outbox
 	return out, rows.Err()
 }
 
-// NextOutboxAttempt returns when the earliest undelivered message is due, and false if none is.
+// NextOutboxAttempt returns when the earliest deliverable message is due, and false if none
+// is. Only each target's oldest undelivered message counts: the ones behind it wait for it
+// whatever their own time, and counting them made the sender poll every 10 ms while a
+// target's head waited out a retry.
 func (db *DB) NextOutboxAttempt(ctx context.Context) (time.Time, bool, error) {
 	var v sql.NullInt64
-	if err := db.queryRow(ctx, `SELECT min(next_attempt) FROM outbox WHERE state IN ('pending', 'sending')`).Scan(&v); err != nil {
+	if err := db.queryRow(ctx, `SELECT min(next_attempt) FROM outbox o WHERE state IN ('pending', 'sending')
+		AND id = (SELECT min(id) FROM outbox WHERE target = o.target AND state IN ('pending', 'sending'))`).Scan(&v); err != nil {
 		return time.Time{}, false, fmt.Errorf("next message: %w", err)
 	}
 	return time.UnixMilli(v.Int64).UTC(), v.Valid, nil

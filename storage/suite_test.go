@@ -367,3 +367,25 @@ func TestReleaseMembers(t *testing.T) {
 		}
 	})
 }
+
+// A message queued behind a target's head that is waiting out a retry is not "next": the
+// sender must sleep until the head is due, not poll for the one behind it.
+func TestNextOutboxAttemptCountsOnlyTargetHeads(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		for i, at := range []time.Time{t0, t0} {
+			write(t, db, func(tx *Tx) error {
+				_, err := InsertOutbox(tx, OutboxRow{Key: fmt.Sprintf("h:%d", i), Kind: "slack.post", Target: "C1", Payload: []byte(`{}`), CreatedAt: at})
+				return err
+			})
+		}
+		due, _ := db.DueOutbox(context.Background(), t0, 10)
+		write(t, db, func(tx *Tx) error {
+			return UpdateOutbox(tx, due[0].ID, "pending", 1, "429", "", t0.Add(time.Minute), time.Time{})
+		})
+		next, ok, err := db.NextOutboxAttempt(context.Background())
+		if err != nil || !ok || !next.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("next attempt = %v %v %v, want the head's retry at %v", next, ok, err, t0.Add(time.Minute))
+		}
+	})
+}
