@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -63,6 +64,8 @@ type Bot struct {
 	cfg      Config
 	verifier Verifier
 	limiter  *rate.Limiter
+	// notesFailures counts consecutive failed GitHub reads of release notes (notes.go).
+	notesFailures atomic.Int64
 
 	// AnswerWithin is how long a command may take before it is acknowledged and answered
 	// through response_url instead: well inside Slack's 3 s.

@@ -318,3 +318,24 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// While GitHub keeps failing, later release notes get one try each, not GitHubAttempts.
+func TestReleaseNotesStopRetryingWhileGitHubStaysDown(t *testing.T) {
+	gh := newFakeGitHub(t)
+	gh.down = 1000
+	notes, _ := NewGitHubNotes("ghp-test", gh.srv.URL+"/api/v3/", gh.srv.Client())
+	h := newHarness(t, harnessOpts{notes: notes})
+	h.bot.notesFailures.Store(notesBreakerAfter) // GitHub has failed that many times in a row
+	now := h.clock.Now()
+	h.recordDeploy("d0", prevSHA, now.Add(-5*time.Hour), releaseops.DeploySucceeded)
+	h.recordDeploy("d1", headSHA, now, releaseops.DeploySucceeded)
+	facts, _ := h.db.FactsAfter(context.Background(), 0, 1000)
+	h.work(facts[1:])
+	h.deliver(20)
+	if posts := h.slack.posts("chat.postMessage"); len(posts) != 1 || !strings.Contains(posts[0].Blocks, "Release notes unavailable") {
+		t.Fatalf("want one post without the changes, got %d", len(posts))
+	}
+	if got := len(gh.calls); got != 1 {
+		t.Errorf("GitHub was tried %d times, want 1 while it keeps failing", got)
+	}
+}
