@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/catalog"
@@ -79,7 +80,13 @@ type Result struct {
 // validate checks a request's fields, naming the first bad one.
 func validate(req *Request) error {
 	req.Service, req.Environment = strings.TrimSpace(req.Service), strings.TrimSpace(req.Environment)
+	rawRelease := req.Release
+	req.Release = strings.TrimSpace(req.Release)
 	switch {
+	case rawRelease != "" && req.Release == "":
+		return &releaseops.Error{Code: releaseops.EINVALID, Message: "release is blank", Detail: "leave release out, or give the release's id"}
+	case strings.IndexFunc(req.Release, unicode.IsControl) >= 0:
+		return &releaseops.Error{Code: releaseops.EINVALID, Message: "release contains a control character"}
 	case req.Service == "":
 		return &releaseops.Error{Code: releaseops.EINVALID, Message: "service is required"}
 	case req.Environment == "":
@@ -243,7 +250,9 @@ func (g *Gate) recordTx(t *storage.Tx, in decided, a *Approval, body map[string]
 	if err := appendAudit(t, now, entries...); err != nil {
 		return err
 	}
-	if in.req.Release != "" {
+	// Only production deploys ship together in the sense the release risk counts: a staging
+	// request with the same id must not make production's release look bigger.
+	if in.req.Release != "" && g.Timing != nil && g.Timing.production(in.req.Environment) {
 		if err := storage.NoteRelease(t, in.req.Release, in.svc.Name, now); err != nil {
 			return err
 		}

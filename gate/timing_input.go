@@ -79,7 +79,8 @@ func (g *Gate) timing(ctx context.Context, req *Request, card *scoring.Scorecard
 			in.OnCall = onCallOf(f.Fact, now)
 		case f.Kind == releaseops.FactIncident && f.Incident != nil:
 			inc := f.Incident
-			if inc.Status == "resolved" {
+			// Sync reads an incident's whole life, webhooks one transition: either says resolved.
+			if inc.Status == "resolved" || inc.ResolvedAt != nil && !inc.ResolvedAt.After(now) {
 				delete(open, inc.ID)
 				continue
 			}
@@ -113,10 +114,10 @@ func (g *Gate) timing(ctx context.Context, req *Request, card *scoring.Scorecard
 	}
 	for _, f := range deploys { // newest first
 		d := f.Deploy
-		if d == nil || !p.production(d.Environment) || d.Kind == releaseops.KindRehearsal || d.Status == releaseops.DeployStarted {
+		failed, ok := p.outcome(d) // the same reading the slots and the backtest make
+		if !ok {
 			continue
 		}
-		failed := d.Status == releaseops.DeployFailed || d.Status == releaseops.DeployRolledBack || d.Kind == releaseops.KindRollback
 		in.Deploys = append(in.Deploys, risk.Deploy{ID: d.ID, At: f.At, Failed: failed})
 		if in.LastProductionDeploy.IsZero() {
 			in.LastProductionDeploy = f.At

@@ -58,6 +58,12 @@ func (s *Server) unknownService(name string) error {
 }
 
 func (s *Server) getService(c echo.Context) error {
+	switch inc := c.QueryParam("include"); {
+	case inc != "" && inc != "trust":
+		return &releaseops.Error{Code: releaseops.EINVALID, Message: "include: unknown value " + strconv.Quote(inc), Detail: "the one value is trust"}
+	case inc == "trust" && s.trust == nil:
+		return &releaseops.Error{Code: releaseops.EUNAVAILABLE, Message: "the trust ladder is off: release risk is not configured"}
+	}
 	name := c.Param("name")
 	row, err := s.d.DB.GetScore(c.Request().Context(), name)
 	if errors.Is(err, storage.ErrNotFound) {

@@ -25,14 +25,8 @@ type AuditRow struct {
 // transaction so that appends made earlier in the same batch are seen. Both are zero values
 // when the log is empty.
 func LastAudit(t *Tx) (seq int64, hash string, err error) {
-	err = t.QueryRow(`SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, "", nil
-	}
-	if err != nil {
-		return 0, "", fmt.Errorf("read audit head: %w", err)
-	}
-	return seq, hash, nil
+	seq, hash, _, err = LastAuditKind(t)
+	return seq, hash, err
 }
 
 // InsertAudit appends an entry. The caller computed its hashes (package gate).

@@ -254,10 +254,7 @@ func TestLeaseHasOneHolder(t *testing.T) {
 		oa, ob := DefaultOptions(), DefaultOptions()
 		oa.Holder, ob.Holder = "replica-a", "replica-b"
 		a := open(oa)
-		b := a
-		if a.Driver() == DriverPostgres {
-			b = open(ob)
-		}
+		b := open(ob) // on SQLite, a second handle on the same file: the lease SQL is shared
 		ctx := context.Background()
 		tok, held, err := a.AcquireLease(ctx, "outbox", LeaseTTL)
 		if err != nil || !held || tok != 1 {
@@ -266,26 +263,24 @@ func TestLeaseHasOneHolder(t *testing.T) {
 		if tok, held, _ := a.AcquireLease(ctx, "outbox", LeaseTTL); !held || tok != 1 {
 			t.Fatalf("renewal = %d %v, want the same token", tok, held)
 		}
-		if a.Driver() == DriverPostgres {
-			if _, held, err := b.AcquireLease(ctx, "outbox", LeaseTTL); err != nil || held {
-				t.Fatalf("second holder acquired a held lease: %v %v", held, err)
-			}
-			if err := a.ReleaseLease(ctx, "outbox"); err != nil {
-				t.Fatal(err)
-			}
-			tok, held, err := b.AcquireLease(ctx, "outbox", LeaseTTL)
-			if err != nil || !held || tok != 1 {
-				t.Fatalf("after release: %d %v %v", tok, held, err)
-			}
-			// An expired lease passes to the next asker with a new token.
-			if _, _, err := b.AcquireLease(ctx, "short", time.Millisecond); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(20 * time.Millisecond)
-			tok, held, err = a.AcquireLease(ctx, "short", LeaseTTL)
-			if err != nil || !held || tok != 2 {
-				t.Fatalf("expired lease: %d %v %v, want token 2", tok, held, err)
-			}
+		if _, held, err := b.AcquireLease(ctx, "outbox", LeaseTTL); err != nil || held {
+			t.Fatalf("second holder acquired a held lease: %v %v", held, err)
+		}
+		if err := a.ReleaseLease(ctx, "outbox"); err != nil {
+			t.Fatal(err)
+		}
+		tok, held, err = b.AcquireLease(ctx, "outbox", LeaseTTL)
+		if err != nil || !held || tok != 1 {
+			t.Fatalf("after release: %d %v %v", tok, held, err)
+		}
+		// An expired lease passes to the next asker with a new token.
+		if _, _, err := b.AcquireLease(ctx, "short", time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		tok, held, err = a.AcquireLease(ctx, "short", LeaseTTL)
+		if err != nil || !held || tok != 2 {
+			t.Fatalf("expired lease: %d %v %v, want token 2", tok, held, err)
 		}
 		rows, err := a.Leases(ctx)
 		if err != nil || len(rows) == 0 {
@@ -325,28 +320,40 @@ func TestRunLeasedRunsAndStops(t *testing.T) {
 func TestAnnounceWakesOtherReplicas(t *testing.T) {
 	eachDriver(t, func(t *testing.T, open opener) {
 		a := open(DefaultOptions())
-		woke := make(chan struct{}, 8)
-		a.Subscribe(TopicFacts, func(string) {
+		got := make(chan string, 64)
+		a.Subscribe(TopicFacts, func(p string) {
 			select {
-			case woke <- struct{}{}:
+			case got <- p:
 			default:
+			}
+		})
+		other := make(chan string, 64)
+		a.Subscribe(TopicOutbox, func(p string) {
+			if p != "" { // a reconnected listener's wake carries none
+				other <- p
 			}
 		})
 		from := a
 		if a.Driver() == DriverPostgres {
 			from = open(DefaultOptions())
 		}
-		from.Announce(TopicOutbox) // another topic: not ours
-		// a's listener connects in the background: announce until it hears one.
+		// a's listener connects in the background, and its first wake (payload "") says nothing
+		// about NOTIFY: announce until the payload itself comes back.
 		deadline := time.After(10 * time.Second)
 		for {
-			from.Announce(TopicFacts)
+			from.AnnounceWith(TopicFacts, "facts-1")
 			select {
-			case <-woke:
+			case p := <-got:
+				if p != "facts-1" {
+					continue
+				}
+				if len(other) != 0 {
+					t.Fatalf("a facts announcement woke the outbox's subscriber: %q", <-other)
+				}
 				return
 			case <-time.After(200 * time.Millisecond):
 			case <-deadline:
-				t.Fatal("no wake after an announcement")
+				t.Fatal("the announcement's payload never reached the other handle")
 			}
 		}
 	})

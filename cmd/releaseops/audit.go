@@ -54,6 +54,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("--anchors %s: %w", *anchors, err)}
 		}
+		if len(published) == 0 {
+			// An empty or wrong file must not pass as "nothing was cut".
+			return &exitError{code: 2, err: fmt.Errorf("--anchors %s: no checkpoint lines found", *anchors)}
+		}
 		if pub == nil {
 			return &exitError{code: 2, err: errors.New("--anchors needs the public key: --public-key, or audit.signing_key in the config")}
 		}

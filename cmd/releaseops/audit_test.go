@@ -64,6 +64,11 @@ func TestAuditVerifyCatchesATruncatedTailWithAnchors(t *testing.T) {
 	if code, out := verify("--anchors", anchors, "--public-key", pub); code != 1 || !strings.Contains(out, "the log ends at 4 but checkpoint 6 was published at") {
 		t.Fatalf("cut log with anchors: %d %s", code, out)
 	}
+	empty := filepath.Join(t.TempDir(), "empty.jsonl")
+	os.WriteFile(empty, []byte("not a checkpoint\n"), 0o600)
+	if code, out := verify("--anchors", empty, "--public-key", pub); code != 2 || !strings.Contains(out, "no checkpoint lines") {
+		t.Fatalf("an anchors file with no checkpoint passed: %d %s", code, out)
+	}
 	if code, out := verify("--anchors", anchors); code != 2 || !strings.Contains(out, "public key") {
 		t.Fatalf("anchors without a key: %d %s", code, out)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgconn"
 	"io"
 	"log/slog"
 	"os"
@@ -39,6 +40,12 @@ func runMigrateDB(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	url := *to
+	if url != "" {
+		if _, err := pgconn.ParseConfig(url); err != nil {
+			// Not pgx's message: it may quote the URL, password and all.
+			return &exitError{code: 2, err: errors.New("--to is not a valid PostgreSQL URL or DSN (postgres://user@host:5432/db?search_path=schema)")}
+		}
+	}
 	if url == "" {
 		// Lets the password stay out of the command line (and ps): RELEASEOPS_STORAGE_POSTGRES_URL.
 		url = cfg.Storage.PostgresURL.Value()

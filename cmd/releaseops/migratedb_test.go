@@ -198,6 +198,10 @@ func TestMigrateDBNeedsTheSource(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "--to") {
 		t.Fatalf("no target: exit %d\n%s", code, errs)
 	}
+	code, _, errs = runCmd(t, "migrate-db", "--to", "postgres://u:s3cret@[::1/db", "--config", cfg)
+	if code != 2 || !strings.Contains(errs, "--to is not a valid") || strings.Contains(errs, "s3cret") {
+		t.Fatalf("a bad --to: exit %d\n%s", code, errs)
+	}
 }
 
 // A copy that does not verify exits 1 and says why: here the source's audit chain was already

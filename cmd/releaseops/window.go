@@ -31,6 +31,9 @@ func runWindow(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() != 1 {
 		return &exitError{code: 2, err: fmt.Errorf("usage: releaseops window SERVICE [--hours N] [--env E] [--json] [--config FILE]")}
 	}
+	if *top < 1 {
+		return &exitError{code: 2, err: fmt.Errorf("--top: want a whole number of at least 1, got %d", *top)}
+	}
 	n, err := app.SlotHours(strconv.Itoa(*hours))
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--hours: want a whole number from 1 to %d, got %d", app.MaxSlotHours, *hours)}

@@ -154,6 +154,9 @@ func TestWindowCommand(t *testing.T) {
 			t.Errorf("--hours %s: exit %d %s", bad, code, errs)
 		}
 	}
+	if code, _, errs = runCmd(t, "window", "steady", "--config", cfg, "--top", "0"); code != 2 || !strings.Contains(errs, "--top") {
+		t.Errorf("--top 0: exit %d %s", code, errs)
+	}
 	if code, _, _ = runCmd(t, "window", "--config", cfg); code != 2 {
 		t.Errorf("no service: exit %d", code)
 	}
