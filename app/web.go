@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/releaseops/releaseops/gate"
 	"github.com/releaseops/releaseops/web"
 )
 
@@ -26,6 +27,8 @@ func (a *App) wireWeb() {
 		HistoryWindow: a.Config.Scoring.TrendWindow.Std(),
 		Auth:          a.webAuth(),
 		Deploy:        preview,
+		Gate:          a.DB,
+		Chain:         webChain{&gate.ChainCheck{DB: a.DB, Now: a.Now}},
 	})
 }
 

@@ -27,12 +27,13 @@ var styleHash = func() string {
 }()
 
 // pageNames are the page templates; each defines "content" and is rendered inside the layout.
-var pageNames = []string{"list", "service", "heatmap", "event", "playbooks", "playbook", "error", "auth"}
+var pageNames = []string{"list", "service", "heatmap", "event", "playbooks", "playbook", "error", "auth",
+	"teams", "team", "approvals", "audit"}
 
 // pages holds one parsed template set per page. Parsing happens once, at start: the templates
 // are embedded, so a parse error is a build defect that the tests catch.
 var pages = func() map[string]*template.Template {
-	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/parts.html"))
+	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/parts*.html"))
 	out := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
 		t := template.Must(base.Clone())

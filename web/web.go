@@ -32,6 +32,7 @@ type Store interface {
 type Catalog interface {
 	Get(name string) (releaseops.Service, bool)
 	Closest(name string, n int) []string
+	Names() []string
 }
 
 // Deps are what the pages need. DB, Catalog and Log are required.
@@ -53,6 +54,13 @@ type Deps struct {
 	// Deploy, if set, gives the service page what the gate would answer a production deploy
 	// now: its release risk, the window and the trust ladder.
 	Deploy DeployPreviewer
+	// Gate, if set, gives /approvals, /audit and the teams' pending approvals the gate's
+	// records; without it those two pages are not mounted.
+	Gate GateRecords
+	// Chain, if set, says on /audit how far the audit log's hash chain is verified.
+	Chain AuditChain
+	// Initiatives, if set, lists on a team's page the initiatives its services are in.
+	Initiatives TeamInitiatives
 }
 
 // Register mounts the pages on e. Every page that shows evidence goes through Deps.Auth; the
@@ -71,6 +79,12 @@ func Register(e *echo.Echo, d Deps) {
 	mount("/services/:name", h.service, private)
 	mount("/heatmap", h.heatmap, private)
 	mount("/events/:source/:delivery", h.event, private)
+	mount("/teams", h.teamList, private)
+	mount("/teams/:owner", h.team, private)
+	if d.Gate != nil {
+		mount("/approvals", h.approvals, private)
+		mount("/audit", h.audit, private)
+	}
 	mount("/playbooks", h.playbookIndex, public)
 	mount("/playbooks/:id", h.playbook, public)
 	if d.Auth.Mode() == AuthOIDC {
