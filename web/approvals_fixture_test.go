@@ -153,15 +153,16 @@ func newGateFixture(t testing.TB) *gateFixture {
 	storeGate(t, f.DB, gateApprovals(), gateAudit())
 	g := &gateFixture{fixture: f, Chain: &gate.ChainCheck{DB: f.DB, Now: func() time.Time { return now }}}
 	g.register(fakeInitiatives{"team-payments": {
-		{ID: "codeowners-2027", Name: "CODEOWNERS everywhere", Deadline: now.Add(12 * day), Done: 1, Total: 2},
-		{ID: "pagerduty-escalation", Name: "Two-level escalation", Deadline: now.Add(-3 * day), Done: 2, Total: 2},
+		{ID: "codeowners-2027", Name: "CODEOWNERS everywhere", Deadline: "2026-12-02", DaysLeft: 12, Done: 1, Total: 2},
+		{ID: "pagerduty-escalation", Name: "Two-level escalation", Deadline: "2026-11-17", Overdue: true, Done: 2, Total: 2},
+		{ID: "rollback-drills", Name: "Rollback drills", Deadline: "2026-11-25", DaysLeft: 5, Done: 0, Total: 2},
 	}})
 	return g
 }
 
 func (g *gateFixture) register(initiatives TeamInitiatives) {
 	d := g.deps()
-	d.Gate, d.Chain, d.Initiatives = g.DB, chainAdapter{g.Chain}, initiatives
+	d.Gate, d.Chain, d.TeamInitiatives = g.DB, chainAdapter{g.Chain}, initiatives
 	g.Echo = echo.New()
 	Register(g.Echo, d)
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -25,9 +24,12 @@ type TeamInitiatives interface {
 
 // TeamInitiative is one initiative as a team's page lists it.
 type TeamInitiative struct {
-	ID       string
-	Name     string
-	Deadline time.Time
+	ID   string
+	Name string
+	// Deadline is the deadline day (2027-01-15); DaysLeft and Overdue are as of now.
+	Deadline string
+	DaysLeft int
+	Overdue  bool
 	// Done of Total are the owner's services in the initiative that meet its target.
 	Done, Total int
 }
@@ -172,15 +174,14 @@ type teamView struct {
 	Waiting     []approvalView // the pending approvals of the team's services
 	// ShowInitiatives is set when the initiatives are wired; Initiatives may still be empty.
 	ShowInitiatives  bool
-	Initiatives      []initiativeView
+	Initiatives      []teamInitiativeView
 	InitiativesError bool
 }
 
-type initiativeView struct {
+type teamInitiativeView struct {
 	TeamInitiative
 	Href     string
-	Deadline string
-	Left     string // "in 12 days", "3 days ago"
+	Left     string // "12 days left", "due today"
 	Width    string // Done/Total on the 0–100 bar
 	Complete bool
 }
@@ -240,40 +241,33 @@ func (h *handler) team(c echo.Context) error {
 			}
 		}
 	}
-	if h.d.Initiatives != nil {
+	if h.d.TeamInitiatives != nil {
 		v.ShowInitiatives = true
-		list, err := h.d.Initiatives.ForOwner(ctx, owner)
+		list, err := h.d.TeamInitiatives.ForOwner(ctx, owner)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			// The rest of the page stands without them; the cause is in the log.
 			h.d.Log.Error("team page: initiatives", "owner", owner, "err", err)
 			v.InitiativesError = true
 		}
 		for _, in := range list {
-			iv := initiativeView{TeamInitiative: in, Href: "/initiatives/" + url.PathEscape(in.ID), Deadline: in.Deadline.UTC().Format("2006-01-02"),
+			iv := teamInitiativeView{TeamInitiative: in, Href: "/initiatives/" + url.PathEscape(in.ID), Left: daysLeft(in.DaysLeft),
 				Complete: in.Total > 0 && in.Done >= in.Total}
 			if in.Total > 0 {
 				iv.Width = barWidth(float64(in.Done) / float64(in.Total))
 			}
-			iv.Left = until(now, in.Deadline)
 			v.Initiatives = append(v.Initiatives, iv)
 		}
 	}
 	return h.render(c, http.StatusOK, "team", v)
 }
 
-// until says how far a deadline is from now, in days.
-func until(now, t time.Time) string {
-	d := t.Sub(now)
-	switch days := int(d.Round(24*time.Hour) / (24 * time.Hour)); {
-	case days == 0:
-		return "today"
-	case days == 1:
-		return "tomorrow"
-	case days > 1:
-		return fmt.Sprintf("in %d days", days)
-	case days == -1:
-		return "yesterday"
-	default:
-		return fmt.Sprintf("%d days ago", -days)
+// daysLeft words the days to a deadline as the initiative pages do.
+func daysLeft(n int) string {
+	switch {
+	case n <= 0:
+		return "due today"
+	case n == 1:
+		return "1 day left"
 	}
+	return fmt.Sprintf("%d days left", n)
 }

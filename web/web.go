@@ -59,8 +59,8 @@ type Deps struct {
 	Gate GateRecords
 	// Chain, if set, says on /audit how far the audit log's hash chain is verified.
 	Chain AuditChain
-	// Initiatives, if set, lists on a team's page the initiatives its services are in.
-	Initiatives TeamInitiatives
+	// TeamInitiatives, if set, lists on a team's page the initiatives its services are in.
+	TeamInitiatives TeamInitiatives
 }
 
 // Register mounts the pages on e. Every page that shows evidence goes through Deps.Auth; the
