@@ -81,8 +81,8 @@ func (in *Initiative) BurnUp(services []releaseops.Service, at []time.Time, card
 
 // Replay scores svc at each moment of at (ascending) from its stored facts, as the engine
 // would have then: facts after a moment are not seen at it. A moment before the service's
-// first fact gets a nil card (not scored yet). The sync coverage of the past is not kept, so
-// replayed cards carry none.
+// first fact is scored from the catalog alone, as the rescoring worker scores a catalogued
+// service. The sync coverage of the past is not kept, so replayed cards carry none.
 func Replay(e *scoring.Engine, svc releaseops.Service, facts []releaseops.Fact, at []time.Time) []*scoring.Scorecard {
 	fs := slices.Clone(facts)
 	slices.SortStableFunc(fs, func(a, b releaseops.Fact) int { return a.At.Compare(b.At) })
@@ -92,9 +92,6 @@ func Replay(e *scoring.Engine, svc releaseops.Service, facts []releaseops.Fact, 
 	for i, t := range at {
 		for n < len(fs) && !fs[n].At.After(t) {
 			n++
-		}
-		if n == 0 {
-			continue
 		}
 		card := e.ScoreIndexed(scoring.Input{Service: svc, Facts: fs[:n], Now: t}, idx)
 		out[i] = &card

@@ -77,9 +77,12 @@ func evalSignal(card *scoring.Scorecard, id string) (string, []Step) {
 }
 
 func signalStep(d scoring.DimensionScore, s scoring.SignalResult) Step {
-	detail := fmt.Sprintf("%s (%s)", s.Reason, strings.ReplaceAll(string(s.Outcome), "_", " "))
-	if s.Reason == "" {
+	detail := s.Reason
+	switch {
+	case detail == "":
 		detail = strings.ReplaceAll(string(s.Outcome), "_", " ")
+	case s.Outcome == scoring.OutcomeNoData:
+		detail += " (no data yet)"
 	}
 	return Step{What: s.ID, Name: s.Name, Detail: detail, Playbook: d.Playbook}
 }
