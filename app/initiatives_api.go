@@ -106,7 +106,18 @@ func (a *App) createInitiative(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, rep)
+	// A filter that matches nothing is allowed (the catalog may grow into it) but said.
+	var warnings []string
+	if len(in.Covered(a.catalogServices())) == 0 {
+		warnings = append(warnings, fmt.Sprintf("filter: matches none of the %d catalogued services; the initiative covers nothing until one matches", len(a.catalogServices())))
+	}
+	return c.JSON(http.StatusCreated, createdInitiative{Report: rep, Warnings: warnings})
+}
+
+// createdInitiative is the answer to a POST: the report, and what deserves a look.
+type createdInitiative struct {
+	initiative.Report
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // deleteInitiative is DELETE /api/v1/initiatives/{id} (scope gate): it removes an initiative

@@ -251,16 +251,23 @@ func TestInitiativesAPI(t *testing.T) {
 	if status != http.StatusCreated || res["id"] != "silver" || res["total"] != float64(2) {
 		t.Fatalf("create = %d %v", status, res)
 	}
+	if _, ok := res["warnings"]; ok {
+		t.Errorf("a filter that matches services got warnings: %v", res["warnings"])
+	}
+	status, res = e.post("/api/v1/initiatives", gateAuth, []byte(`{"id":"nobody","name":"Nobody","filter":{"owner":"team-ghost"},"target":{"level":"bronze"},"deadline":"2027-01-15"}`))
+	if w := fmt.Sprint(res["warnings"]); status != http.StatusCreated || !strings.Contains(w, "filter: matches none of the 4 catalogued services") {
+		t.Errorf("a filter matching nothing = %d, warnings %s", status, w)
+	}
 	if status, res := e.post("/api/v1/initiatives", gateAuth, []byte(body)); status != http.StatusConflict || !strings.Contains(fmt.Sprint(res["error"]), "exists already") {
 		t.Errorf("create twice = %d %v", status, res)
 	}
-	if got := auditKinds(t, a.DB); len(got) != 1 || got[0] != "initiative.created token:ci" {
+	if got := auditKinds(t, a.DB); len(got) != 2 || got[0] != "initiative.created token:ci" {
 		t.Errorf("audit = %v", got)
 	}
 
 	status, res = e.get("/api/v1/initiatives", readToken)
 	list, _ := res["initiatives"].([]any)
-	if status != 200 || len(list) != 2 {
+	if status != 200 || len(list) != 3 {
 		t.Fatalf("list = %d %v", status, res)
 	}
 	first := list[0].(map[string]any)
@@ -282,6 +289,10 @@ func TestInitiativesAPI(t *testing.T) {
 	if pay["owner"] != "team-payments" || len(rem) != 1 || rem[0].(map[string]any)["service"] != "ledger" {
 		t.Errorf("payments = %v", pay)
 	}
+	// The pages are served by the same app (web.auth none on a loopback address).
+	if status, res := e.get("/initiatives/json-logs", ""); status != 200 || !strings.Contains(fmt.Sprint(res["_raw"]), `<a class="service" href="/services/ledger">ledger</a>`) {
+		t.Errorf("GET /initiatives/json-logs = %d", status)
+	}
 	if status, _ := e.get("/api/v1/initiatives/nope", readToken); status != http.StatusNotFound {
 		t.Errorf("unknown id = %d", status)
 	}
@@ -301,7 +312,7 @@ func TestInitiativesAPI(t *testing.T) {
 	if s := del("silver"); s != http.StatusNotFound {
 		t.Errorf("DELETE again = %d", s)
 	}
-	if got := auditKinds(t, a.DB); len(got) != 2 || got[1] != "initiative.deleted token:ci" {
+	if got := auditKinds(t, a.DB); len(got) != 3 || got[2] != "initiative.deleted token:ci" {
 		t.Errorf("audit = %v", got)
 	}
 	if v, err := gate.Verify(context.Background(), a.DB); err != nil || !v.OK {
