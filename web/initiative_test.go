@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,19 @@ func TestGoldenInitiativePages(t *testing.T) {
 			}
 			golden(t, tc.name, body)
 		})
+	}
+	// No script, no event handler, nothing from another origin, the policy of every page.
+	remote := regexp.MustCompile(`(src|href)="(https?:)?//`)
+	for _, p := range []string{"/initiatives", "/initiatives/json-logs", "/initiatives/gold-payments"} {
+		rec := httptest.NewRecorder()
+		f.Echo.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
+		body := rec.Body.String()
+		if strings.Contains(body, "<script") || regexp.MustCompile(`\son[a-z]+=`).MatchString(body) || remote.MatchString(body) {
+			t.Errorf("GET %s has script or a remote resource", p)
+		}
+		if rec.Header().Get("Content-Security-Policy") != contentSecurityPolicy || !strings.Contains(body, "<style>"+stylesheet+"</style>") {
+			t.Errorf("GET %s lacks the policy or the inline stylesheet it hashes", p)
+		}
 	}
 	code, body := f.get(t, "/initiatives/nope")
 	if code != http.StatusNotFound || !strings.Contains(body, "No initiative is called &#34;nope&#34;.") {
