@@ -19,16 +19,18 @@ func (a *App) wireWeb() {
 	a.Server.SetTrust(trust.Trust)
 	a.Worker.Listeners = append(a.Worker.Listeners, trust.forget)
 	web.Register(a.Server.Echo(), web.Deps{
-		DB:            a.DB,
-		Catalog:       a.Catalog,
-		Log:           log,
-		Now:           a.Now,
-		Thresholds:    a.Engine.Thresholds("production"),
-		HistoryWindow: a.Config.Scoring.TrendWindow.Std(),
-		Auth:          a.webAuth(),
-		Deploy:        preview,
-		Gate:          a.DB,
-		Chain:         webChain{&gate.ChainCheck{DB: a.DB, Now: a.Now}},
+		DB:              a.DB,
+		Catalog:         a.Catalog,
+		Log:             log,
+		Now:             a.Now,
+		Thresholds:      a.Engine.Thresholds("production"),
+		HistoryWindow:   a.Config.Scoring.TrendWindow.Std(),
+		Auth:            a.webAuth(),
+		Deploy:          preview,
+		Gate:            a.DB,
+		Chain:           webChain{&gate.ChainCheck{DB: a.DB, Now: a.Now}},
+		Initiatives:     a,
+		TeamInitiatives: teamInitiatives{a},
 	})
 }
 

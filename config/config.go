@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/initiative"
 	"github.com/releaseops/releaseops/risk"
 	"github.com/releaseops/releaseops/scoring"
 )
@@ -31,6 +32,8 @@ type Config struct {
 	Web       Web                  `yaml:"web"`
 	Audit     Audit                `yaml:"audit"`
 	Services  []releaseops.Service `yaml:"services"`
+	// Initiatives move services to a target by a deadline (docs/initiatives.md).
+	Initiatives []initiative.Spec `yaml:"initiatives"`
 }
 
 // Log sets the structured logger.

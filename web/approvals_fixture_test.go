@@ -22,10 +22,10 @@ func (a chainAdapter) ChainStatus(ctx context.Context) (ChainStatus, error) {
 		CheckedAt: st.CheckedAt, SweptAt: st.SweptAt}, err
 }
 
-// fakeInitiatives stands in for the initiatives package on the team page.
-type fakeInitiatives map[string][]TeamInitiative
+// fakeTeamInitiatives stands in for the initiatives package on the team page.
+type fakeTeamInitiatives map[string][]TeamInitiative
 
-func (f fakeInitiatives) ForOwner(_ context.Context, owner string) ([]TeamInitiative, error) {
+func (f fakeTeamInitiatives) ForOwner(_ context.Context, owner string) ([]TeamInitiative, error) {
 	return f[owner], nil
 }
 
@@ -152,12 +152,18 @@ func newGateFixture(t testing.TB) *gateFixture {
 	f.Catalog.AddDiscovered("billing", releaseops.Subject{Kind: releaseops.SubjectRepo, Key: "acme/billing"})
 	storeGate(t, f.DB, gateApprovals(), gateAudit())
 	g := &gateFixture{fixture: f, Chain: &gate.ChainCheck{DB: f.DB, Now: func() time.Time { return now }}}
-	g.register(fakeInitiatives{"team-payments": {
+	g.register(newGateFixtureInitiatives())
+	return g
+}
+
+// newGateFixtureInitiatives are the initiatives team-payments is in: one under way, one
+// overdue but done, one due within the week.
+func newGateFixtureInitiatives() fakeTeamInitiatives {
+	return fakeTeamInitiatives{"team-payments": {
 		{ID: "codeowners-2027", Name: "CODEOWNERS everywhere", Deadline: "2026-12-02", DaysLeft: 12, Done: 1, Total: 2},
 		{ID: "pagerduty-escalation", Name: "Two-level escalation", Deadline: "2026-11-17", Overdue: true, Done: 2, Total: 2},
 		{ID: "rollback-drills", Name: "Rollback drills", Deadline: "2026-11-25", DaysLeft: 5, Done: 0, Total: 2},
-	}})
-	return g
+	}}
 }
 
 func (g *gateFixture) register(initiatives TeamInitiatives) {

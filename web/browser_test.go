@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 )
 
 var screenshotDir = flag.String("screenshots", "", "keep the browser test's screenshots in this directory, to look at them")
@@ -34,6 +36,8 @@ var browserPages = []struct{ name, path string }{
 	{"team", "/teams/team-payments"},
 	{"approvals", "/approvals"},
 	{"audit", "/audit"},
+	{"initiatives", "/initiatives"},
+	{"initiative", "/initiatives/json-logs"},
 	{"playbooks", "/playbooks"},
 	{"playbook", "/playbooks/rollback_readiness"},
 	{"not_found", "/services/checkot"},
@@ -198,6 +202,12 @@ func TestPagesInChromium(t *testing.T) {
 		t.Skip("-short: the browser test takes a few seconds a page")
 	}
 	f := newGateFixture(t)
+	d := f.deps()
+	d.Gate, d.Chain, d.TeamInitiatives = f.DB, chainAdapter{f.Chain}, newGateFixtureInitiatives()
+	d.Initiatives = &fakeInitiatives{initiativeReports(t, "Structured logs everywhere", "team-discovery", "search",
+		"structured logging not declared; emit JSON logs and set structured_logging: true")}
+	f.Echo = echo.New()
+	Register(f.Echo, d)
 	watch := &pageWatch{next: f.Echo}
 	srv := httptest.NewServer(watch)
 	defer srv.Close()

@@ -164,7 +164,7 @@ func (h *handler) teamList(c echo.Context) error {
 	return h.render(c, http.StatusOK, "teams", v)
 }
 
-type teamView struct {
+type ownerView struct {
 	page
 	teamRow
 	Rows []listRow
@@ -208,7 +208,7 @@ func (h *handler) team(c echo.Context) error {
 		return h.notFound(c, "Unknown team", fmt.Sprintf("No catalogued service is owned by %q.", owner), nil, links...)
 	}
 	now := h.d.Now()
-	v := teamView{page: page{Title: owner, Nav: "teams"}, teamRow: t.row(), HasApproval: h.d.Gate != nil}
+	v := ownerView{page: page{Title: owner, Nav: "teams"}, teamRow: t.row(), HasApproval: h.d.Gate != nil}
 	scored := map[string]bool{}
 	for _, s := range t.Scores {
 		scored[s.Service] = true

@@ -43,7 +43,7 @@ func TestGatePagesEscapeHostileStrings(t *testing.T) {
 			decided: `denied"><script>alert(28)</script>`, by: `<script>alert(29)</script>`, at: 90 * time.Minute},
 	}, []storage.AuditRow{{At: before(time.Minute), Kind: `<script>alert(30)</script>`, Service: svc, Actor: who, ApprovalID: `<b>apr</b>`,
 		Detail: []byte(`{"reason":"</code><script>alert(31)</script>"}`)}})
-	f.register(fakeInitiatives{owner: {{ID: `x"><script>alert(32)</script>`, Name: `<script>alert(33)</script>`, Deadline: `<i>2026</i>`, DaysLeft: 1, Done: 0, Total: 1}}})
+	f.register(fakeTeamInitiatives{owner: {{ID: `x"><script>alert(32)</script>`, Name: `<script>alert(33)</script>`, Deadline: `<i>2026</i>`, DaysLeft: 1, Done: 0, Total: 1}}})
 
 	pages := map[string]string{}
 	var code int

@@ -61,6 +61,8 @@ type Deps struct {
 	Chain AuditChain
 	// TeamInitiatives, if set, lists on a team's page the initiatives its services are in.
 	TeamInitiatives TeamInitiatives
+	// Initiatives, if set, serves /initiatives and /initiatives/{id}.
+	Initiatives InitiativeSource
 }
 
 // Register mounts the pages on e. Every page that shows evidence goes through Deps.Auth; the
@@ -84,6 +86,10 @@ func Register(e *echo.Echo, d Deps) {
 	if d.Gate != nil {
 		mount("/approvals", h.approvals, private)
 		mount("/audit", h.audit, private)
+	}
+	if d.Initiatives != nil {
+		mount("/initiatives", h.initiatives, private)
+		mount("/initiatives/:id", h.initiative, private)
 	}
 	mount("/playbooks", h.playbookIndex, public)
 	mount("/playbooks/:id", h.playbook, public)
