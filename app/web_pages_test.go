@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/config"
+	"github.com/releaseops/releaseops/initiative"
 	"github.com/releaseops/releaseops/scoring"
 	"github.com/releaseops/releaseops/storage"
 )
@@ -64,5 +66,35 @@ func TestWebPagesReadTheGate(t *testing.T) {
 		if body := page(path); !strings.Contains(body, `<tr id="apr-`+id+`">`) || !strings.Contains(body, "dave") {
 			t.Errorf("%s does not show the pending approval %s", path, id)
 		}
+	}
+}
+
+// TestTeamPageListsItsInitiatives: an initiative in the config shows on the page of each team
+// it covers, with that team's part, and not on a team it does not cover.
+func TestTeamPageListsItsInitiatives(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Services = []releaseops.Service{
+			{Name: "checkout", Owner: "team-payments", StructuredLogging: true},
+			{Name: "ledger", Owner: "team-payments"},
+			{Name: "search", Owner: "team-discovery"},
+		}
+		c.Initiatives = []initiative.Spec{{ID: "json-logs", Name: "Structured logs everywhere",
+			Filter: initiative.Filter{Owner: "team-payments"}, Target: initiative.Target{Signal: "structured_logging"}, Deadline: "2026-12-10"}}
+	})
+	// Scored by the real engine: checkout declares structured logging, ledger does not.
+	if err := e.app.Worker.RescoreAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, out := e.get("/teams/team-payments", "")
+	body := out["_raw"].(string)
+	for _, want := range []string{`<h2 id="initiatives">Initiatives</h2>`, `<a href="/initiatives/json-logs">Structured logs everywhere</a>`,
+		`<time datetime="2026-12-10">2026-12-10</time>`, `<span class="score">1 of 2</span>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("team-payments page lacks %s", want)
+		}
+	}
+	_, out = e.get("/teams/team-discovery", "")
+	if body := out["_raw"].(string); strings.Contains(body, "json-logs") || !strings.Contains(body, "None of the team's services is in an initiative.") {
+		t.Errorf("team-discovery page:\n%s", body)
 	}
 }
