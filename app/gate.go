@@ -22,7 +22,8 @@ func (a *App) wireGate() {
 	log := a.Log.With("component", "gate")
 	a.Gate = &gate.Gate{
 		DB: a.DB, Catalog: a.Catalog, Pipeline: a.Pipeline,
-		Policy:          gate.Policy{Thresholds: cfg.Gate.Thresholds, OnUnknown: cfg.Gate.OnUnknown, StaleAfter: cfg.Gate.StaleAfter.Std()},
+		Policy: gate.Policy{Thresholds: cfg.Gate.Thresholds, OnUnknown: cfg.Gate.OnUnknown, StaleAfter: cfg.Gate.StaleAfter.Std(),
+			Mode: gate.ModePolicy{Default: cfg.Gate.Mode, ByEnvironment: cfg.Gate.ModeByEnvironment}},
 		ApprovalTimeout: cfg.Gate.ApprovalTimeout.Std(), Users: cfg.Gate.Users, DefaultChannel: cfg.Slack.DefaultChannel,
 		PublicURL: cfg.PublicURL, Notifier: slackNotifier{db: a.DB, publicURL: cfg.PublicURL, catalog: a.Catalog, log: log}, Now: a.Now, Log: log, Queued: a.Outbox.Wake,
 	}
