@@ -258,7 +258,7 @@ func dimensionText(dim scoring.DimensionScore) string {
 	// The weakest weighted signal explains the dimension best.
 	var worst *scoring.SignalResult
 	for i, s := range dim.Signals {
-		if s.Score < 1 && s.Weight > 0 && s.Reason != "" && s.Outcome != scoring.OutcomeNotApplicable && (worst == nil || s.Score < worst.Score) {
+		if s.Score < 1 && s.Weight > 0 && s.Reason != "" && s.Outcome != scoring.OutcomeNotApplicable && s.Outcome != scoring.OutcomeUpcoming && (worst == nil || s.Score < worst.Score) {
 			worst = &dim.Signals[i]
 		}
 	}
