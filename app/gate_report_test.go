@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/releaseops/releaseops/config"
+	"github.com/releaseops/releaseops/internal/pgtest"
 )
 
 // The /gate/report page and GET /api/v1/gate/report show the same observe-mode evidence,
@@ -30,6 +31,27 @@ func TestGateReportPageAndAPI(t *testing.T) {
 	}
 	if code, page := e.get("/gate/report?days=400", ""); code != http.StatusBadRequest || !strings.Contains(page["_raw"].(string), "days must be a whole number from 1 to 365") {
 		t.Errorf("bad days on the page: %d", code)
+	}
+}
+
+// The same on PostgreSQL: the observation is stored in the decision's transaction there too.
+func TestGateReportOnPostgres(t *testing.T) {
+	url := pgtest.URL(t)
+	e := newEnv(t, func(c *config.Config) {
+		c.Storage.Driver = "postgres"
+		c.Storage.PostgresURL = config.NewSecret(url)
+		c.Gate.ModeByEnvironment = map[string]string{"production": "observe"}
+	})
+	for _, env := range []string{"production", "production", "staging"} {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/gate", strings.NewReader(`{"service":"checkout","environment":"`+env+`"}`))
+		req.Header.Set("Authorization", "Bearer "+gateToken)
+		req.Header.Set("Content-Type", "application/json")
+		e.do(req)
+	}
+	code, rep := e.get("/api/v1/gate/report", readToken)
+	tot, _ := rep["totals"].(map[string]any)
+	if code != http.StatusOK || tot["requests"] != 2.0 || tot["would_block"] != 2.0 {
+		t.Fatalf("report on PostgreSQL: %d %v", code, rep)
 	}
 }
 

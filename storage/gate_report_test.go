@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/releaseops/releaseops/internal/pgtest"
 )
 
 func TestObservationsStoredOnceAndReadSince(t *testing.T) {
@@ -39,4 +41,30 @@ func TestObservationsStoredOnceAndReadSince(t *testing.T) {
 			t.Fatalf("observations %+v", got)
 		}
 	})
+}
+
+// migrate-db carries the observations over: the report reads the same on PostgreSQL.
+func TestObservationsCopiedIntoPostgres(t *testing.T) {
+	url := pgtest.URL(t)
+	src := openSQLite(t)
+	score := 72.5
+	write(t, src, func(tx *Tx) error {
+		if err := InsertObservation(tx, Observation{OriginKey: "gr_1", At: t0, Service: "checkout", Environment: "production", ModeFrom: "gate.mode",
+			WouldDecision: "needs_approval", Band: "watch", Score: &score, Reasons: []byte(`[{"kind":"band","text":"watch"}]`)}); err != nil {
+			return err
+		}
+		return InsertObservation(tx, Observation{OriginKey: "github:d2", At: t0.Add(time.Second), Service: "ledger", Environment: "production",
+			ModeFrom: "gate.mode", WouldDecision: "block", Band: "unknown", Reasons: []byte(`[]`)})
+	})
+	dst := openPG(t, url)
+	if _, err := CopyInto(context.Background(), src, dst); err != nil {
+		t.Fatal(err)
+	}
+	got, err := dst.Observations(context.Background(), t0.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || *got[0].Score != 72.5 || got[1].Score != nil || string(got[0].Reasons) != `[{"kind":"band","text":"watch"}]` || !got[1].At.Equal(t0.Add(time.Second)) {
+		t.Fatalf("copied observations %+v", got)
+	}
 }
