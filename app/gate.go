@@ -28,6 +28,7 @@ func (a *App) wireGate() {
 		PublicURL: cfg.PublicURL, Notifier: slackNotifier{db: a.DB, publicURL: cfg.PublicURL, catalog: a.Catalog, log: log}, Now: a.Now, Log: log, Queued: a.Outbox.Wake,
 	}
 	a.Gate.Timing = a.timingPolicy(log)
+	logGateMode(cfg, log)
 	a.Gate.Routes(a.Server.API(), a.Server.Require)
 	a.Worker.Listeners = append(a.Worker.Listeners, a.Gate.Listener)
 	// A GitHub App answers each rule with the token of the installation that sent it; a
