@@ -27,6 +27,7 @@ func (a *App) wireWeb() {
 		Auth:          a.webAuth(),
 		Deploy:        preview,
 		Initiatives:   a,
+		GateReport:    gateReporter{a},
 	})
 }
 
