@@ -28,6 +28,7 @@ type Service struct {
 	TerraformWorkspaces []string `yaml:"terraform_workspaces" json:"terraform_workspaces,omitempty"`
 	TerraformModules    []Module `yaml:"terraform_modules" json:"terraform_modules,omitempty"`
 	NotApplicable       []string `yaml:"not_applicable" json:"not_applicable,omitempty"` // dimension ids left out of the mean
+	GateMode            string   `yaml:"gate_mode" json:"gate_mode,omitempty"`           // enforce or observe; overrides gate.mode
 
 	// Origin says where the entry came from: "config", "backstage:<path>" or "convention"
 	// (a repository org/name seen in an event and not named by the catalog).

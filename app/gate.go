@@ -22,11 +22,13 @@ func (a *App) wireGate() {
 	log := a.Log.With("component", "gate")
 	a.Gate = &gate.Gate{
 		DB: a.DB, Catalog: a.Catalog, Pipeline: a.Pipeline,
-		Policy:          gate.Policy{Thresholds: cfg.Gate.Thresholds, OnUnknown: cfg.Gate.OnUnknown, StaleAfter: cfg.Gate.StaleAfter.Std()},
+		Policy: gate.Policy{Thresholds: cfg.Gate.Thresholds, OnUnknown: cfg.Gate.OnUnknown, StaleAfter: cfg.Gate.StaleAfter.Std(),
+			Mode: gate.ModePolicy{Default: cfg.Gate.Mode, ByEnvironment: cfg.Gate.ModeByEnvironment}},
 		ApprovalTimeout: cfg.Gate.ApprovalTimeout.Std(), Users: cfg.Gate.Users, DefaultChannel: cfg.Slack.DefaultChannel,
 		PublicURL: cfg.PublicURL, Notifier: slackNotifier{db: a.DB, publicURL: cfg.PublicURL, catalog: a.Catalog, log: log}, Now: a.Now, Log: log, Queued: a.Outbox.Wake,
 	}
 	a.Gate.Timing = a.timingPolicy(log)
+	logGateMode(cfg, log)
 	a.Gate.Routes(a.Server.API(), a.Server.Require)
 	a.Worker.Listeners = append(a.Worker.Listeners, a.Gate.Listener)
 	// A GitHub App answers each rule with the token of the installation that sent it; a

@@ -31,6 +31,7 @@ func (a *App) wireWeb() {
 		Chain:           webChain{&gate.ChainCheck{DB: a.DB, Now: a.Now}},
 		Initiatives:     a,
 		TeamInitiatives: teamInitiatives{a},
+		GateReport:      gateReporter{a},
 	})
 }
 

@@ -61,6 +61,7 @@ func ScorecardMessage(card *scoring.Scorecard, v CardView) Message {
 		}
 		b.section(strings.Join(lines, "\n"))
 	}
+	upcomingSection(&b, card)
 	b.context(updatedText(card), Link(serviceURL(v.PublicURL, card.Service), "Open in ReleaseOps"),
 		fmt.Sprintf("`/readiness why %s <dimension>` for the evidence", Escape(card.Service)))
 

@@ -53,6 +53,8 @@ func outcomeMark(o scoring.Outcome) string {
 		return "🟨"
 	case scoring.OutcomeNotApplicable:
 		return "▫️"
+	case scoring.OutcomeUpcoming:
+		return "⏳"
 	case scoring.OutcomeNoData:
 		return "❔"
 	}
@@ -61,7 +63,7 @@ func outcomeMark(o scoring.Outcome) string {
 
 func signalScore(s scoring.SignalResult) string {
 	switch s.Outcome {
-	case scoring.OutcomeNotApplicable:
+	case scoring.OutcomeNotApplicable, scoring.OutcomeUpcoming:
 		return "n/a"
 	case scoring.OutcomeNoData:
 		return "no data"

@@ -28,6 +28,7 @@ const (
 	annWorkspaces  = "releaseops.io/terraform-workspaces"
 	annStateful    = "releaseops.io/stateful"
 	annTerraform   = "releaseops.io/terraform"
+	annGateMode    = "releaseops.io/gate-mode"
 )
 
 type backstageEntity struct {
@@ -164,6 +165,12 @@ func serviceFromEntity(e backstageEntity) (releaseops.Service, error) {
 			return s, fmt.Errorf("annotation %s: want true or false, got %q", annTerraform, v)
 		}
 		s.Terraform = &b
+	}
+	switch v := a[annGateMode]; v {
+	case "", "enforce", "observe":
+		s.GateMode = v
+	default:
+		return s, fmt.Errorf("annotation %s: want enforce or observe, got %q", annGateMode, v)
 	}
 	if s.RunbookURL == "" {
 		for _, l := range e.Metadata.Links {

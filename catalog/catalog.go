@@ -92,6 +92,7 @@ func Merge(base, over releaseops.Service) releaseops.Service {
 	set(&out.StakeholderChannel, over.StakeholderChannel)
 	set(&out.DefaultBranch, over.DefaultBranch)
 	set(&out.Origin, over.Origin)
+	set(&out.GateMode, over.GateMode)
 	if over.Tier != 0 {
 		out.Tier = over.Tier
 	}

@@ -169,6 +169,10 @@ type Gate struct {
 	TrustLadder risk.LadderConfig `yaml:"trust_ladder"`
 	// Quorum rules: how many distinct approvers an approval needs.
 	Quorum []QuorumRule `yaml:"quorum"`
+	// Mode is enforce or observe; ModeByEnvironment overrides it per environment and a
+	// service's gate_mode overrides both (docs/rollout.md, "Observe mode").
+	Mode              string            `yaml:"mode"`
+	ModeByEnvironment map[string]string `yaml:"mode_by_environment"`
 }
 
 // Catalog says where service definitions come from besides `services:`.
@@ -225,6 +229,7 @@ func Default() Config {
 			StaleAfter:      releaseops.Duration(30 * 24 * time.Hour),
 			TrustLadder:     risk.DefaultLadder(),
 			Quorum:          DefaultQuorum(),
+			Mode:            "enforce",
 		},
 		Risk:    risk.DefaultConfig(),
 		Scoring: scoring.DefaultConfig(),

@@ -64,6 +64,8 @@ type Policy struct {
 	StaleAfter time.Duration
 	// Weakest is how many weak dimensions become reasons (default 3).
 	Weakest int
+	// Mode says where the gate only observes (see ModePolicy); zero: enforce everywhere.
+	Mode ModePolicy
 }
 
 // Reason is one line of why the gate decided as it did. Dimension reasons carry the
@@ -98,6 +100,12 @@ type Decision struct {
 	AutoApproved bool `json:"auto_approved,omitempty"`
 	// Quorum is how many distinct approvers the approval needs (needs_approval only).
 	Quorum int `json:"quorum,omitempty"`
+	// Mode is enforce or observe, and ModeFrom the setting that chose it (see Observe).
+	Mode     string `json:"mode,omitempty"`
+	ModeFrom string `json:"mode_from,omitempty"`
+	// WouldDecision and WouldReasons are what enforcement would have answered (observe mode).
+	WouldDecision string   `json:"would_decision,omitempty"`
+	WouldReasons  []Reason `json:"would_reasons,omitempty"`
 }
 
 // Thresholds are the environment's band limits the decision used.
@@ -250,7 +258,7 @@ func dimensionText(dim scoring.DimensionScore) string {
 	// The weakest weighted signal explains the dimension best.
 	var worst *scoring.SignalResult
 	for i, s := range dim.Signals {
-		if s.Score < 1 && s.Weight > 0 && s.Reason != "" && s.Outcome != scoring.OutcomeNotApplicable && (worst == nil || s.Score < worst.Score) {
+		if s.Score < 1 && s.Weight > 0 && s.Reason != "" && s.Outcome != scoring.OutcomeNotApplicable && s.Outcome != scoring.OutcomeUpcoming && (worst == nil || s.Score < worst.Score) {
 			worst = &dim.Signals[i]
 		}
 	}

@@ -173,7 +173,7 @@ func (g *Gate) decide(ctx context.Context, req *Request, exclude int64) (Decisio
 	if err != nil {
 		return Decision{}, err
 	}
-	return DecideWith(card, *req, g.Policy, now, timing), nil
+	return g.observe(DecideWith(card, *req, g.Policy, now, timing), *req), nil
 }
 
 // decided is a decision to record.
@@ -248,6 +248,9 @@ func (g *Gate) recordTx(t *storage.Tx, in decided, a *Approval, body map[string]
 			Detail: map[string]any{"delivery": in.callback.Delivery, "repo": in.callback.Repo, "environment": in.callback.Environment, "state": state}})
 	}
 	if err := appendAudit(t, now, entries...); err != nil {
+		return err
+	}
+	if err := g.observed(t, in, now); err != nil {
 		return err
 	}
 	// Only production deploys ship together in the sense the release risk counts: a staging

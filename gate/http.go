@@ -18,12 +18,13 @@ import (
 const maxRequestBody = 64 << 10
 
 // Routes mounts the gate's API on the /api/v1 group: POST /gate (scope gate), and GET
-// /approvals/{id}, /audit and /audit/verify (scope read).
+// /approvals/{id}, /audit, /audit/verify and /gate/report (scope read).
 func (g *Gate) Routes(api *echo.Group, require func(scope string) echo.MiddlewareFunc) {
 	api.POST("/gate", g.handleGate, require("gate"))
 	api.GET("/approvals/:id", g.handleApproval, require("read"))
 	api.GET("/audit", g.handleAudit, require("read"))
 	api.GET("/audit/verify", g.handleVerify, require("read"))
+	api.GET("/gate/report", g.handleReport, require("read"))
 }
 
 func (g *Gate) handleGate(c echo.Context) error {

@@ -94,8 +94,8 @@ type Initiative struct {
 	DaysBefore []int
 }
 
-// Deadline is the deadline day itself (00:00 UTC).
-func (in *Initiative) Deadline() time.Time { return in.Due.Add(-24 * time.Hour) }
+// DeadlineDay is the deadline day itself (00:00 UTC).
+func (in *Initiative) DeadlineDay() time.Time { return in.Due.Add(-24 * time.Hour) }
 
 // Overdue reports whether the deadline has passed at now.
 func (in *Initiative) Overdue(now time.Time) bool { return !now.Before(in.Due) }

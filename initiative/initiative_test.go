@@ -147,7 +147,7 @@ func TestScheduleDefaults(t *testing.T) {
 		t.Errorf("configured slots = %+v", s)
 	}
 	in = compile(t, Spec{ID: "x", Name: "X", Target: Target{Level: "bronze"}, Deadline: "2027-01-18", Reminders: Reminders{DaysBefore: []int{7}}})
-	s := in.Slots(time.Date(2027, 1, 10, 0, 0, 0, 0, time.UTC), in.Deadline())
+	s := in.Slots(time.Date(2027, 1, 10, 0, 0, 0, 0, time.UTC), in.DeadlineDay())
 	if len(s) != 1 || s[0].At != time.Date(2027, 1, 11, 9, 0, 0, 0, time.UTC) || s[0].DaysBefore != 7 {
 		t.Errorf("coinciding slots = %+v", s)
 	}

@@ -31,7 +31,7 @@ func (in *Initiative) Slots(from, to time.Time) []Slot {
 	}
 	at := map[time.Time]int{}
 	for _, d := range in.DaysBefore {
-		t := in.Deadline().Add(time.Duration(-d)*24*time.Hour + time.Duration(in.Hour)*time.Hour)
+		t := in.DeadlineDay().Add(time.Duration(-d)*24*time.Hour + time.Duration(in.Hour)*time.Hour)
 		if t.After(from) && !t.After(to) {
 			at[t] = d
 		}

@@ -77,6 +77,9 @@ type LevelRule struct {
 	ID          string `yaml:"id"`
 	Description string `yaml:"description"`
 	Expr        string `yaml:"expr"`
+	// EnforceFrom (a date, 2027-01-15, or an RFC 3339 time): until then the rule is shown as
+	// upcoming and does not count.
+	EnforceFrom string `yaml:"enforce_from"`
 }
 
 // Rule is a custom rule written in CEL. Exactly one of Dimension or Level is set: a dimension
@@ -89,6 +92,8 @@ type Rule struct {
 	Dimension   string  `yaml:"dimension"`
 	Level       string  `yaml:"level"`
 	Weight      float64 `yaml:"weight"` // dimension rules only; default 1
+	// EnforceFrom: until this date the rule is shown as upcoming and does not count.
+	EnforceFrom string `yaml:"enforce_from"`
 }
 
 // Waiver lets a signal count as passing for one service until Expires (RFC 3339, or a date

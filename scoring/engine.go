@@ -53,6 +53,7 @@ type compiledRule struct {
 	custom           bool
 	isBool           bool
 	prg              cel.Program
+	enforceFrom      time.Time // zero: counts always; else from then on (see enforce.go)
 }
 
 type compiledWaiver struct {
@@ -221,12 +222,16 @@ func Compile(cfg Config, thresholds map[string]Thresholds, publicURL string) (*E
 				problem(path+".id", "duplicate rule id %q in level %s", r.ID, name)
 			}
 			seen[r.ID] = true
+			from, err := parseEnforceFrom(r.EnforceFrom)
+			if err != nil {
+				problem(path+".enforce_from", "rule %q: %v", r.ID, err)
+			}
 			prg, _, err := compileExpr(env, r.Expr, true)
 			if err != nil {
 				problem(path+".expr", "rule %q: %v", r.ID, err)
 				continue
 			}
-			cl.rules = append(cl.rules, &compiledRule{id: r.ID, desc: r.Description, expr: r.Expr, level: name, isBool: true, prg: prg})
+			cl.rules = append(cl.rules, &compiledRule{id: r.ID, desc: r.Description, expr: r.Expr, level: name, isBool: true, prg: prg, enforceFrom: from})
 		}
 		e.levels = append(e.levels, cl)
 	}
@@ -272,6 +277,11 @@ func Compile(cfg Config, thresholds map[string]Thresholds, publicURL string) (*E
 			problem(path+".weight", "rule %q: weight applies to dimension rules only", r.ID)
 			ok = false
 		}
+		from, err := parseEnforceFrom(r.EnforceFrom)
+		if err != nil {
+			problem(path+".enforce_from", "rule %q: %v", r.ID, err)
+			ok = false
+		}
 		prg, isBool, err := compileExpr(env, r.Expr, r.Level != "")
 		if err != nil {
 			problem(path+".expr", "rule %q: %v", r.ID, err)
@@ -285,7 +295,7 @@ func Compile(cfg Config, thresholds map[string]Thresholds, publicURL string) (*E
 			w = 1
 		}
 		cr := &compiledRule{id: r.ID, desc: r.Description, expr: r.Expr, dimension: r.Dimension, level: r.Level,
-			weight: w, custom: true, isBool: isBool, prg: prg}
+			weight: w, custom: true, isBool: isBool, prg: prg, enforceFrom: from}
 		e.custom = append(e.custom, cr)
 		if r.Dimension != "" {
 			e.dimRules = append(e.dimRules, cr)

@@ -103,10 +103,10 @@ func (e *Engine) score(in Input, x *facts) Scorecard {
 			if name == "" {
 				name = cr.id
 			}
-			sr := e.finish(in, cr.id, name, cr.weight, r, true)
+			sr := cr.pendingSignal(e.finish(in, cr.id, name, cr.weight, r, true), rr, r.reason, in.Now)
 			ds.Signals = append(ds.Signals, sr)
 			rr.Score = sr.Score
-			card.Rules = append(card.Rules, rr)
+			card.Rules = append(card.Rules, cr.pendingRule(rr, in.Now))
 		}
 	}
 
@@ -130,9 +130,9 @@ func (e *Engine) score(in Input, x *facts) Scorecard {
 	for _, l := range e.levels {
 		lr := LevelResult{Level: l.name, Passed: true, Rules: make([]RuleResult, 0, len(l.rules))}
 		for _, cr := range l.rules {
-			rr := e.runRule(cr, act)
+			rr := cr.pendingRule(e.runRule(cr, act), in.Now)
 			lr.Rules = append(lr.Rules, rr)
-			lr.Passed = lr.Passed && rr.Passed
+			lr.Passed = lr.Passed && (rr.Passed || rr.EnforceFrom != nil) // a pending rule does not count yet
 			if cr.custom {
 				card.Rules = append(card.Rules, rr)
 			}
@@ -213,7 +213,7 @@ func (e *Engine) settle(ds *DimensionScore) {
 	weights := make([]float64, 0, len(ds.Signals))
 	var noData []string
 	for _, s := range ds.Signals {
-		if s.Outcome == OutcomeNotApplicable {
+		if s.Outcome == OutcomeNotApplicable || s.Outcome == OutcomeUpcoming {
 			continue
 		}
 		scores = append(scores, s.Score)

@@ -161,6 +161,10 @@ type RuleResult struct {
 	Error       string  `json:"error,omitempty"`
 	Custom      bool    `json:"custom,omitempty"`
 	Score       float64 `json:"score"`
+	// EnforceFrom is set while the rule's enforce_from is ahead: it does not count yet, and
+	// Upcoming says what it will do then ("fails from 2027-01-15: …").
+	EnforceFrom *time.Time `json:"enforce_from,omitempty"`
+	Upcoming    string     `json:"upcoming,omitempty"`
 }
 
 // DORA holds the four DORA metrics of the service over the DORA window (the change failure

@@ -38,6 +38,7 @@ var browserPages = []struct{ name, path string }{
 	{"audit", "/audit"},
 	{"initiatives", "/initiatives"},
 	{"initiative", "/initiatives/json-logs"},
+	{"gate_report", "/gate/report"},
 	{"playbooks", "/playbooks"},
 	{"playbook", "/playbooks/rollback_readiness"},
 	{"not_found", "/services/checkot"},
@@ -206,6 +207,7 @@ func TestPagesInChromium(t *testing.T) {
 	d.Gate, d.Chain, d.TeamInitiatives = f.DB, chainAdapter{f.Chain}, newGateFixtureInitiatives()
 	d.Initiatives = &fakeInitiatives{initiativeReports(t, "Structured logs everywhere", "team-discovery", "search",
 		"structured logging not declared; emit JSON logs and set structured_logging: true")}
+	d.GateReport = fakeReporter{sampleReport()}
 	f.Echo = echo.New()
 	Register(f.Echo, d)
 	watch := &pageWatch{next: f.Echo}

@@ -121,7 +121,7 @@ func outcomeClass(o scoring.Outcome) string {
 		return string(o)
 	case scoring.OutcomeNoData:
 		return "nodata"
-	case scoring.OutcomeNotApplicable:
+	case scoring.OutcomeNotApplicable, scoring.OutcomeUpcoming:
 		return "na"
 	}
 	return "unknown"

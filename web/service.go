@@ -115,7 +115,7 @@ func (h *handler) serviceView(card *scoring.Scorecard, info releaseops.Service, 
 	for _, d := range card.Dimensions {
 		dv := dimView{DimensionScore: d, Weak: d.Applicable && d.Score < 1}
 		for _, s := range d.Signals {
-			if s.Outcome == scoring.OutcomeNotApplicable {
+			if s.Outcome == scoring.OutcomeNotApplicable || s.Outcome == scoring.OutcomeUpcoming {
 				continue
 			}
 			dv.Counted++

@@ -63,6 +63,8 @@ type Deps struct {
 	TeamInitiatives TeamInitiatives
 	// Initiatives, if set, serves /initiatives and /initiatives/{id}.
 	Initiatives InitiativeSource
+	// GateReport, if set, serves /gate/report: what enforcing the gate would have changed.
+	GateReport GateReporter
 }
 
 // Register mounts the pages on e. Every page that shows evidence goes through Deps.Auth; the
@@ -90,6 +92,9 @@ func Register(e *echo.Echo, d Deps) {
 	if d.Initiatives != nil {
 		mount("/initiatives", h.initiatives, private)
 		mount("/initiatives/:id", h.initiative, private)
+	}
+	if d.GateReport != nil {
+		mount("/gate/report", h.gateReport, private)
 	}
 	mount("/playbooks", h.playbookIndex, public)
 	mount("/playbooks/:id", h.playbook, public)

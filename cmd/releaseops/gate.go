@@ -37,6 +37,10 @@ type gateAnswer struct {
 	State      string       `json:"state"`
 	DecidedBy  string       `json:"decided_by"`
 	DecidedAt  *time.Time   `json:"decided_at"`
+	// Observe mode: what enforcement would have answered.
+	Mode          string       `json:"mode"`
+	WouldDecision string       `json:"would_decision"`
+	WouldReasons  []gateReason `json:"would_reasons"`
 }
 
 type gateReason struct {
@@ -184,6 +188,9 @@ func printDecision(w io.Writer, service, env string, a gateAnswer) {
 		score = fmt.Sprintf("score %.1f", *a.Score)
 	}
 	fmt.Fprintf(w, "%s to %s: %s (%s, %s)\n", service, env, strings.ToUpper(a.Decision), score, a.Band)
+	if printObserved(w, a) {
+		return
+	}
 	for _, r := range a.Reasons {
 		fmt.Fprintf(w, "  - %s\n", r.Text)
 	}

@@ -62,7 +62,7 @@ func renderScorecard(w io.Writer, c *scoring.Scorecard, color bool) {
 			if s.Outcome == scoring.OutcomePass || s.Outcome == scoring.OutcomeNotApplicable {
 				continue
 			}
-			mark := map[scoring.Outcome]string{scoring.OutcomeFail: "✗", scoring.OutcomePartial: "◐", scoring.OutcomeNoData: "?", scoring.OutcomeWaived: "w"}[s.Outcome]
+			mark := map[scoring.Outcome]string{scoring.OutcomeFail: "✗", scoring.OutcomePartial: "◐", scoring.OutcomeNoData: "?", scoring.OutcomeWaived: "w", scoring.OutcomeUpcoming: "…"}[s.Outcome]
 			fmt.Fprintf(w, "      %s %-32s %s\n", mark, s.ID, s.Reason)
 			for _, e := range s.Evidence {
 				fmt.Fprintf(w, "          %s\n", paint(ansiDim, "evidence: "+e.Describe()))
