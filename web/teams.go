@@ -172,6 +172,9 @@ type ownerView struct {
 	Unscored    []string
 	HasApproval bool
 	Waiting     []approvalView // the pending approvals of the team's services
+	// Unlisted are the team's pending approvals beyond the ListedOfAll that are read, of all
+	// teams, soonest expiry first.
+	Unlisted, ListedOfAll int
 	// ShowInitiatives is set when the initiatives are wired; Initiatives may still be empty.
 	ShowInitiatives  bool
 	Initiatives      []teamInitiativeView
@@ -240,6 +243,7 @@ func (h *handler) team(c echo.Context) error {
 				v.Waiting = append(v.Waiting, a)
 			}
 		}
+		v.Unlisted, v.ListedOfAll = t.Pending-len(v.Waiting), pendingShown
 	}
 	if h.d.TeamInitiatives != nil {
 		v.ShowInitiatives = true

@@ -207,3 +207,25 @@ func TestAuditPagesAndChainStatus(t *testing.T) {
 		t.Errorf("the broken entry is not marked on its page")
 	}
 }
+
+// A team whose pending approvals fall beyond the ones read (the 200 of all teams expiring
+// soonest) is told how many are not listed, not that nothing waits.
+func TestTeamPageSaysWhatItDoesNotList(t *testing.T) {
+	f := newGateFixture(t)
+	var many []seedApproval
+	for i := range pendingShown {
+		id := fmt.Sprintf("apr_soon%03d", i)
+		many = append(many, seedApproval{row: storage.ApprovalRow{ID: id, Service: "ledger", Environment: "production", Origin: "api",
+			OriginKey: "soon-" + id, Reasons: []byte(`[]`), CreatedAt: before(time.Minute), ExpiresAt: now.Add(time.Minute)}})
+	}
+	storeGate(t, f.DB, many, nil)
+	_, body := f.get(t, "/teams/team-payments")
+	if strings.Contains(body, "apr_checkout1") || strings.Contains(body, "No deploy of the team") ||
+		!strings.Contains(body, "1 more of the team's approvals are pending than listed here") {
+		t.Errorf("team page with its approval beyond the first %d:\n%s", pendingShown, body)
+	}
+	_, body = f.get(t, "/approvals")
+	if !strings.Contains(body, "More approvals are pending than this page lists") {
+		t.Error("/approvals does not say it lists only some of the pending approvals")
+	}
+}
