@@ -178,9 +178,8 @@ type approvalsView struct {
 	MorePending bool
 	Decided     []approvalView
 	// First is set on the first page of decisions; Next is the link to older ones, if any.
-	First     bool
-	Next      string
-	Generated string
+	First bool
+	Next  string
 }
 
 func (h *handler) approvals(c echo.Context) error {
@@ -191,7 +190,7 @@ func (h *handler) approvals(c echo.Context) error {
 	ctx, cancel := h.ctx(c)
 	defer cancel()
 	now := h.d.Now()
-	v := approvalsView{page: page{Title: "Approvals", Nav: "approvals"}, First: before.DecidedAt.IsZero(), Generated: timestamp(now)}
+	v := approvalsView{page: page{Title: "Approvals", Nav: "approvals"}, First: before.DecidedAt.IsZero()}
 	// The pending ones head the first page only: later pages are for reading back.
 	if v.First {
 		if v.Pending, v.MorePending, err = h.pendingApprovals(ctx, now); err != nil {

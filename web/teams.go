@@ -66,7 +66,6 @@ type teamsView struct {
 	// Unowned are scored or catalogued services without an owner: no team page lists them.
 	Unowned     []string
 	HasApproval bool // the gate's records are wired, so pending counts are real
-	Generated   string
 }
 
 // teamURL is the page of an owner; owners are free text, so the name is escaped whole.
@@ -156,7 +155,7 @@ func (h *handler) teamList(c echo.Context) error {
 	if err != nil {
 		return h.serverError(c, "teams", err)
 	}
-	v := teamsView{page: page{Title: "Teams", Nav: "teams"}, Unowned: unowned, HasApproval: h.d.Gate != nil, Generated: timestamp(h.d.Now())}
+	v := teamsView{page: page{Title: "Teams", Nav: "teams"}, Unowned: unowned, HasApproval: h.d.Gate != nil}
 	for _, t := range byOwner {
 		v.Rows = append(v.Rows, t.row())
 	}
