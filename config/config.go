@@ -31,6 +31,8 @@ type Config struct {
 	Web       Web                  `yaml:"web"`
 	Audit     Audit                `yaml:"audit"`
 	Services  []releaseops.Service `yaml:"services"`
+
+	Exemptions Exemptions `yaml:"exemptions"`
 }
 
 // Log sets the structured logger.
