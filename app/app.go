@@ -48,6 +48,8 @@ type App struct {
 	Anchorer *gate.Anchorer
 	Sync     *syncer.Scheduler
 	Now      func() time.Time
+	// Exemptions are the waivers requested and approved in Slack.
+	Exemptions *Exemptions
 
 	github     *github.Clients
 	githubErr  error
@@ -117,6 +119,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	a.Server = server.New(server.Deps{Config: cfg, DB: db, Pipeline: a.Pipeline, Catalog: a.Catalog, Metrics: a.Metrics, Log: log, Now: now})
 	a.wireBot()
 	a.wireGate()
+	a.wireExemptions()
 	a.wireWeb()
 	if err := a.wireSync(); err != nil {
 		db.Close()
@@ -254,6 +257,7 @@ func (a *App) Start() {
 	a.startBot(ctx)
 	a.startGate(ctx)
 	a.startAudit(ctx)
+	a.startExemptions(ctx)
 	if a.Config.SyncEnabled() && len(a.Sync.Sources) > 0 {
 		a.runLeased(ctx, storage.LeaseSync, a.Sync.Run)
 	}

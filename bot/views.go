@@ -33,6 +33,9 @@ func WhyMessage(card *scoring.Scorecard, dim *scoring.DimensionScore, publicURL 
 		line := fmt.Sprintf("%s *%s* — %s (weight %s)\n%s", outcomeMark(s.Outcome), Escape(s.Name), signalScore(s), trimFloat(s.Weight), Escape(s.Reason))
 		if s.Waiver != nil {
 			line += fmt.Sprintf("\n_Waived by %s until %s: %s_", Escape(s.Waiver.Author), s.Waiver.Expires.UTC().Format("2006-01-02"), Escape(s.Waiver.Reason))
+			if s.Waiver.Approver != "" {
+				line += fmt.Sprintf(" _(approved by %s)_", Escape(s.Waiver.Approver))
+			}
 		}
 		if ev := evidenceText(s.Evidence, publicURL); ev != "" {
 			line += "\n" + ev

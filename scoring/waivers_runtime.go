@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -68,4 +69,30 @@ func (w *compiledWaiver) by() string {
 		return w.w.Author
 	}
 	return w.w.Author + " (approved by " + w.approver + ")"
+}
+
+// ConfigWaiver is a waiver of scoring.waivers with its expiry parsed.
+type ConfigWaiver struct {
+	Waiver
+	ExpiresAt time.Time
+}
+
+// ConfigWaivers returns the config's waivers, by service, signal and expiry.
+func (e *Engine) ConfigWaivers() []ConfigWaiver {
+	var out []ConfigWaiver
+	for _, ws := range e.waivers {
+		for _, w := range ws {
+			out = append(out, ConfigWaiver{Waiver: w.w, ExpiresAt: w.expires})
+		}
+	}
+	slices.SortFunc(out, func(a, b ConfigWaiver) int {
+		if c := strings.Compare(a.Service, b.Service); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Signal, b.Signal); c != 0 {
+			return c
+		}
+		return a.ExpiresAt.Compare(b.ExpiresAt)
+	})
+	return out
 }

@@ -35,6 +35,8 @@ type ExemptionRow struct {
 	ExpiresAt   time.Time // zero unless approved
 	RemindedAt  time.Time // zero until the expiry reminder was queued
 	LapsedAt    time.Time // zero until the expiry was audited
+	// Config marks a waiver of scoring.waivers shown among the requests; it is never stored.
+	Config bool
 }
 
 // Status is the state as people read it at now: an approved exemption past its expiry is
@@ -169,11 +171,12 @@ func (db *DB) ListExemptions(ctx context.Context, limit int) ([]ExemptionRow, er
 	return db.exemptions(ctx, "list exemptions", `SELECT `+exemptionCols+` FROM exemptions ORDER BY created_at DESC, id DESC LIMIT ?`, limit)
 }
 
-// LiveExemptions returns the approved exemptions still in force at now: the waivers the
-// scoring engine adds to those of the config.
-func (db *DB) LiveExemptions(ctx context.Context, now time.Time) ([]ExemptionRow, error) {
-	return db.exemptions(ctx, "live exemptions", `SELECT `+exemptionCols+` FROM exemptions
-		WHERE state = 'approved' AND expires_at > ? ORDER BY service, signal, expires_at`, now.UTC().UnixMilli())
+// ExemptionsEndingAfter returns the approved exemptions whose expiry is after t: with t a
+// while before now, the waivers in force and those that ended lately, which the scoring
+// engine shows as expired.
+func (db *DB) ExemptionsEndingAfter(ctx context.Context, t time.Time) ([]ExemptionRow, error) {
+	return db.exemptions(ctx, "approved exemptions", `SELECT `+exemptionCols+` FROM exemptions
+		WHERE state = 'approved' AND expires_at > ? ORDER BY service, signal, expires_at`, t.UTC().UnixMilli())
 }
 
 // ExemptionsExpiringBetween returns the approved exemptions whose expiry is in [from, to),
@@ -238,4 +241,18 @@ func (db *DB) exemptions(ctx context.Context, what, q string, args ...any) ([]Ex
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
+}
+
+// PendingExemptionTx returns the oldest pending request for a service's signal, inside a
+// write transaction; false when there is none.
+func PendingExemptionTx(t *Tx, service, signal string) (ExemptionRow, bool, error) {
+	r, err := scanExemption(t.QueryRow(`SELECT `+exemptionCols+` FROM exemptions WHERE service = ? AND signal = ? AND state = 'pending'
+		ORDER BY created_at, id LIMIT 1`, service, signal))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("pending exemption of %s %s: %w", service, signal, err)
+	}
+	return r, true, nil
 }

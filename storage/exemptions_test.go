@@ -57,11 +57,11 @@ func TestExemptionLifecycle(t *testing.T) {
 		if got.State != ExemptionApproved || got.DecidedBy != "U0ALICE" || !got.ExpiresAt.Equal(expires) || got.Status(expires) != ExemptionExpired {
 			t.Fatalf("approved = %+v", got)
 		}
-		live, err := db.LiveExemptions(ctx, expires.Add(-time.Millisecond))
+		live, err := db.ExemptionsEndingAfter(ctx, expires.Add(-time.Millisecond))
 		if err != nil || len(live) != 1 {
 			t.Fatalf("live = %+v %v", live, err)
 		}
-		if live, _ := db.LiveExemptions(ctx, expires); len(live) != 0 {
+		if live, _ := db.ExemptionsEndingAfter(ctx, expires); len(live) != 0 {
 			t.Errorf("live at expiry: %+v", live)
 		}
 		if soon, _ := db.ExemptionsExpiringBetween(ctx, expires.Add(-time.Hour), expires.Add(time.Hour)); len(soon) != 1 {

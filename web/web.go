@@ -53,6 +53,8 @@ type Deps struct {
 	// Deploy, if set, gives the service page what the gate would answer a production deploy
 	// now: its release risk, the window and the trust ladder.
 	Deploy DeployPreviewer
+	// Exemptions, if set, lists the exemptions for /exemptions.
+	Exemptions ExemptionLister
 }
 
 // Register mounts the pages on e. Every page that shows evidence goes through Deps.Auth; the
@@ -70,6 +72,7 @@ func Register(e *echo.Echo, d Deps) {
 	mount("/", h.list, private)
 	mount("/services/:name", h.service, private)
 	mount("/heatmap", h.heatmap, private)
+	mount("/exemptions", h.exemptions, private)
 	mount("/events/:source/:delivery", h.event, private)
 	mount("/playbooks", h.playbookIndex, public)
 	mount("/playbooks/:id", h.playbook, public)
