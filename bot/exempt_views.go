@@ -172,5 +172,5 @@ func exemptOfferBlock(service string, weak []Weak) slack.Block {
 		return nil
 	}
 	menu := slack.NewOverflowBlockElement(ActionExemptOffer, opts...)
-	return slack.NewSectionBlock(mrkdwn("*Request an exemption* for a failing signal (approvers decide; it expires)"), nil, slack.NewAccessory(menu))
+	return slack.NewSectionBlock(mrkdwn("*Request an exemption* for one of these signals: the exemption approvers decide, and it ends after the days asked"), nil, slack.NewAccessory(menu))
 }

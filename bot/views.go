@@ -144,6 +144,7 @@ func HelpMessage(command string) Message {
 		"• `" + c + " why <service> <dimension>` — the signals and evidence of one dimension",
 		"• `" + c + " risk <service> [version]` — the release risk of deploying to production now: its factors, the release window, the trust ladder and what the gate would answer",
 		"• `" + c + " window <service>` — the best times to deploy to production in the next 72 hours, with their reasons",
+		"• `" + c + " exempt <service> <signal> <days> <reason>` — ask the exemption approvers to waive a signal for some days",
 		"• `" + c + " worst` — the ten lowest services",
 		"• `" + c + " help` — this message",
 		"Dimensions: " + strings.Join(dimensionIDs(), ", "),
