@@ -22,7 +22,9 @@ func TestConcurrentExemptionClicks(t *testing.T) {
 	})
 	t.Run(storage.DriverPostgres, func(t *testing.T) {
 		url := pgtest.URL(t)
-		pg := func(c *config.Config) { c.Storage.Driver, c.Storage.PostgresURL = storage.DriverPostgres, config.NewSecret(url) }
+		pg := func(c *config.Config) {
+			c.Storage.Driver, c.Storage.PostgresURL = storage.DriverPostgres, config.NewSecret(url)
+		}
 		e := newExemptEnv(t, pg)
 		other := newExemptEnv(t, pg)
 		concurrentExemptionClicks(t, e, other)

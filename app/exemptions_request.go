@@ -90,7 +90,7 @@ func (x *Exemptions) checkRequest(r *bot.ExemptionRequest) string {
 		} else {
 			p += " The signals are: " + strings.Join(ids, ", ") + "."
 		}
-		return p + " `/readiness why " + r.Service + " <dimension>` shows each dimension's signal ids. Nothing was requested."
+		return p + " The service's page in ReleaseOps lists the id of each of its signals. Nothing was requested."
 	}
 	maxDays := x.Config.ExemptionMaxDays()
 	switch {
