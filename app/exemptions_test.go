@@ -230,6 +230,7 @@ func TestExemptionRequestToExpiry(t *testing.T) {
 	if s := e.signal("slo_defined"); s.Waived {
 		t.Fatalf("waived before any request: %+v", s)
 	}
+	mustContain(t, "the scorecard", e.command("U0BOB", "checkout"), "releaseops_exempt_offer", "Request an exemption")
 	reply := e.command("U0BOB", "exempt checkout slo_defined 10 vendor SLO tooling is down <!channel>")
 	mustContain(t, "the requester's answer", reply, "Requested", "SLO defined", "10 days", "<@U0ALICE>", "<#C0EXEMPT>")
 	pending := e.only("pending")
@@ -276,6 +277,9 @@ func TestExemptionRequestToExpiry(t *testing.T) {
 	}
 	if approved := e.only("approved"); len(approved) != 1 || approved[0].(map[string]any)["decided_by"] != "U0ALICE" {
 		t.Errorf("approved = %v", approved)
+	}
+	if _, page := e.get("/exemptions", ""); !strings.Contains(fmt.Sprint(page["_raw"]), `<span class="badge band-healthy">approved</span>`) {
+		t.Errorf("the /exemptions page does not show the approval:\n%v", page["_raw"])
 	}
 	why := e.command("U0BOB", "why checkout observability")
 	mustContain(t, "/readiness why", why, "Waived by bob (U0BOB)", "approved by U0ALICE")
@@ -384,6 +388,9 @@ var longStr = strings.Repeat("why ", 130)
 func TestExemptionsOffWithoutApprovers(t *testing.T) {
 	e := newExemptEnv(t, func(c *config.Config) { c.Exemptions.Approvers = nil })
 	mustContain(t, "the answer", e.command("U0BOB", "exempt checkout slo_defined 3 r"), "Exemptions are not set up")
+	if card := e.command("U0BOB", "checkout"); strings.Contains(card, "releaseops_exempt_offer") {
+		t.Errorf("the scorecard offers exemptions while they are off: %s", card)
+	}
 	if all := e.only(""); len(all) != 0 {
 		t.Errorf("stored = %v", all)
 	}

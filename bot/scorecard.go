@@ -62,8 +62,10 @@ func ScorecardMessage(card *scoring.Scorecard, v CardView) Message {
 				Escape(w.Signal.Reason), Link(w.Dimension.Playbook, "playbook")))
 		}
 		b.section(strings.Join(lines, "\n"))
-		if offer := exemptOfferBlock(card.Service, weak); v.Exemptions && offer != nil {
-			b.add(offer)
+		if v.Exemptions {
+			if offer := exemptOfferBlock(card.Service, weak); offer != nil {
+				b.add(offer)
+			}
 		}
 	}
 	b.context(updatedText(card), Link(serviceURL(v.PublicURL, card.Service), "Open in ReleaseOps"),
