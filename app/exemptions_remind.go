@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -70,6 +71,10 @@ func (x *Exemptions) Tick(ctx context.Context) error {
 			return fmt.Errorf("remind exemption %s: %w", r.ID, err)
 		}
 	}
+	configDue, err := x.remindConfigWaivers(ctx, now)
+	if err != nil {
+		return err
+	}
 	lapsed, err := x.DB.ExemptionsLapsed(ctx, now)
 	if err != nil {
 		return err
@@ -92,7 +97,7 @@ func (x *Exemptions) Tick(ctx context.Context) error {
 			services = append(services, r.Service)
 		}
 	}
-	if len(due) > 0 {
+	if len(due) > 0 || configDue {
 		x.Outbox.Wake()
 	}
 	if len(services) > 0 && x.Rescore != nil {
@@ -110,4 +115,37 @@ func (x *Exemptions) Wake() {
 	case x.wake <- struct{}{}:
 	default:
 	}
+}
+
+// remindConfigWaivers queues the reminder of each scoring.waivers entry ending within
+// RemindBefore. A config waiver has no stored row to mark, so its outbox key (the service,
+// signal and expiry) is what makes it once; the key is read before anything is written, so
+// the days before the end cost one read per waiver and tick. It reports whether it queued any.
+func (x *Exemptions) remindConfigWaivers(ctx context.Context, now time.Time) (bool, error) {
+	queued := false
+	for _, w := range x.configWaivers() {
+		if !w.ExpiresAt.After(now) || w.ExpiresAt.After(now.Add(x.RemindBefore)) {
+			continue
+		}
+		key := fmt.Sprintf("exemption:config:%s:%s:%d:reminder", w.Service, w.Signal, w.ExpiresAt.UnixMilli())
+		if _, err := x.DB.GetOutbox(ctx, key); err == nil {
+			continue
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return queued, err
+		}
+		ch := x.ownerChannel(w.Service)
+		if ch == "" {
+			continue
+		}
+		msg := bot.ExemptionReminderMessage(x.view(w, ""), now, x.Config.PublicURL)
+		err := x.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+			_, err := bot.EnqueuePost(t, key, w.Service, ch, msg, nil, now)
+			return err
+		})
+		if err != nil {
+			return queued, fmt.Errorf("remind config waiver of %s %s: %w", w.Service, w.Signal, err)
+		}
+		queued = true
+	}
+	return queued, nil
 }

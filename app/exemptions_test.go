@@ -417,4 +417,25 @@ func TestConfigWaiversListed(t *testing.T) {
 	if other, _ := e.app.Exemptions.ExemptionsExpiring(context.Background(), "team-search", from, from.Add(48*time.Hour)); len(other) != 0 {
 		t.Errorf("expiring for another team = %+v", other)
 	}
+	// The owner's channel is reminded of a config waiver too, once, three days before.
+	ctx := context.Background()
+	if err := e.app.Exemptions.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.deliver()
+	if calls := e.slack.take(); len(calls) != 0 {
+		t.Fatalf("reminded a month early: %+v", calls)
+	}
+	e.clock.Advance(time.Date(2026, 12, 29, 0, 0, 0, 0, time.UTC).Sub(e.clock.Now()))
+	for range 2 {
+		if err := e.app.Exemptions.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.deliver()
+	calls := e.slack.take()
+	if len(calls) != 1 || calls[0].Channel != "C0CHECKOUT" {
+		t.Fatalf("want one reminder to C0CHECKOUT, got %+v", calls)
+	}
+	mustContain(t, "the config waiver's reminder", calls[0].Body, "Exemption ends soon", "Written in scoring.waivers by* platform", "pager migration")
 }

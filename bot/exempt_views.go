@@ -96,8 +96,12 @@ func ExemptionReminderMessage(e Exemption, now time.Time, publicURL string) Mess
 	var b blocks
 	left := e.ExpiresAt.Sub(now)
 	b.header(fmt.Sprintf("⏳ Exemption ends soon: %s · %s", e.Service, e.Signal))
-	b.section(fmt.Sprintf("The exemption of %s for *%s* ends *%s* (in %s). From then on the signal is scored again.\n*Reason:* %s\n*Requested by* %s · *approved by* %s",
-		e.what(), Escape(e.Service), expiryDate(e.ExpiresAt), roughDuration(left), Escape(e.Reason), Mention(e.RequestedBy), Mention(e.DecidedBy)))
+	who := fmt.Sprintf("*Requested by* %s · *approved by* %s", Mention(e.RequestedBy), Mention(e.DecidedBy))
+	if e.DecidedBy == "" {
+		who = "*Written in scoring.waivers by* " + Mention(e.RequestedBy)
+	}
+	b.section(fmt.Sprintf("The exemption of %s for *%s* ends *%s* (in %s). From then on the signal is scored again.\n*Reason:* %s\n%s",
+		e.what(), Escape(e.Service), expiryDate(e.ExpiresAt), roughDuration(left), Escape(e.Reason), who))
 	b.context(Link(e.Playbook, "Playbook: how to make it pass"), Link(serviceURL(publicURL, e.Service), "Open in ReleaseOps"),
 		fmt.Sprintf("Still needed? `/readiness exempt %s %s <days> <reason>`", Escape(e.Service), Escape(e.Signal)), "Exemption "+OneLine(e.ID))
 	return b.message(fmt.Sprintf("The exemption of %s for %s ends %s", Escape(e.Signal), Escape(e.Service), expiryDate(e.ExpiresAt)))
