@@ -274,6 +274,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.cancel()
 	}
 	a.wg.Wait()
+	a.Exemptions.Settle() // rescores that decisions started write to the database
 	if aerr := a.finalAnchor(ctx); aerr != nil {
 		err = errors.Join(err, aerr)
 	}

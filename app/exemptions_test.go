@@ -439,3 +439,25 @@ func TestConfigWaiversListed(t *testing.T) {
 	}
 	mustContain(t, "the config waiver's reminder", calls[0].Body, "Exemption ends soon", "Written in scoring.waivers by* platform", "pager migration")
 }
+
+// TestExemptionLoopUnderItsLease: with the app started, the reminder loop (under its lease)
+// queues a reminder once it is due and it is woken.
+func TestExemptionLoopUnderItsLease(t *testing.T) {
+	e := newExemptEnv(t, nil)
+	e.command("U0BOB", "exempt checkout slo_defined 4 vendor outage")
+	id := e.only("pending")[0].(map[string]any)["id"].(string)
+	mustContain(t, "the approval", e.click("U0ALICE", "releaseops_exempt_approve", id), "Approved")
+	e.app.Start()
+	e.clock.Advance(24*time.Hour + time.Minute)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		e.app.Exemptions.Wake()
+		if _, err := e.app.DB.GetOutbox(context.Background(), "exemption:"+id+":reminder"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the loop queued no reminder")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
