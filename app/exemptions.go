@@ -151,10 +151,10 @@ func (x *Exemptions) isApprover(slackID string) bool {
 }
 
 // view is a stored request as the bot's messages show it.
-func (x *Exemptions) view(r storage.ExemptionRow, now string) bot.Exemption {
+func (x *Exemptions) view(r storage.ExemptionRow, current string) bot.Exemption {
 	name, _ := x.Engine.SignalName(r.Signal)
 	e := bot.Exemption{ID: r.ID, Service: r.Service, Signal: r.Signal, SignalName: name, Days: r.Days, Reason: r.Reason,
-		RequestedBy: r.RequestedBy, Now: now, Approvers: x.Config.Exemptions.Approvers, State: r.State, DecidedBy: r.DecidedBy,
+		RequestedBy: r.RequestedBy, Current: current, Approvers: x.Config.Exemptions.Approvers, State: r.State, DecidedBy: r.DecidedBy,
 		DecidedAt: r.DecidedAt, ExpiresAt: r.ExpiresAt}
 	if d := x.signalDimension(r.Signal); d != "" {
 		e.Playbook = x.Engine.Playbook(d)

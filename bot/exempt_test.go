@@ -42,7 +42,7 @@ func TestParseExempt(t *testing.T) {
 func testExemption() Exemption {
 	return Exemption{ID: "exm_01", Service: "checkout", Signal: "slo_defined", SignalName: "SLO defined", Days: 10,
 		Reason: "vendor outage <!channel> & <https://evil.example|here>", RequestedBy: "U0BOB",
-		Now: "fail: no SLO declared <@U0MALLORY>", Playbook: testPublicURL + "/playbooks/observability",
+		Current: "fail: no SLO declared <@U0MALLORY>", Playbook: testPublicURL + "/playbooks/observability",
 		Approvers: []string{"U0ALICE", "U0CAROL"}, State: "pending"}
 }
 

@@ -20,9 +20,9 @@ type Exemption struct {
 	Days        int
 	Reason      string
 	RequestedBy string // Slack user id
-	// Now is the signal's outcome and reason when the request was made, "" when the service
+	// Current is the signal's outcome and reason when the request was made, "" when the service
 	// had no score.
-	Now       string
+	Current   string
 	Playbook  string
 	Approvers []string
 	State     string // pending, approved, denied, expired
@@ -43,8 +43,8 @@ func (e Exemption) summary() string {
 		fmt.Sprintf("*Signal* %s of *%s* · *For* %s · *Requested by* %s", e.what(), Escape(e.Service), plural(e.Days, "day", "days"), Mention(e.RequestedBy)),
 		"*Reason:* " + Escape(e.Reason),
 	}
-	if e.Now != "" {
-		lines = append(lines, "*Now:* "+Escape(e.Now))
+	if e.Current != "" {
+		lines = append(lines, "*Now:* "+Escape(e.Current))
 	}
 	return strings.Join(lines, "\n")
 }
