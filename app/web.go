@@ -28,6 +28,7 @@ func (a *App) wireWeb() {
 		Deploy:        preview,
 		Initiatives:   a,
 		GateReport:    gateReporter{a},
+		Exemptions:    a.Exemptions,
 	})
 }
 
