@@ -48,6 +48,8 @@ type App struct {
 	Anchorer *gate.Anchorer
 	Sync     *syncer.Scheduler
 	Now      func() time.Time
+	// Exemptions are the waivers requested and approved in Slack.
+	Exemptions *Exemptions
 
 	initiatives *initiativeSet
 
@@ -120,6 +122,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	a.wireBot()
 	a.wireGate()
 	a.wireInitiatives()
+	a.wireExemptions()
 	a.wireWeb()
 	if err := a.wireSync(); err != nil {
 		db.Close()
@@ -258,6 +261,7 @@ func (a *App) Start() {
 	a.startGate(ctx)
 	a.startAudit(ctx)
 	a.startInitiatives(ctx)
+	a.startExemptions(ctx)
 	if a.Config.SyncEnabled() && len(a.Sync.Sources) > 0 {
 		a.runLeased(ctx, storage.LeaseSync, a.Sync.Run)
 	}
@@ -274,6 +278,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.cancel()
 	}
 	a.wg.Wait()
+	a.Exemptions.Settle() // rescores that decisions started write to the database
 	if aerr := a.finalAnchor(ctx); aerr != nil {
 		err = errors.Join(err, aerr)
 	}

@@ -32,6 +32,7 @@ func (a *App) wireWeb() {
 		Initiatives:     a,
 		TeamInitiatives: teamInitiatives{a},
 		GateReport:      gateReporter{a},
+		Exemptions:      a.Exemptions,
 	})
 }
 

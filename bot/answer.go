@@ -40,6 +40,8 @@ func (b *Bot) Answer(ctx context.Context, command, text string) Message {
 		return b.riskAnswer(ctx, c)
 	case CmdWindow:
 		return b.windowAnswer(ctx, c)
+	case CmdExempt:
+		return b.exemptAnswer(ctx, c)
 	}
 	card, reply, err := b.card(ctx, c.Service)
 	if err != nil {
@@ -59,7 +61,7 @@ func (b *Bot) Answer(ctx context.Context, command, text string) Message {
 		}
 		return WhyMessage(card, dim, b.cfg.PublicURL)
 	}
-	v := CardView{PublicURL: b.cfg.PublicURL, Trust: b.trustOf(ctx, card.Service)}
+	v := CardView{PublicURL: b.cfg.PublicURL, Trust: b.trustOf(ctx, card.Service), Exemptions: b.exemptionsOffered()}
 	if c.Env != "" {
 		v.Env = c.Env
 		v.Band, _ = b.d.Engine.Band(card.Score, c.Env, card)
@@ -125,11 +127,12 @@ func (b *Bot) failed(err error, what string) Message {
 // pendingText acknowledges a command whose answer comes later through response_url.
 const pendingText = "⏳ Working on it: the answer follows in a moment."
 
-// respond answers within AnswerWithin when it can. Otherwise it returns an acknowledgement at
+// respondTo answers within AnswerWithin when it can. Otherwise it returns an acknowledgement at
 // once and queues the answer for response_url when it is ready. Slack retries nothing, so a
 // late answer must never be lost: it goes through the outbox.
-func (b *Bot) respond(command, text, responseURL, id string) Message {
-	ctx, cancel := context.WithTimeout(b.baseContext(), b.AnswerTimeout)
+// user is the Slack user who ran the command; commands that record something read it.
+func (b *Bot) respondTo(user, command, text, responseURL, id string) Message {
+	ctx, cancel := context.WithTimeout(withInvoker(b.baseContext(), user, id), b.AnswerTimeout)
 	done := make(chan Message, 1)
 	go func() { done <- b.Answer(ctx, command, text) }()
 	t := time.NewTimer(b.AnswerWithin)

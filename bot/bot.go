@@ -86,6 +86,9 @@ type Bot struct {
 	previewer RiskPreviewer
 	ctx       context.Context
 	wg        sync.WaitGroup
+
+	// exemptions takes /readiness exempt and its clicks (exempt.go); nil: exemptions are off.
+	exemptions ExemptionHandler
 }
 
 // New returns a bot. Mount it with Routes, give the outbox its senders with RegisterSenders,

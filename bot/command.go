@@ -17,6 +17,7 @@ const (
 	CmdUsage                        // malformed: answer Problem and the usage
 	CmdRisk                         // risk <service> [version]
 	CmdWindow                       // window <service>
+	CmdExempt                       // exempt <service> <signal> <days> <reason>
 )
 
 // Command is a parsed /readiness text. Parsing is pure; lookups happen later.
@@ -28,6 +29,8 @@ type Command struct {
 	// Version is what CmdRisk deploys, as typed: versions are case-sensitive tags.
 	Version string
 	Problem string // for CmdUsage: what was wrong, unescaped
+	// Exempt is what CmdExempt asks for.
+	Exempt *ExemptArgs
 }
 
 // ParseCommand parses the text after /readiness.
@@ -66,6 +69,8 @@ func ParseCommand(text string) Command {
 			return c
 		}
 		return Command{Kind: CmdUsage, Problem: "risk takes a service and at most a version"}
+	case "exempt":
+		return parseExempt(args)
 	case "window":
 		switch len(args) {
 		case 1:

@@ -71,7 +71,7 @@ func (b *Bot) commands(c echo.Context) error {
 	if err != nil {
 		return &releaseops.Error{Code: releaseops.EMALFORMED, Message: "not a slash command form", Err: err}
 	}
-	m := b.respond(sc.Command, sc.Text, sc.ResponseURL, invocationID(sc.TriggerID, sc.ResponseURL))
+	m := b.respondTo(sc.UserID, sc.Command, sc.Text, sc.ResponseURL, invocationID(sc.TriggerID, sc.ResponseURL))
 	return c.JSON(http.StatusOK, newReply(m))
 }
 
@@ -96,6 +96,9 @@ func (b *Bot) interact(ctx context.Context, cb *slack.InteractionCallback) {
 		return
 	}
 	for _, a := range cb.ActionCallback.BlockActions {
+		if b.exemptAction(ctx, cb, a) {
+			continue
+		}
 		if a.ActionID != ActionApprove && a.ActionID != ActionDeny {
 			continue
 		}

@@ -22,6 +22,8 @@ type CardView struct {
 	// Trust is the service's place on the trust ladder (production deploys); nil leaves the
 	// line out: release risk is off, or the gate could not be asked.
 	Trust *risk.Ladder
+	// Exemptions offers a "Request an exemption" menu on the weakest signals.
+	Exemptions bool
 }
 
 const weakestSignals = 5
@@ -60,6 +62,11 @@ func ScorecardMessage(card *scoring.Scorecard, v CardView) Message {
 				Escape(w.Signal.Reason), Link(w.Dimension.Playbook, "playbook")))
 		}
 		b.section(strings.Join(lines, "\n"))
+		if v.Exemptions {
+			if offer := exemptOfferBlock(card.Service, weak); offer != nil {
+				b.add(offer)
+			}
+		}
 	}
 	upcomingSection(&b, card)
 	b.context(updatedText(card), Link(serviceURL(v.PublicURL, card.Service), "Open in ReleaseOps"),

@@ -69,7 +69,7 @@ func (b *Bot) socketEvent(ctx context.Context, c acker, evt socketmode.Event) {
 		if !ok || evt.Request == nil {
 			return
 		}
-		m := b.respond(sc.Command, sc.Text, sc.ResponseURL, invocationID(sc.TriggerID, sc.ResponseURL))
+		m := b.respondTo(sc.UserID, sc.Command, sc.Text, sc.ResponseURL, invocationID(sc.TriggerID, sc.ResponseURL))
 		if err := c.Ack(*evt.Request, newReply(m)); err != nil {
 			// Socket Mode drops answers of 20 KB or more: acknowledge, then answer by URL.
 			b.d.Log.Warn("socket mode answer refused; sending it through response_url", "err", err)

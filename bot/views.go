@@ -33,6 +33,9 @@ func WhyMessage(card *scoring.Scorecard, dim *scoring.DimensionScore, publicURL 
 		line := fmt.Sprintf("%s *%s* — %s (weight %s)\n%s", outcomeMark(s.Outcome), Escape(s.Name), signalScore(s), trimFloat(s.Weight), Escape(s.Reason))
 		if s.Waiver != nil {
 			line += fmt.Sprintf("\n_Waived by %s until %s: %s_", Escape(s.Waiver.Author), s.Waiver.Expires.UTC().Format("2006-01-02"), Escape(s.Waiver.Reason))
+			if s.Waiver.Approver != "" {
+				line += fmt.Sprintf(" _(approved by %s)_", Escape(s.Waiver.Approver))
+			}
 		}
 		if ev := evidenceText(s.Evidence, publicURL); ev != "" {
 			line += "\n" + ev
@@ -143,6 +146,7 @@ func HelpMessage(command string) Message {
 		"• `" + c + " why <service> <dimension>` — the signals and evidence of one dimension",
 		"• `" + c + " risk <service> [version]` — the release risk of deploying to production now: its factors, the release window, the trust ladder and what the gate would answer",
 		"• `" + c + " window <service>` — the best times to deploy to production in the next 72 hours, with their reasons",
+		"• `" + c + " exempt <service> <signal> <days> <reason>` — ask the exemption approvers to waive a signal for some days",
 		"• `" + c + " worst` — the ten lowest services",
 		"• `" + c + " help` — this message",
 		"Dimensions: " + strings.Join(dimensionIDs(), ", "),

@@ -34,6 +34,8 @@ type Config struct {
 	Services  []releaseops.Service `yaml:"services"`
 	// Initiatives move services to a target by a deadline (docs/initiatives.md).
 	Initiatives []initiative.Spec `yaml:"initiatives"`
+
+	Exemptions Exemptions `yaml:"exemptions"`
 }
 
 // Log sets the structured logger.

@@ -32,6 +32,7 @@ func (c *Config) validate() []string {
 	c.validateRisk(add)
 	c.validateInitiatives(add)
 	c.validateGateMode(add)
+	c.validateExemptions(add)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen", "want host:port, got %q", c.Listen)
 	}

@@ -55,6 +55,9 @@ type Worker struct {
 	// Stored, if set, is called after a round's scores and cursor are stored: the app wakes
 	// the outbox with it, whose release-notes jobs wait for exactly that.
 	Stored func()
+	// Waivers, if set, returns the waivers granted at runtime (approved exemptions) in force
+	// at now, by service. It is read once per round.
+	Waivers func(ctx context.Context, now time.Time) (map[string][]scoring.GrantedWaiver, error)
 	// BatchFacts caps the facts read per round.
 	BatchFacts int
 	// CacheFacts caps the facts held in memory across services (about 1 KB each with their
@@ -287,7 +290,14 @@ type pending struct {
 // rescore scores the services and stores the results (and the cursor, if given) atomically.
 func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64) error {
 	now := w.Now().UTC()
-	out, err := w.scoreAll(ctx, names, now, cursor != nil)
+	var granted map[string][]scoring.GrantedWaiver
+	if w.Waivers != nil {
+		var err error
+		if granted, err = w.Waivers(ctx, now); err != nil {
+			return fmt.Errorf("read granted waivers: %w", err)
+		}
+	}
+	out, err := w.scoreAll(ctx, names, now, cursor != nil, granted)
 	if err != nil {
 		return err
 	}
@@ -336,7 +346,7 @@ func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64) err
 
 // scoreAll scores the services on up to GOMAXPROCS goroutines: loading and decoding facts
 // and scoring are independent per service, so a round's latency shrinks with the cores.
-func (w *Worker) scoreAll(ctx context.Context, names []string, now time.Time, cacheable bool) ([]pending, error) {
+func (w *Worker) scoreAll(ctx context.Context, names []string, now time.Time, cacheable bool, granted map[string][]scoring.GrantedWaiver) ([]pending, error) {
 	out := make([]pending, len(names))
 	errs := make([]error, len(names))
 	workers := min(runtime.GOMAXPROCS(0), len(names))
@@ -352,7 +362,7 @@ func (w *Worker) scoreAll(ctx context.Context, names []string, now time.Time, ca
 					return
 				}
 				start := time.Now()
-				out[i], errs[i] = w.scoreOne(ctx, names[i], now, cacheable)
+				out[i], errs[i] = w.scoreOne(ctx, names[i], now, cacheable, granted[names[i]])
 				if w.Observer != nil {
 					w.Observer.Rescored(names[i], time.Since(start))
 				}
@@ -371,7 +381,7 @@ func (w *Worker) scoreAll(ctx context.Context, names []string, now time.Time, ca
 	return out, nil
 }
 
-func (w *Worker) scoreOne(ctx context.Context, name string, now time.Time, cacheable bool) (pending, error) {
+func (w *Worker) scoreOne(ctx context.Context, name string, now time.Time, cacheable bool, granted []scoring.GrantedWaiver) (pending, error) {
 	facts, err := w.facts(ctx, name, now, cacheable)
 	if err != nil {
 		return pending{}, err
@@ -384,7 +394,7 @@ func (w *Worker) scoreOne(ctx context.Context, name string, now time.Time, cache
 	if err != nil {
 		return pending{}, err
 	}
-	in := scoring.Input{Service: svc, Facts: facts, Now: now, Sync: cov}
+	in := scoring.Input{Service: svc, Facts: facts, Now: now, Sync: cov, Waivers: granted}
 	var card scoring.Scorecard
 	if idx := w.takeIndex(name, cacheable); idx != nil {
 		card = w.Engine.ScoreIndexed(in, idx)

@@ -59,6 +59,8 @@ type compiledRule struct {
 type compiledWaiver struct {
 	w       Waiver
 	expires time.Time
+	// approver and ref are set on granted waivers (GrantedWaiver) only.
+	approver, ref string
 }
 
 var ruleIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)

@@ -23,6 +23,9 @@ type Input struct {
 	// any order; it may be empty. A state resting on an API read is trusted only while the
 	// read is fresh (see Config.SyncStaleAfter), and the card lists these records.
 	Sync []releaseops.SyncCoverage
+	// Waivers are the waivers granted at runtime for this service (approved exemptions), on
+	// top of the config's; expired ones are shown as expired, like the config's.
+	Waivers []GrantedWaiver
 }
 
 // Score computes the scorecard of one service. It is pure: the same input gives the same
@@ -178,10 +181,10 @@ func (e *Engine) finish(in Input, id, name string, weight float64, r result, cus
 	switch {
 	case live != nil:
 		sr.Waived, sr.Outcome, sr.Score = true, OutcomeWaived, 1
-		sr.Waiver = &WaiverInfo{Reason: live.w.Reason, Author: live.w.Author, Expires: live.expires}
-		sr.Reason = fmt.Sprintf("waived by %s until %s: %s (without the waiver: %s)", live.w.Author, stamp(live.expires), live.w.Reason, r.reason)
+		sr.Waiver = &WaiverInfo{Reason: live.w.Reason, Author: live.w.Author, Expires: live.expires, Approver: live.approver, Ref: live.ref}
+		sr.Reason = fmt.Sprintf("waived by %s until %s: %s (without the waiver: %s)", live.by(), stamp(live.expires), live.w.Reason, r.reason)
 	case expired != nil:
-		sr.Reason += fmt.Sprintf(" (a waiver by %s expired %s)", expired.w.Author, stamp(expired.expires))
+		sr.Reason += fmt.Sprintf(" (a waiver by %s expired %s)", expired.by(), stamp(expired.expires))
 	}
 	return sr
 }
@@ -190,6 +193,9 @@ func (e *Engine) finish(in Input, id, name string, weight float64, r result, cus
 // expired one.
 func (e *Engine) waiverFor(in Input, signal string) (live, expired *compiledWaiver) {
 	ws := e.waivers[waiverKey(in.Service.Name, signal)]
+	if len(in.Waivers) > 0 {
+		ws = append(slices.Clip(ws), grantedFor(in, signal)...)
+	}
 	for i := range ws {
 		w := &ws[i]
 		if in.Now.Before(w.expires) {

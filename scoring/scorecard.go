@@ -130,6 +130,9 @@ type WaiverInfo struct {
 	Reason  string    `json:"reason"`
 	Author  string    `json:"author"`
 	Expires time.Time `json:"expires"`
+	// Approver and Ref are set when the waiver is an approved exemption request (Ref is its id).
+	Approver string `json:"approver,omitempty"`
+	Ref      string `json:"ref,omitempty"`
 }
 
 // FloorApplied is a hard floor the scorecard is under: the dimension scored below Min, so the

@@ -39,6 +39,7 @@ var browserPages = []struct{ name, path string }{
 	{"initiatives", "/initiatives"},
 	{"initiative", "/initiatives/json-logs"},
 	{"gate_report", "/gate/report"},
+	{"exemptions", "/exemptions"},
 	{"playbooks", "/playbooks"},
 	{"playbook", "/playbooks/rollback_readiness"},
 	{"not_found", "/services/checkot"},
@@ -208,6 +209,7 @@ func TestPagesInChromium(t *testing.T) {
 	d.Initiatives = &fakeInitiatives{initiativeReports(t, "Structured logs everywhere", "team-discovery", "search",
 		"structured logging not declared; emit JSON logs and set structured_logging: true")}
 	d.GateReport = fakeReporter{sampleReport()}
+	d.Exemptions = exemptionRows("checkout", "")
 	f.Echo = echo.New()
 	Register(f.Echo, d)
 	watch := &pageWatch{next: f.Echo}

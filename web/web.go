@@ -65,6 +65,8 @@ type Deps struct {
 	Initiatives InitiativeSource
 	// GateReport, if set, serves /gate/report: what enforcing the gate would have changed.
 	GateReport GateReporter
+	// Exemptions, if set, lists the exemptions for /exemptions.
+	Exemptions ExemptionLister
 }
 
 // Register mounts the pages on e. Every page that shows evidence goes through Deps.Auth; the
@@ -82,6 +84,7 @@ func Register(e *echo.Echo, d Deps) {
 	mount("/", h.list, private)
 	mount("/services/:name", h.service, private)
 	mount("/heatmap", h.heatmap, private)
+	mount("/exemptions", h.exemptions, private)
 	mount("/events/:source/:delivery", h.event, private)
 	mount("/teams", h.teamList, private)
 	mount("/teams/:owner", h.team, private)

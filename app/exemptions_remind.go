@@ -1,0 +1,151 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/releaseops/releaseops/bot"
+	"github.com/releaseops/releaseops/gate"
+	"github.com/releaseops/releaseops/storage"
+)
+
+// leaseExemptions is the lease of the reminder and expiry loop: one replica reminds.
+const leaseExemptions = "exemption-reminders"
+
+// exemptionPoll caps the loop's sleep: a request approved on another replica is seen within
+// it (its reminder is days away anyway).
+const exemptionPoll = time.Minute
+
+// Run reminds and expires exemptions at their time until ctx ends, and at start catches up
+// on those that came due while no replica ran it.
+func (x *Exemptions) Run(ctx context.Context) {
+	x.init()
+	for {
+		if err := x.Tick(ctx); err != nil && ctx.Err() == nil {
+			x.Log.Error("exemption reminders", "err", err)
+		}
+		wait := exemptionPoll
+		if next, ok, err := x.DB.NextExemptionEvent(ctx, x.RemindBefore); err == nil && ok {
+			wait = min(wait, max(next.Sub(x.Now()), time.Second))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-x.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// Tick does what is due at now: the reminder to the owner's channel of each waiver ending
+// within RemindBefore (once: the reminded mark and the outbox key), and for each waiver that
+// ended, an audit entry and a rescore so the stored card stops showing it.
+func (x *Exemptions) Tick(ctx context.Context) error {
+	x.init()
+	now := x.Now().UTC()
+	due, err := x.DB.ExemptionsToRemind(ctx, now, x.RemindBefore)
+	if err != nil {
+		return err
+	}
+	for _, r := range due {
+		err := x.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+			marked, err := storage.MarkExemptionReminded(t, r.ID, now)
+			if err != nil || !marked {
+				return err
+			}
+			ch := x.ownerChannel(r.Service)
+			if ch == "" {
+				x.Log.Warn("exemption reminder not posted: the service has no slack_channel and slack.default_channel is empty", "exemption", r.ID, "service", r.Service)
+				return nil
+			}
+			msg := bot.ExemptionReminderMessage(x.view(r, ""), now, x.Config.PublicURL)
+			_, err = bot.EnqueuePost(t, "exemption:"+r.ID+":reminder", r.Service, ch, msg, nil, now)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("remind exemption %s: %w", r.ID, err)
+		}
+	}
+	configDue, err := x.remindConfigWaivers(ctx, now)
+	if err != nil {
+		return err
+	}
+	lapsed, err := x.DB.ExemptionsLapsed(ctx, now)
+	if err != nil {
+		return err
+	}
+	var services []string
+	for _, r := range lapsed {
+		var marked bool
+		err := x.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+			var err error
+			if marked, err = storage.MarkExemptionLapsed(t, r.ID, now); err != nil || !marked {
+				return err
+			}
+			return gate.AppendAudit(t, now, gate.AuditExemptionExpired, r.Service, "releaseops", map[string]any{
+				"exemption": r.ID, "signal": r.Signal, "expires_at": r.ExpiresAt.Format(time.RFC3339), "approved_by": r.DecidedBy})
+		})
+		if err != nil {
+			return fmt.Errorf("expire exemption %s: %w", r.ID, err)
+		}
+		if marked {
+			services = append(services, r.Service)
+		}
+	}
+	if len(due) > 0 || configDue {
+		x.Outbox.Wake()
+	}
+	if len(services) > 0 && x.Rescore != nil {
+		if err := x.Rescore(ctx, services); err != nil {
+			return fmt.Errorf("rescore after exemptions ended: %w", err)
+		}
+	}
+	return nil
+}
+
+// Wake makes Run look again now (a request was approved on this replica).
+func (x *Exemptions) Wake() {
+	x.init()
+	select {
+	case x.wake <- struct{}{}:
+	default:
+	}
+}
+
+// remindConfigWaivers queues the reminder of each scoring.waivers entry ending within
+// RemindBefore. A config waiver has no stored row to mark, so its outbox key (the service,
+// signal and expiry) is what makes it once; the key is read before anything is written, so
+// the days before the end cost one read per waiver and tick. It reports whether it queued any.
+func (x *Exemptions) remindConfigWaivers(ctx context.Context, now time.Time) (bool, error) {
+	queued := false
+	for _, w := range x.configWaivers() {
+		if !w.ExpiresAt.After(now) || w.ExpiresAt.After(now.Add(x.RemindBefore)) {
+			continue
+		}
+		key := fmt.Sprintf("exemption:config:%s:%s:%d:reminder", w.Service, w.Signal, w.ExpiresAt.UnixMilli())
+		if _, err := x.DB.GetOutbox(ctx, key); err == nil {
+			continue
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return queued, err
+		}
+		ch := x.ownerChannel(w.Service)
+		if ch == "" {
+			continue
+		}
+		msg := bot.ExemptionReminderMessage(x.view(w, ""), now, x.Config.PublicURL)
+		err := x.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+			_, err := bot.EnqueuePost(t, key, w.Service, ch, msg, nil, now)
+			return err
+		})
+		if err != nil {
+			return queued, fmt.Errorf("remind config waiver of %s %s: %w", w.Service, w.Signal, err)
+		}
+		queued = true
+	}
+	return queued, nil
+}
