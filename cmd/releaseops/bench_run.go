@@ -52,6 +52,19 @@ func benchSetting(ctx context.Context, o benchOptions, syncMode string, profile 
 		defer fs.close()
 		fs.configure(cfg)
 	}
+	var apis *benchAPIs
+	if o.apis != apisNone {
+		apis, err = startBenchAPIs(o.apis, append(serviceNames(o.services), benchMarker), o.apiLatency)
+		if err != nil {
+			return run, fmt.Errorf("fake APIs: %w", err)
+		}
+		defer apis.close()
+		apis.configure(cfg)
+		if o.noSync {
+			off := false
+			cfg.Sync.Enabled = &off
+		}
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	a, err := app.New(ctx, cfg, log, app.Options{})
@@ -123,32 +136,58 @@ func benchSetting(ctx context.Context, o benchOptions, syncMode string, profile 
 		run.Phases = append(run.Phases, p)
 		return nil
 	}
+	commitSlice := func() benchSlice {
+		s := benchSlice{before: readCPU()}
+		b, w, t := ceil.WriterStats()
+		s.b0 = batchStats{float64(b), float64(w), t.Seconds()}
+		s.rep = loadtest.Run(ctx, client, base, o.warmup, o.duration, deployTo("POST "+loadtest.CommitPath, loadtest.CommitPath))
+		b, w, t = ceil.WriterStats()
+		s.b1 = batchStats{float64(b), float64(w), t.Seconds()}
+		s.after = readCPU()
+		return s
+	}
+	deploySlice := func() benchSlice {
+		s := benchSlice{before: readCPU(), b0: gatherBatches(a)}
+		s.rep = loadtest.Run(ctx, client, base, o.warmup, o.duration, deployTo("POST /webhooks/deploy", "/webhooks/deploy"))
+		s.b1, s.after = gatherBatches(a), readCPU()
+		return s
+	}
+	var commitRounds, deployRounds benchRounds
+	if o.rounds > 1 && o.phases["commit"] && o.phases["deploy"] && !o.phases["echo"] {
+		fmt.Fprintf(stdout, "  running %s/commit and %s/deploy alternately, %d rounds of %s each…\n", syncMode, syncMode, o.rounds, o.warmup+o.duration)
+		for i := 0; i < o.rounds && ctx.Err() == nil; i++ {
+			commitRounds.add(commitSlice())
+			deployRounds.add(deploySlice())
+		}
+	}
 	err = errors.Join(
 		phase("echo", func() (benchPhase, error) {
 			rep := loadtest.Run(ctx, client, base, o.warmup, o.duration, deployTo("POST "+loadtest.EchoPath, loadtest.EchoPath))
 			return phaseOf(rep), nil
 		}),
 		phase("commit", func() (benchPhase, error) {
-			b0, w0, t0 := ceil.WriterStats()
-			rep := loadtest.Run(ctx, client, base, o.warmup, o.duration, deployTo("POST "+loadtest.CommitPath, loadtest.CommitPath))
-			p := phaseOf(rep)
-			b1, w1, t1 := ceil.WriterStats()
-			p.AvgBatch, p.WriterBusy = writerUse(batchStats{float64(b0), float64(w0), t0.Seconds()}, batchStats{float64(b1), float64(w1), t1.Seconds()}, rep.Elapsed.Seconds())
+			if commitRounds.n == 0 {
+				commitRounds.add(commitSlice())
+			}
+			p := commitRounds.phase(o.warmup, o.duration)
 			var err error
 			p.Stored, err = ceil.Count(ctx)
 			return p, err
 		}),
 		phase("deploy", func() (benchPhase, error) {
-			before := gatherBatches(a)
-			rep := loadtest.Run(ctx, client, base, o.warmup, o.duration, deployTo("POST /webhooks/deploy", "/webhooks/deploy"))
-			p := phaseOf(rep)
-			p.AvgBatch, p.WriterBusy = writerUse(before, gatherBatches(a), rep.Elapsed.Seconds())
+			if deployRounds.n == 0 {
+				deployRounds.add(deploySlice())
+			}
+			p := deployRounds.phase(o.warmup, o.duration)
 			var err error
 			p.Stored, err = a.DB.CountDeliveries(ctx)
 			return p, err
 		}),
 		phase("mix", func() (benchPhase, error) { return benchMix(ctx, o, client, base, client, base, mix, token, hasSlash) }),
 	)
+	if apis != nil {
+		run.Notes = append(run.Notes, apis.summary())
+	}
 	select {
 	case err2 := <-serveErr:
 		err = errors.Join(err, err2)
