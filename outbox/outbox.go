@@ -67,6 +67,14 @@ type Recoverer interface {
 	Recover(ctx context.Context, m *Stored) (ref string, delivered bool, err error)
 }
 
+// TxSender is implemented by senders whose outcome is a write of their own (the release-notes
+// composer queues the post it composed): the outbox commits that write in the transaction
+// that marks the message sent, one commit instead of two, and a crash between them cannot
+// leave the message pending with its effect already stored. Write may be nil.
+type TxSender interface {
+	SendTx(ctx context.Context, m *Stored) (ref string, write func(*storage.Tx) error, err error)
+}
+
 // Repeatable is implemented by senders whose Send has no outside effect that running it twice
 // would duplicate (composing a post from stored data and queueing it by key). For them the
 // outbox skips the "sending" mark, one commit per message fewer.
@@ -351,9 +359,24 @@ func (o *Outbox) attempt(ctx context.Context, m Stored) (done bool, err error) {
 		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, o.SendTimeout)
-	ref, err := s.Send(sctx, &m)
+	var (
+		ref   string
+		write func(*storage.Tx) error
+	)
+	if ts, ok := s.(TxSender); ok {
+		ref, write, err = ts.SendTx(sctx, &m)
+	} else {
+		ref, err = s.Send(sctx, &m)
+	}
 	cancel()
 	now := o.Now()
+	if err == nil && write != nil {
+		if err := o.recordWith(ctx, write, m.ID, StateSent, attempts, "", ref, now, now); err != nil {
+			return false, err // nothing of it committed: the message is tried again
+		}
+		o.Wake() // what the write queued goes to other targets
+		return true, nil
+	}
 	if err == nil {
 		return true, o.record(ctx, m.ID, StateSent, attempts, "", ref, now, now)
 	}
@@ -437,11 +460,21 @@ func (o *Outbox) disabledSummary(kind string, n int64) string {
 }
 
 func (o *Outbox) record(ctx context.Context, id int64, state string, attempts int, lastErr, ref string, next, sent time.Time) error {
+	return o.recordWith(ctx, nil, id, state, attempts, lastErr, ref, next, sent)
+}
+
+// recordWith stores an attempt's outcome, after write (if any) in the same transaction.
+func (o *Outbox) recordWith(ctx context.Context, write func(*storage.Tx) error, id int64, state string, attempts int, lastErr, ref string, next, sent time.Time) error {
 	// The outcome must be stored even if ctx is ending: a sent message not marked sent would
 	// be sent again after a restart.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return o.DB.Writer.Do(wctx, func(t *storage.Tx) error {
+		if write != nil {
+			if err := write(t); err != nil {
+				return err
+			}
+		}
 		return storage.UpdateOutbox(t, id, state, attempts, lastErr, ref, next, sent)
 	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/releaseops/releaseops/loadtest"
@@ -46,4 +47,33 @@ func (r *benchRounds) phase(warmup, measured time.Duration) benchPhase {
 	p.WriterPerAnswer = writerPerAnswer(batchStats{}, r.batches, p, time.Duration(r.n)*warmup, time.Duration(r.n)*measured)
 	p.Rounds = r.n
 	return p
+}
+
+// sliceLine is one round's ceiling and product rates, to see whether a gap is steady or
+// comes from one moment (the sync's first run, a neighbour's build).
+func sliceLine(c, d benchSlice) string {
+	rate := func(s benchSlice) (float64, time.Duration) {
+		var r float64
+		var p99 time.Duration
+		for _, l := range s.rep.Labels() {
+			sum := s.rep.Summary(l)
+			r, p99 = r+sum.PerSecond, max(p99, sum.P99)
+		}
+		return r, p99
+	}
+	cr, cp := rate(c)
+	dr, dp := rate(d)
+	ratio := 0.0
+	if cr > 0 {
+		ratio = 100 * dr / cr
+	}
+	others := func(s benchSlice) float64 {
+		w := s.after.at.Sub(s.before.at).Seconds()
+		if w <= 0 {
+			return 0
+		}
+		return max(0, (s.after.machine-s.before.machine)-(s.after.self-s.before.self)) / w
+	}
+	return fmt.Sprintf("ceiling %.0f/s p99 %s, product %.0f/s p99 %s: %.1f%%; other processes %.2f / %.2f cores",
+		cr, ms(cp), dr, ms(dp), ratio, others(c), others(d))
 }

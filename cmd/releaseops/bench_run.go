@@ -156,8 +156,10 @@ func benchSetting(ctx context.Context, o benchOptions, syncMode string, profile 
 	if o.rounds > 1 && o.phases["commit"] && o.phases["deploy"] && !o.phases["echo"] {
 		fmt.Fprintf(stdout, "  running %s/commit and %s/deploy alternately, %d rounds of %s each…\n", syncMode, syncMode, o.rounds, o.warmup+o.duration)
 		for i := 0; i < o.rounds && ctx.Err() == nil; i++ {
-			commitRounds.add(commitSlice())
-			deployRounds.add(deploySlice())
+			c, d := commitSlice(), deploySlice()
+			commitRounds.add(c)
+			deployRounds.add(d)
+			fmt.Fprintf(stdout, "    round %d: %s\n", i+1, sliceLine(c, d))
 		}
 	}
 	err = errors.Join(
