@@ -166,13 +166,10 @@ var errScoreNotYet = errors.New("the score after the deploy is not stored yet")
 // completeNotes fills what the listener left to the composer: the score after the deploy
 // (the stored score, once the rescoring worker has passed the deploy's fact) and the commit
 // of the production deploy before the first one the post covers.
-func (b *Bot) completeNotes(ctx context.Context, job *notesJob) error {
+// cursor is the rescoring worker's, read by the caller.
+func (b *Bot) completeNotes(ctx context.Context, job *notesJob, cursor int64) error {
 	n := &job.Notes
 	if !n.After.Known {
-		cursor, err := b.d.DB.Cursor(ctx, "rescore")
-		if err != nil {
-			return err
-		}
 		if cursor < job.FactID {
 			return errScoreNotYet
 		}
@@ -265,9 +262,15 @@ func (c *notesComposer) SendTx(ctx context.Context, m *outbox.Stored) (string, f
 	if err := json.Unmarshal(m.Payload, &job); err != nil {
 		return "", nil, fmt.Errorf("decode release notes job: %w", err)
 	}
-	folded, err := b.foldWaiting(ctx, m, &job)
+	// One reading of the rescoring cursor decides both which waiting jobs are scored enough
+	// to fold and whether the post's score after the deploy is stored.
+	var folded []storage.OutboxRow
+	cursor, err := b.d.DB.Cursor(ctx, "rescore")
 	if err == nil {
-		err = b.completeNotes(ctx, &job)
+		folded, err = b.foldWaiting(ctx, m, &job, cursor)
+	}
+	if err == nil {
+		err = b.completeNotes(ctx, &job, cursor)
 	}
 	if err != nil {
 		after := time.Duration(0)

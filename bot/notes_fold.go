@@ -19,11 +19,10 @@ const maxFold = 200
 // waiting deploy still cost a compare, a post and its writes, and the queue grew without
 // bound under a steady stream (measured with the bench's fake GitHub: 491 jobs waiting after
 // 6 s, 193 composed). Only jobs whose deploy is already scored are folded, so a stream of new
-// deploys cannot keep the oldest one waiting for ever.
-func (b *Bot) foldWaiting(ctx context.Context, m *outbox.Stored, job *notesJob) ([]storage.OutboxRow, error) {
-	cursor, err := b.d.DB.Cursor(ctx, "rescore")
-	if err != nil || cursor < job.FactID {
-		return nil, err // the job itself is not scored yet: completeNotes says so
+// deploys cannot keep the oldest one waiting for ever. cursor is the rescoring worker's.
+func (b *Bot) foldWaiting(ctx context.Context, m *outbox.Stored, job *notesJob, cursor int64) ([]storage.OutboxRow, error) {
+	if cursor < job.FactID {
+		return nil, nil // the job itself is not scored yet: completeNotes says so
 	}
 	waiting, err := b.d.DB.WaitingOutboxAfter(ctx, m.Target, m.ID, maxFold)
 	if err != nil {
