@@ -233,25 +233,6 @@ func fromRow(r storage.OutboxRow) Stored {
 		State: r.State, Attempts: r.Attempts, LastError: r.LastError, Ref: r.Ref, CreatedAt: r.CreatedAt, NextAttempt: r.NextAttempt, SentAt: r.SentAt}
 }
 
-// Run delivers due messages until ctx ends.
-func (o *Outbox) Run(ctx context.Context) {
-	o.init()
-	for ctx.Err() == nil {
-		n, err := o.DeliverDue(ctx)
-		if err != nil && ctx.Err() == nil {
-			o.Log.Error("outbox", "err", err)
-		}
-		if n > 0 {
-			continue
-		}
-		wait := time.Minute
-		if next, ok, err := o.DB.NextOutboxAttempt(ctx); err == nil && ok {
-			wait = min(wait, max(next.Sub(o.Now()), 10*time.Millisecond))
-		}
-		o.Sleep(ctx, wait)
-	}
-}
-
 // DeliverDue makes one attempt at the due message of every target, several targets at once
 // (Parallel), and goes on down each target's queue while its messages are sent and due (up
 // to perTargetRound), one at a time so that each target sees them in order. It returns how
