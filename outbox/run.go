@@ -16,29 +16,37 @@ func (o *Outbox) Run(ctx context.Context) {
 	o.init()
 	d := &dispatcher{o: o, busy: map[string]bool{}, slots: make(chan struct{}, o.Parallel)}
 	defer d.wg.Wait()
+	var lastScan time.Time
 	for ctx.Err() == nil {
-		started, err := d.dispatch(ctx)
-		if err != nil && ctx.Err() == nil {
-			o.Log.Error("outbox", "err", err)
+		if d.free() {
+			// Looking for due heads reads every waiting message; while drains end one after
+			// another (each wakes this loop) it is done at most every scanEvery, or it cost
+			// 7.5% of the bench's CPU with a busy channel's posts waiting.
+			if wait := scanEvery - time.Since(lastScan); wait > 0 {
+				o.Sleep(ctx, wait)
+				continue
+			}
+			lastScan = time.Now()
+			if _, err := d.dispatch(ctx); err != nil && ctx.Err() == nil {
+				o.Log.Error("outbox", "err", err)
+			}
 		}
-		if started > 0 {
+		if d.working() {
+			// A drain's end, a new message or a free slot wakes this loop; the second is a
+			// safety net for a retry falling due meanwhile on an idle target.
+			o.Sleep(ctx, time.Second)
 			continue
 		}
-		// Nothing more to start: sleep until the earliest head is due, a drain ends (it
-		// wakes this loop, its target may have more) or something is queued.
 		wait := time.Minute
 		if next, ok, err := o.DB.NextOutboxAttempt(ctx); err == nil && ok {
 			wait = min(wait, max(next.Sub(o.Now()), 10*time.Millisecond))
-			if !next.After(o.Now()) && d.working() {
-				// Due now, yet not started: its target is being drained or every slot is
-				// taken, and the drain's end wakes this loop. Polling for it every 10 ms
-				// would only query; a second is the safety net.
-				wait = time.Second
-			}
 		}
 		o.Sleep(ctx, wait)
 	}
 }
+
+// scanEvery paces Run's searches for due messages while targets are being drained.
+const scanEvery = 50 * time.Millisecond
 
 // dispatcher tracks the targets being drained by Run.
 type dispatcher struct {
@@ -48,6 +56,8 @@ type dispatcher struct {
 	slots chan struct{}
 	wg    sync.WaitGroup
 }
+
+func (d *dispatcher) free() bool { return len(d.slots) < cap(d.slots) }
 
 func (d *dispatcher) working() bool {
 	d.mu.Lock()
