@@ -112,11 +112,14 @@ func benchSetting(ctx context.Context, o benchOptions, syncMode string, profile 
 		return loadtest.Load{Workers: o.concurrency, Next: func(w *loadtest.Worker) loadtest.Request { return mix.Deploy(label, path, w) }}
 	}
 
+	alternated := false // set below, before any phase runs: commit and deploy ran in --rounds slices
 	phase := func(name string, fn func() (benchPhase, error)) error {
 		if !o.phases[name] || ctx.Err() != nil {
 			return nil
 		}
-		fmt.Fprintf(stdout, "  running %s/%s for %s…\n", syncMode, name, o.warmup+o.duration)
+		if !alternated || (name != "commit" && name != "deploy") {
+			fmt.Fprintf(stdout, "  running %s/%s for %s…\n", syncMode, name, o.warmup+o.duration)
+		}
 		var stopProfile func()
 		if name == o.profilePhase {
 			var err error
@@ -153,7 +156,8 @@ func benchSetting(ctx context.Context, o benchOptions, syncMode string, profile 
 		return s
 	}
 	var commitRounds, deployRounds benchRounds
-	if o.rounds > 1 && o.phases["commit"] && o.phases["deploy"] && !o.phases["echo"] {
+	alternated = o.rounds > 1 && o.phases["commit"] && o.phases["deploy"] && !o.phases["echo"]
+	if alternated {
 		fmt.Fprintf(stdout, "  running %s/commit and %s/deploy alternately, %d rounds of %s each…\n", syncMode, syncMode, o.rounds, o.warmup+o.duration)
 		for i := 0; i < o.rounds && ctx.Err() == nil; i++ {
 			c, d := commitSlice(), deploySlice()
