@@ -166,13 +166,10 @@ var errScoreNotYet = errors.New("the score after the deploy is not stored yet")
 // completeNotes fills what the listener left to the composer: the score after the deploy
 // (the stored score, once the rescoring worker has passed the deploy's fact) and the commit
 // of the production deploy before the first one the post covers.
-func (b *Bot) completeNotes(ctx context.Context, job *notesJob) error {
+// cursor is the rescoring worker's, read by the caller.
+func (b *Bot) completeNotes(ctx context.Context, job *notesJob, cursor int64) error {
 	n := &job.Notes
 	if !n.After.Known {
-		cursor, err := b.d.DB.Cursor(ctx, "rescore")
-		if err != nil {
-			return err
-		}
 		if cursor < job.FactID {
 			return errScoreNotYet
 		}
@@ -243,18 +240,44 @@ func (c *notesComposer) Repeatable() bool { return true }
 // its last, until a read succeeds again.
 const notesBreakerAfter = 5
 
+// Send composes and queues the post in a transaction of its own; the outbox calls SendTx.
 func (c *notesComposer) Send(ctx context.Context, m *outbox.Stored) (string, error) {
+	ref, write, err := c.SendTx(ctx, m)
+	if err != nil || write == nil {
+		return ref, err
+	}
+	if err := c.b.d.DB.Writer.Do(ctx, write); err != nil {
+		return "", &outbox.RetryableError{Err: err}
+	}
+	c.b.d.Outbox.Wake()
+	return ref, nil
+}
+
+// SendTx composes the post of the job m and of the jobs of the same service's later deploys
+// waiting behind it (see foldWaiting), and returns the write that queues the post and marks
+// the folded jobs done, which the outbox commits with m's own outcome.
+func (c *notesComposer) SendTx(ctx context.Context, m *outbox.Stored) (string, func(*storage.Tx) error, error) {
 	b := c.b
 	var job notesJob
 	if err := json.Unmarshal(m.Payload, &job); err != nil {
-		return "", fmt.Errorf("decode release notes job: %w", err)
+		return "", nil, fmt.Errorf("decode release notes job: %w", err)
 	}
-	if err := b.completeNotes(ctx, &job); err != nil {
+	// One reading of the rescoring cursor decides both which waiting jobs are scored enough
+	// to fold and whether the post's score after the deploy is stored.
+	var folded []storage.OutboxRow
+	cursor, err := b.d.DB.Cursor(ctx, "rescore")
+	if err == nil {
+		folded, err = b.foldWaiting(ctx, m, &job, cursor)
+	}
+	if err == nil {
+		err = b.completeNotes(ctx, &job, cursor)
+	}
+	if err != nil {
 		after := time.Duration(0)
 		if errors.Is(err, errScoreNotYet) {
 			after = 500 * time.Millisecond
 		}
-		return "", &outbox.RetryableError{Err: fmt.Errorf("release notes of %s: %w", job.Notes.Service, err), After: after}
+		return "", nil, &outbox.RetryableError{Err: fmt.Errorf("release notes of %s: %w", job.Notes.Service, err), After: after}
 	}
 	n := &job.Notes
 	attempt := m.Attempts + 1
@@ -281,7 +304,7 @@ func (c *notesComposer) Send(ctx context.Context, m *outbox.Stored) (string, err
 			// writes and a round trip that would only fail again (measured with GitHub
 			// unreachable: 3 tries per note, and ingest fell from 69% to 53% of its ceiling).
 			if ne.Retryable && attempt < b.GitHubAttempts && failing < notesBreakerAfter {
-				return "", &outbox.RetryableError{Err: fmt.Errorf("release notes of %s: %s", n.Service, ne.Reason)}
+				return "", nil, &outbox.RetryableError{Err: fmt.Errorf("release notes of %s: %s", n.Service, ne.Reason)}
 			}
 			b.d.Log.Warn("release notes posted without the changes", "service", n.Service, "deploy", n.DeployID, "err", err)
 			n.Unavailable = ne.Reason
@@ -294,16 +317,20 @@ func (c *notesComposer) Send(ctx context.Context, m *outbox.Stored) (string, err
 		}
 	}
 	msg := ReleaseNotesMessage(n, b.cfg.PublicURL)
-	err := b.d.DB.Writer.Do(ctx, func(t *storage.Tx) error {
-		_, err := enqueuePost(t, job.PostKey, n.Service, PostPayload{Channel: job.Channel, Message: msg,
-			Notify: &Notify{Kind: "release_notes", Ref: n.DeployID}}, b.d.Now())
-		return err
-	})
-	if err != nil {
-		return "", &outbox.RetryableError{Err: fmt.Errorf("queue release notes post: %w", err)}
+	now := b.d.Now()
+	write := func(t *storage.Tx) error {
+		if _, err := enqueuePost(t, job.PostKey, n.Service, PostPayload{Channel: job.Channel, Message: msg,
+			Notify: &Notify{Kind: "release_notes", Ref: n.DeployID}}, now); err != nil {
+			return fmt.Errorf("queue release notes post: %w", err)
+		}
+		for _, f := range folded {
+			if err := storage.UpdateOutbox(t, f.ID, outbox.StateSent, f.Attempts, "", job.PostKey, now, now); err != nil {
+				return fmt.Errorf("release notes folded into %s: %w", job.PostKey, err)
+			}
+		}
+		return nil
 	}
-	b.d.Outbox.Wake()
-	return job.PostKey, nil
+	return job.PostKey, write, nil
 }
 
 // recordDelivered records the notification fact of a delivered post, once per message: the

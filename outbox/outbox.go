@@ -67,6 +67,14 @@ type Recoverer interface {
 	Recover(ctx context.Context, m *Stored) (ref string, delivered bool, err error)
 }
 
+// TxSender is implemented by senders whose outcome is a write of their own (the release-notes
+// composer queues the post it composed): the outbox commits that write in the transaction
+// that marks the message sent, one commit instead of two, and a crash between them cannot
+// leave the message pending with its effect already stored. Write may be nil.
+type TxSender interface {
+	SendTx(ctx context.Context, m *Stored) (ref string, write func(*storage.Tx) error, err error)
+}
+
 // Repeatable is implemented by senders whose Send has no outside effect that running it twice
 // would duplicate (composing a post from stored data and queueing it by key). For them the
 // outbox skips the "sending" mark, one commit per message fewer.
@@ -225,25 +233,6 @@ func fromRow(r storage.OutboxRow) Stored {
 		State: r.State, Attempts: r.Attempts, LastError: r.LastError, Ref: r.Ref, CreatedAt: r.CreatedAt, NextAttempt: r.NextAttempt, SentAt: r.SentAt}
 }
 
-// Run delivers due messages until ctx ends.
-func (o *Outbox) Run(ctx context.Context) {
-	o.init()
-	for ctx.Err() == nil {
-		n, err := o.DeliverDue(ctx)
-		if err != nil && ctx.Err() == nil {
-			o.Log.Error("outbox", "err", err)
-		}
-		if n > 0 {
-			continue
-		}
-		wait := time.Minute
-		if next, ok, err := o.DB.NextOutboxAttempt(ctx); err == nil && ok {
-			wait = min(wait, max(next.Sub(o.Now()), 10*time.Millisecond))
-		}
-		o.Sleep(ctx, wait)
-	}
-}
-
 // DeliverDue makes one attempt at the due message of every target, several targets at once
 // (Parallel), and goes on down each target's queue while its messages are sent and due (up
 // to perTargetRound), one at a time so that each target sees them in order. It returns how
@@ -351,9 +340,24 @@ func (o *Outbox) attempt(ctx context.Context, m Stored) (done bool, err error) {
 		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, o.SendTimeout)
-	ref, err := s.Send(sctx, &m)
+	var (
+		ref   string
+		write func(*storage.Tx) error
+	)
+	if ts, ok := s.(TxSender); ok {
+		ref, write, err = ts.SendTx(sctx, &m)
+	} else {
+		ref, err = s.Send(sctx, &m)
+	}
 	cancel()
 	now := o.Now()
+	if err == nil && write != nil {
+		if err := o.recordWith(ctx, write, m.ID, StateSent, attempts, "", ref, now, now); err != nil {
+			return false, err // nothing of it committed: the message is tried again
+		}
+		o.Wake() // what the write queued goes to other targets
+		return true, nil
+	}
 	if err == nil {
 		return true, o.record(ctx, m.ID, StateSent, attempts, "", ref, now, now)
 	}
@@ -437,11 +441,21 @@ func (o *Outbox) disabledSummary(kind string, n int64) string {
 }
 
 func (o *Outbox) record(ctx context.Context, id int64, state string, attempts int, lastErr, ref string, next, sent time.Time) error {
+	return o.recordWith(ctx, nil, id, state, attempts, lastErr, ref, next, sent)
+}
+
+// recordWith stores an attempt's outcome, after write (if any) in the same transaction.
+func (o *Outbox) recordWith(ctx context.Context, write func(*storage.Tx) error, id int64, state string, attempts int, lastErr, ref string, next, sent time.Time) error {
 	// The outcome must be stored even if ctx is ending: a sent message not marked sent would
 	// be sent again after a restart.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return o.DB.Writer.Do(wctx, func(t *storage.Tx) error {
+		if write != nil {
+			if err := write(t); err != nil {
+				return err
+			}
+		}
 		return storage.UpdateOutbox(t, id, state, attempts, lastErr, ref, next, sent)
 	})
 }

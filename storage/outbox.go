@@ -58,7 +58,7 @@ func InsertOutbox(t *Tx, r OutboxRow) (inserted bool, err error) {
 func (db *DB) DueOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxRow, error) {
 	rows, err := db.query(ctx, `SELECT `+outboxCols+` FROM outbox o
 		WHERE state IN ('pending', 'sending') AND next_attempt <= ?
-		  AND id = (SELECT min(id) FROM outbox WHERE target = o.target AND state IN ('pending', 'sending'))
+		  AND `+isHead+`
 		ORDER BY id LIMIT ?`, now.UTC().UnixMilli(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("due messages: %w", err)
@@ -82,7 +82,7 @@ func (db *DB) DueOutbox(ctx context.Context, now time.Time, limit int) ([]Outbox
 func (db *DB) NextOutboxAttempt(ctx context.Context) (time.Time, bool, error) {
 	var v sql.NullInt64
 	if err := db.queryRow(ctx, `SELECT min(next_attempt) FROM outbox o WHERE state IN ('pending', 'sending')
-		AND id = (SELECT min(id) FROM outbox WHERE target = o.target AND state IN ('pending', 'sending'))`).Scan(&v); err != nil {
+		AND `+isHead).Scan(&v); err != nil {
 		return time.Time{}, false, fmt.Errorf("next message: %w", err)
 	}
 	return time.UnixMilli(v.Int64).UTC(), v.Valid, nil
@@ -159,7 +159,7 @@ func UpdateOutbox(t *Tx, id int64, state string, attempts int, lastErr, ref stri
 // there is none or it is not due yet: the sender keeps going down one target's queue
 // without waiting for the next round.
 func (db *DB) NextOutboxFor(ctx context.Context, target string, now time.Time) (OutboxRow, bool, error) {
-	r, err := scanOutbox(db.queryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE target = ? AND state IN ('pending', 'sending') ORDER BY id LIMIT 1`, target))
+	r, err := scanOutbox(db.queryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE id = (SELECT min(m) FROM (`+headOf+`) AS heads)`, target, target))
 	if errors.Is(err, sql.ErrNoRows) {
 		return OutboxRow{}, false, nil
 	}

@@ -24,6 +24,10 @@ import (
 // benchOptions are the flags of `releaseops bench`.
 type benchOptions struct {
 	slackPosts   bool
+	apis         string        // --apis: apisNone, apisFake or apisFailing
+	apiLatency   time.Duration // --api-latency: each fake API answer's round trip
+	rounds       int           // --rounds: commit and deploy alternated this many times
+	noSync       bool          // --sync=false: sync.enabled false with the API credentials set
 	services     int
 	concurrency  int
 	duration     time.Duration
@@ -68,6 +72,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.readers, "readers", 2, "API readers (GET /api/v1/services/{name}) during the mix phase")
 	fs.BoolVar(&o.keepDatabase, "keep", false, "keep the temporary databases and print where they are")
 	fs.BoolVar(&o.slackPosts, "slack-posts", false, "set slack.bot_token against a fake Slack on loopback, so every post is sent as in production")
+	fs.StringVar(&o.apis, "apis", apisNone, "set github.token and pagerduty.token against fakes on loopback: fake (they answer as the APIs do: sync reads, compares for release notes) or failing (every call answered 502); empty: no API credentials")
+	fs.DurationVar(&o.apiLatency, "api-latency", 30*time.Millisecond, "with --apis: the round trip each fake API answer waits")
+	fs.IntVar(&o.rounds, "rounds", 1, "run the commit and deploy phases alternately this many times (each --duration) and report each over all its rounds: both sides then see the same neighbours on a shared machine (not with echo; --cpuprofile then covers commit slices too)")
+	syncOn := fs.Bool("sync", true, "with --apis: leave the background sync on (sync.enabled's default); false sets sync.enabled: false, so only release notes use the APIs")
+	asUsers := fs.Bool("as-users", false, "run the service as users configure it: --slack-posts --apis fake (GitHub, PagerDuty and Slack credentials, every call answered)")
 	fs.StringVar(&o.driver, "driver", "sqlite", "storage engine: sqlite (one process; --synchronous settings) or postgres (--replicas on one fresh schema)")
 	fs.StringVar(&o.postgresURL, "postgres-url", os.Getenv("RELEASEOPS_STORAGE_POSTGRES_URL"), "postgres: the server (a fresh schema is created there and dropped after)")
 	fs.IntVar(&o.replicas, "replicas", 3, "postgres: replicas sharing the schema; deploy events go round-robin over them")
@@ -76,6 +85,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.ceilingTx, "ceiling-tx", "implicit", "postgres: the ceiling's transaction per request: implicit (the INSERT alone, one round trip) or explicit (BEGIN, INSERT, COMMIT)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
+	}
+	if *asUsers {
+		o.slackPosts = true
+		if o.apis == apisNone {
+			o.apis = apisFake
+		}
+	}
+	if o.apis != apisNone && o.apis != apisFake && o.apis != apisFailing {
+		return &exitError{code: 2, err: fmt.Errorf("--apis: %q is not fake or failing", o.apis)}
+	}
+	o.noSync = !*syncOn
+	if o.rounds < 1 {
+		return &exitError{code: 2, err: fmt.Errorf("--rounds must be at least 1, got %d", o.rounds)}
 	}
 	if o.services < 1 || o.concurrency < 1 || o.duration <= 0 || o.bodyBytes < 512 {
 		return &exitError{code: 2, err: fmt.Errorf("--services and --concurrency must be at least 1, --duration positive, --body-bytes at least 512")}

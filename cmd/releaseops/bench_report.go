@@ -41,18 +41,27 @@ type benchRun struct {
 }
 
 type benchPhase struct {
-	Name        string               `json:"phase"`
-	Endpoints   []loadtest.Summary   `json:"endpoints"`
-	Seconds     float64              `json:"seconds"`
-	AvgBatch    float64              `json:"avg_group_commit,omitempty"`
-	WriterBusy  float64              `json:"writer_busy_share,omitempty"` // share of the phase the writer spent in transactions
-	Stored      int64                `json:"deliveries_in_db,omitempty"`
-	ScoreLag    *benchLag            `json:"score_lag,omitempty"`
-	RSSBytes    int64                `json:"peak_rss_bytes_so_far"`
-	CPU         []loadtest.CPUUse    `json:"cpu_cores,omitempty"`            // postgres: cores used by each group of processes
-	Waits       []loadtest.WaitShare `json:"pg_activity,omitempty"`          // postgres: mean backends by state and wait event
-	PG          *loadtest.PGRates    `json:"pg_server,omitempty"`            // postgres: WAL flushes and commits per second, whole server
-	PGRoundTrip time.Duration        `json:"pg_round_trip_p50_ns,omitempty"` // postgres: a pg_stat_activity query from the bench process, median
+	Name      string             `json:"phase"`
+	Endpoints []loadtest.Summary `json:"endpoints"`
+	Seconds   float64            `json:"seconds"`
+	Rounds    int                `json:"rounds,omitempty"` // slices alternated with the other side (--rounds)
+	AvgBatch  float64            `json:"avg_group_commit,omitempty"`
+	// WriterPerAnswer is the writer's requests (transactions queued) per 2xx: 1 is the
+	// delivery's own; the rest are what others wrote meanwhile (rescoring, outbox, sync).
+	WriterPerAnswer float64 `json:"writer_requests_per_2xx,omitempty"`
+	// This process's CPU over the phase (server and load generator), per 2xx and in cores,
+	// and the cores the rest of the machine used meanwhile.
+	CPUPerAnswer time.Duration        `json:"cpu_per_2xx_ns,omitempty"`
+	SelfCores    float64              `json:"process_cores,omitempty"`
+	OtherCores   float64              `json:"other_processes_cores,omitempty"`
+	WriterBusy   float64              `json:"writer_busy_share,omitempty"` // share of the phase the writer spent in transactions
+	Stored       int64                `json:"deliveries_in_db,omitempty"`
+	ScoreLag     *benchLag            `json:"score_lag,omitempty"`
+	RSSBytes     int64                `json:"peak_rss_bytes_so_far"`
+	CPU          []loadtest.CPUUse    `json:"cpu_cores,omitempty"`            // postgres: cores used by each group of processes
+	Waits        []loadtest.WaitShare `json:"pg_activity,omitempty"`          // postgres: mean backends by state and wait event
+	PG           *loadtest.PGRates    `json:"pg_server,omitempty"`            // postgres: WAL flushes and commits per second, whole server
+	PGRoundTrip  time.Duration        `json:"pg_round_trip_p50_ns,omitempty"` // postgres: a pg_stat_activity query from the bench process, median
 }
 
 type benchLag struct {
@@ -161,6 +170,16 @@ func printRun(w io.Writer, r benchRun) {
 			fmt.Fprintf(w, "        mean group commit: %.1f writes; the replicas' writers inside a transaction (waiting for the writer lock included), summed: %.0f%% of the time; rows in the database: %d\n", p.AvgBatch, 100*p.WriterBusy, p.Stored)
 		case p.AvgBatch > 0:
 			fmt.Fprintf(w, "        mean group commit: %.1f writes; writer inside a transaction %.0f%% of the time; rows in the database: %d\n", p.AvgBatch, 100*p.WriterBusy, p.Stored)
+		}
+		if p.Rounds > 1 {
+			fmt.Fprintf(w, "        %d slices of %.1f s, alternated with the other side\n", p.Rounds, p.Seconds/float64(p.Rounds))
+		}
+		if p.WriterPerAnswer > 0 {
+			fmt.Fprintf(w, "        writer requests per 2xx: %.3f\n", p.WriterPerAnswer)
+		}
+		if p.CPUPerAnswer > 0 {
+			fmt.Fprintf(w, "        this process: %.0f µs of CPU per 2xx, %.2f cores; other processes on the machine: %.2f cores\n",
+				float64(p.CPUPerAnswer)/float64(time.Microsecond), p.SelfCores, p.OtherCores)
 		}
 		if l := p.ScoreLag; l != nil {
 			fmt.Fprintf(w, "        2xx → updated score (marker service, API polled every 5 ms): n=%d p50 %s p99 %s max %s, not seen within 10 s: %d %s\n",

@@ -52,6 +52,19 @@ func benchSetting(ctx context.Context, o benchOptions, syncMode string, profile 
 		defer fs.close()
 		fs.configure(cfg)
 	}
+	var apis *benchAPIs
+	if o.apis != apisNone {
+		apis, err = startBenchAPIs(o.apis, append(serviceNames(o.services), benchMarker), o.apiLatency)
+		if err != nil {
+			return run, fmt.Errorf("fake APIs: %w", err)
+		}
+		defer apis.close()
+		apis.configure(cfg)
+		if o.noSync {
+			off := false
+			cfg.Sync.Enabled = &off
+		}
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	a, err := app.New(ctx, cfg, log, app.Options{})
@@ -99,11 +112,14 @@ func benchSetting(ctx context.Context, o benchOptions, syncMode string, profile 
 		return loadtest.Load{Workers: o.concurrency, Next: func(w *loadtest.Worker) loadtest.Request { return mix.Deploy(label, path, w) }}
 	}
 
+	alternated := false // set below, before any phase runs: commit and deploy ran in --rounds slices
 	phase := func(name string, fn func() (benchPhase, error)) error {
 		if !o.phases[name] || ctx.Err() != nil {
 			return nil
 		}
-		fmt.Fprintf(stdout, "  running %s/%s for %s…\n", syncMode, name, o.warmup+o.duration)
+		if !alternated || (name != "commit" && name != "deploy") {
+			fmt.Fprintf(stdout, "  running %s/%s for %s…\n", syncMode, name, o.warmup+o.duration)
+		}
 		var stopProfile func()
 		if name == o.profilePhase {
 			var err error
@@ -123,32 +139,61 @@ func benchSetting(ctx context.Context, o benchOptions, syncMode string, profile 
 		run.Phases = append(run.Phases, p)
 		return nil
 	}
+	commitSlice := func() benchSlice {
+		s := benchSlice{before: readCPU()}
+		b, w, t := ceil.WriterStats()
+		s.b0 = batchStats{float64(b), float64(w), t.Seconds()}
+		s.rep = loadtest.Run(ctx, client, base, o.warmup, o.duration, deployTo("POST "+loadtest.CommitPath, loadtest.CommitPath))
+		b, w, t = ceil.WriterStats()
+		s.b1 = batchStats{float64(b), float64(w), t.Seconds()}
+		s.after = readCPU()
+		return s
+	}
+	deploySlice := func() benchSlice {
+		s := benchSlice{before: readCPU(), b0: gatherBatches(a)}
+		s.rep = loadtest.Run(ctx, client, base, o.warmup, o.duration, deployTo("POST /webhooks/deploy", "/webhooks/deploy"))
+		s.b1, s.after = gatherBatches(a), readCPU()
+		return s
+	}
+	var commitRounds, deployRounds benchRounds
+	alternated = o.rounds > 1 && o.phases["commit"] && o.phases["deploy"] && !o.phases["echo"]
+	if alternated {
+		fmt.Fprintf(stdout, "  running %s/commit and %s/deploy alternately, %d rounds of %s each…\n", syncMode, syncMode, o.rounds, o.warmup+o.duration)
+		for i := 0; i < o.rounds && ctx.Err() == nil; i++ {
+			c, d := commitSlice(), deploySlice()
+			commitRounds.add(c)
+			deployRounds.add(d)
+			fmt.Fprintf(stdout, "    round %d: %s\n", i+1, sliceLine(c, d))
+		}
+	}
 	err = errors.Join(
 		phase("echo", func() (benchPhase, error) {
 			rep := loadtest.Run(ctx, client, base, o.warmup, o.duration, deployTo("POST "+loadtest.EchoPath, loadtest.EchoPath))
 			return phaseOf(rep), nil
 		}),
 		phase("commit", func() (benchPhase, error) {
-			b0, w0, t0 := ceil.WriterStats()
-			rep := loadtest.Run(ctx, client, base, o.warmup, o.duration, deployTo("POST "+loadtest.CommitPath, loadtest.CommitPath))
-			p := phaseOf(rep)
-			b1, w1, t1 := ceil.WriterStats()
-			p.AvgBatch, p.WriterBusy = writerUse(batchStats{float64(b0), float64(w0), t0.Seconds()}, batchStats{float64(b1), float64(w1), t1.Seconds()}, rep.Elapsed.Seconds())
+			if commitRounds.n == 0 {
+				commitRounds.add(commitSlice())
+			}
+			p := commitRounds.phase(o.warmup, o.duration)
 			var err error
 			p.Stored, err = ceil.Count(ctx)
 			return p, err
 		}),
 		phase("deploy", func() (benchPhase, error) {
-			before := gatherBatches(a)
-			rep := loadtest.Run(ctx, client, base, o.warmup, o.duration, deployTo("POST /webhooks/deploy", "/webhooks/deploy"))
-			p := phaseOf(rep)
-			p.AvgBatch, p.WriterBusy = writerUse(before, gatherBatches(a), rep.Elapsed.Seconds())
+			if deployRounds.n == 0 {
+				deployRounds.add(deploySlice())
+			}
+			p := deployRounds.phase(o.warmup, o.duration)
 			var err error
 			p.Stored, err = a.DB.CountDeliveries(ctx)
 			return p, err
 		}),
 		phase("mix", func() (benchPhase, error) { return benchMix(ctx, o, client, base, client, base, mix, token, hasSlash) }),
 	)
+	if apis != nil {
+		run.Notes = append(run.Notes, apis.summary())
+	}
 	select {
 	case err2 := <-serveErr:
 		err = errors.Join(err, err2)
