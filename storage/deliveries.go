@@ -55,6 +55,15 @@ func (d *NewDelivery) Prepare() error {
 	return nil
 }
 
+// The statements that store a delivery, its facts and a discovered service: the only ones a
+// PostgreSQL transaction runs under the shared writer lock (writer_lock.go).
+const (
+	insertDeliverySQL = `INSERT INTO deliveries (source, delivery_id, event_type, subject_kind, subject_key, service, outcome, received_at, headers, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id`
+	insertFactSQL       = `INSERT INTO facts (delivery, service, subject_kind, subject_key, kind, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	recordDiscoveredSQL = `INSERT INTO discovered_services (name, subject, first_seen) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`
+)
+
 // InsertDelivery stores d and its facts in t. It reports duplicate=true, and writes nothing,
 // when (source, delivery id) is already stored.
 func InsertDelivery(t *Tx, d *NewDelivery) (id int64, duplicate bool, err error) {
@@ -63,8 +72,7 @@ func InsertDelivery(t *Tx, d *NewDelivery) (id int64, duplicate bool, err error)
 	}
 	// RETURNING, not LastInsertId: PostgreSQL has no last insert id. A duplicate inserts
 	// nothing and so returns no row.
-	err = t.QueryRow(`INSERT INTO deliveries (source, delivery_id, event_type, subject_kind, subject_key, service, outcome, received_at, headers, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id`,
+	err = t.QueryRow(insertDeliverySQL,
 		d.Source, d.DeliveryID, d.Type, string(d.Subject.Kind), d.Subject.Key, d.Service, d.Outcome,
 		d.ReceivedAt.UTC().UnixMilli(), string(d.headersJSON), d.Body).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -75,7 +83,7 @@ func InsertDelivery(t *Tx, d *NewDelivery) (id int64, duplicate bool, err error)
 	}
 	for i := range d.Facts {
 		f := &d.Facts[i]
-		if _, err := t.Exec(`INSERT INTO facts (delivery, service, subject_kind, subject_key, kind, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := t.Exec(insertFactSQL,
 			id, f.Service, string(f.Subject.Kind), f.Subject.Key, string(f.Kind), f.At.UTC().UnixMilli(), d.factsJSON[i]); err != nil {
 			return 0, false, fmt.Errorf("insert fact %d of %s delivery %s: %w", i, d.Source, d.DeliveryID, err)
 		}

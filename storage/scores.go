@@ -27,6 +27,17 @@ type HistoryPoint struct {
 	Level string    `json:"level"`
 }
 
+// The statements of PutScore: an upsert by service and an append that nothing follows by id,
+// written by the rescoring worker (under its lease) and a sync's rescore. Neither needs
+// another transaction's writes to be ordered before it, so PostgreSQL runs them under the
+// shared writer lock; two writers of one service's row still take its row lock.
+const (
+	putScoreSQL = `INSERT INTO scores (service, score, band, level, card, trend, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (service) DO UPDATE SET score = excluded.score, band = excluded.band, level = excluded.level, card = excluded.card,
+		trend = excluded.trend, updated_at = excluded.updated_at`
+	putHistorySQL = `INSERT INTO score_history (service, at, score, band, level) VALUES (?, ?, ?, ?, ?)`
+)
+
 // PutScore saves the latest scorecard and, when snapshot is true, appends a history point.
 func PutScore(t *Tx, r ScoreRow, snapshot bool) error {
 	at := r.UpdatedAt.UTC().UnixMilli()
@@ -34,14 +45,12 @@ func PutScore(t *Tx, r ScoreRow, snapshot bool) error {
 	if trend == "" {
 		trend = "null"
 	}
-	if _, err := t.Exec(`INSERT INTO scores (service, score, band, level, card, trend, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (service) DO UPDATE SET score = excluded.score, band = excluded.band, level = excluded.level, card = excluded.card,
-		trend = excluded.trend, updated_at = excluded.updated_at`,
+	if _, err := t.Exec(putScoreSQL,
 		r.Service, r.Score, r.Band, r.Level, r.Card, trend, at); err != nil {
 		return fmt.Errorf("save score of %s: %w", r.Service, err)
 	}
 	if snapshot {
-		if _, err := t.Exec(`INSERT INTO score_history (service, at, score, band, level) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := t.Exec(putHistorySQL,
 			r.Service, at, r.Score, r.Band, r.Level); err != nil {
 			return fmt.Errorf("save history of %s: %w", r.Service, err)
 		}

@@ -1,0 +1,139 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Two replicas store deliveries concurrently (on PostgreSQL under the shared writer lock, four
+// lanes each, with a request now and then that needs the exclusive lock after its delivery)
+// while a reader follows the facts feed and another reads one service's facts, index and
+// tail. The feed must hand out every fact exactly once in id order, though lower ids commit
+// after higher ones; the service's facts must never shrink while the indexer moves the tail.
+func TestFeedFollowsConcurrentCommitters(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open opener) {
+		opts := DefaultOptions()
+		opts.IndexInterval = 5 * time.Millisecond // the indexer races the writers too
+		a, b := open(opts), open(opts)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+
+		const writers, each = 8, 60
+		var wg sync.WaitGroup
+		var writeErr atomic.Value
+		for g := 0; g < writers; g++ {
+			db := a
+			if g%2 == 1 {
+				db = b
+			}
+			wg.Add(1)
+			go func(g int, db *DB) {
+				defer wg.Done()
+				for i := 0; i < each; i++ {
+					d := delivery(fmt.Sprintf("race-%d-%d", g, i))
+					mixed := i%10 == 9
+					err := db.Writer.Do(ctx, func(t *Tx) error {
+						if _, _, err := InsertDelivery(t, d); err != nil {
+							return err
+						}
+						if mixed { // a statement outside the shared set, after a shared one
+							return InsertSyncRun(t, SyncRun{Source: "github", Trigger: "race", StartedAt: t0, FinishedAt: t0})
+						}
+						return nil
+					})
+					if err != nil {
+						writeErr.Store(err)
+						return
+					}
+				}
+			}(g, db)
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+
+		var seen []int64
+		var cursor int64
+		shrunk := ""
+		lastCount := 0
+		follow := func() error {
+			for {
+				facts, err := a.FactsAfter(ctx, cursor, 37)
+				if err != nil {
+					return err
+				}
+				for _, f := range facts {
+					if f.ID <= cursor {
+						return fmt.Errorf("fact %d after cursor %d: out of order", f.ID, cursor)
+					}
+					cursor = f.ID
+					seen = append(seen, f.ID)
+				}
+				if len(facts) < 37 {
+					return nil
+				}
+			}
+		}
+		for running := true; running; {
+			select {
+			case <-done:
+				running = false
+			case <-time.After(2 * time.Millisecond):
+			}
+			if err := follow(); err != nil {
+				t.Fatal(err)
+			}
+			fs, err := b.FactsForService(ctx, "checkout", time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fs) < lastCount && shrunk == "" {
+				shrunk = fmt.Sprintf("service facts went from %d to %d", lastCount, len(fs))
+			}
+			lastCount = len(fs)
+		}
+		if err, _ := writeErr.Load().(error); err != nil {
+			t.Fatal(err)
+		}
+		if err := follow(); err != nil {
+			t.Fatal(err)
+		}
+		if shrunk != "" {
+			t.Fatal(shrunk)
+		}
+		rows, err := a.query(ctx, `SELECT id FROM facts ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, id)
+		}
+		rows.Close()
+		if len(all) != writers*each {
+			t.Fatalf("stored %d facts, want %d", len(all), writers*each)
+		}
+		if len(seen) != len(all) {
+			t.Fatalf("the feed handed out %d facts of %d: it skipped some", len(seen), len(all))
+		}
+		for i := range all {
+			if seen[i] != all[i] {
+				t.Fatalf("feed position %d: fact %d, want %d", i, seen[i], all[i])
+			}
+		}
+		if err := a.IndexNow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var indexed int
+		if err := a.queryRow(ctx, `SELECT count(*) FROM fact_index`).Scan(&indexed); err != nil || indexed != len(all) {
+			t.Fatalf("indexed %d facts (%v), want %d", indexed, err, len(all))
+		}
+	})
+}
