@@ -57,11 +57,11 @@ func (db *DB) FactsAfter(ctx context.Context, after int64, limit int) ([]StoredF
 	if db.pg != nil {
 		// Replicas commit deliveries concurrently: a lower id may still be uncommitted while
 		// a higher one is visible. Read only up to a horizon every id below which is final.
-		h, err := db.factsHorizon(ctx)
+		h, err := db.idHorizons(ctx)
 		if err != nil {
 			return nil, err
 		}
-		rows, err := db.query(ctx, `SELECT id, delivery, data FROM facts WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`, after, h, limit)
+		rows, err := db.query(ctx, `SELECT id, delivery, data FROM facts WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`, after, h.facts, limit)
 		if err != nil {
 			return nil, fmt.Errorf("facts after %d: %w", after, err)
 		}

@@ -26,6 +26,7 @@ type pgState struct {
 	readPool, writePool *pgxpool.Pool
 	conn                *pgx.ConnConfig // for the listening connection
 	channel             string          // this schema's NOTIFY channel
+	lockHeld            string          // pg_locks condition: a hold on the writer lock (idHorizons)
 	log                 *slog.Logger
 
 	mu      sync.Mutex
@@ -63,7 +64,7 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	wcfg := cfg.Copy()
-	wcfg.MaxConns = pgLanes + 1 // the writer's lanes, and one for migrating and leases at start
+	wcfg.MaxConns = int32(pgLanes) + 1 // the writer's lanes, and one for migrating and leases at start
 	writePool, err := pgxpool.NewWithConfig(ctx, wcfg)
 	if err != nil {
 		readPool.Close()
@@ -97,7 +98,7 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err := migrateOn(ctx, write, &d, lock, unlock); err != nil {
 		return fail(fmt.Errorf("open PostgreSQL at %s: %w", where, err))
 	}
-	pg := &pgState{readPool: readPool, writePool: writePool, conn: cfg.ConnConfig.Copy(), channel: "releaseops_" + strconv.FormatUint(uint64(key)&0xffffffff, 16),
+	pg := &pgState{readPool: readPool, writePool: writePool, conn: cfg.ConnConfig.Copy(), channel: "releaseops_" + strconv.FormatUint(uint64(key)&0xffffffff, 16), lockHeld: pgLockHeld(key),
 		log: opts.Logger, pending: map[string]bool{}, kick: make(chan struct{}, 1), listenDone: make(chan struct{}), sendDone: make(chan struct{})}
 	db := &DB{d: &d, path: where, read: read, write: write, log: opts.Logger, stop: make(chan struct{}),
 		done: make(chan struct{}), indexDone: make(chan struct{}), holder: opts.Holder, pg: pg}

@@ -6,26 +6,32 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // On PostgreSQL every write transaction takes the schema's writer lock (an advisory
 // transaction lock, see lockKey) before its first statement, in one of two modes:
 //
-//   - shared, when that statement only stores a delivery (the insert of a delivery, its facts
-//     and a discovered service) or the rescoring worker's scores and cursor
-//     and the outbox's insert and update, and a lease's upsert (sharedStatements). These take their ids and commit concurrently, across replicas, and
-//     share WAL flushes as independent connections do. Dedupe needs no lock: the unique key
-//     decides between two replicas inserting one delivery. Scores are upserts by service,
-//     and each cursor has one writer, under its lease.
-//   - exclusive, for anything else: the audit chain, approvals, the outbox, scores, leases,
-//     cursors and the indexer run one transaction at a time in the whole cluster, as before.
+//   - shared, when that statement is in sharedStatements: storing a delivery (the delivery,
+//     its facts, a discovered service), the rescoring worker's scores, the indexer's rows and
+//     the workers' cursors, the outbox's insert and update, a lease's upsert. These take
+//     their ids and commit concurrently, across replicas and lanes, and share WAL flushes as
+//     independent connections do. None needs another transaction's writes ordered before
+//     its own: dedupe is the unique key's (it decides between two replicas inserting one
+//     delivery), a lease is one conditional upsert, scores are upserts by service, each
+//     cursor has one writer under its lease, and the outbox's sender takes each target's
+//     lowest waiting id afresh.
+//   - exclusive, for anything else: the audit chain, approvals and votes, the gate's records,
+//     sync runs: one transaction at a time in the whole cluster, as before.
 //
 // What follows ids (the indexer, the rescoring feed, the tail readers) needs every id at or
-// below a horizon to be committed or rolled back. A transaction holding the exclusive lock has
-// that for free: no shared holder is running, and the ones to come wait for it and take
-// their ids after it (a sequence only moves up). So the indexer, which runs under the
-// exclusive lock, reads max(id) as its horizon, and the rescoring feed takes the exclusive
-// lock for the one statement that reads its horizon (FactsAfter).
+// below a horizon to be committed or rolled back, though lower ids may commit after higher
+// ones now. idHorizons gets one without taking the lock: the last id handed out, once the
+// transactions that held the lock at that moment have ended. The indexer moves rows only up
+// to it (its cursor is then the tail readers' horizon too), and the feed reads only up to it.
+// The indexer and the scores then run under the shared lock too; exclusive transactions are
+// the gate's, approvals', the audit chain's and sync's.
 //
 // A transaction that took the shared lock and then meets a statement needing the exclusive
 // one does not upgrade (two such transactions would deadlock): the statement is not run, and
@@ -38,9 +44,14 @@ import (
 // written in this package.
 var sharedStatements = map[string]bool{
 	insertDeliverySQL:                true,
+	insertDeliveryPGSQL:              true,
 	insertFactSQL:                    true,
 	recordDiscoveredSQL:              true,
 	putScoreSQL:                      true,
+	indexFactsSQL:                    true,
+	indexDeliveriesSQL:               true,
+	readIndexFactsSQL:                true,
+	readIndexDeliveriesSQL:           true,
 	putHistorySQL:                    true,
 	setCursorSQL:                     true,
 	insertOutboxSQL:                  true,
@@ -124,26 +135,65 @@ func (t *Tx) lockFor(query string) error {
 	return nil
 }
 
-// factsHorizon returns an id at or below which every fact id is committed or rolled back:
-// the highest committed one, read right after taking the exclusive writer lock, in one
-// implicit transaction (one round trip; a reader takes no transaction id and flushes no WAL).
-// Its wait is for the commits in flight, a few milliseconds.
-func (db *DB) factsHorizon(ctx context.Context) (int64, error) {
+// idHorizons are ids at or below which every fact and every delivery id is committed or
+// rolled back.
+type idHorizons struct{ facts, deliveries int64 }
+
+// idHorizons reads the horizons without taking the writer lock, so that no writer waits for
+// it. Every transaction takes the writer lock (shared or exclusive) before its first statement,
+// hence before it takes an id, and holds it until it has committed and its rows are visible.
+// So: read the last id each sequence has handed out, then the transactions holding the lock
+// (in that order, in one round trip); once all of those have ended, every id up to the last
+// ones read is final: a transaction that took one of them either had ended already or held
+// the lock when the holders were read. The wait is for the commits in flight, milliseconds.
+func (db *DB) idHorizons(ctx context.Context) (idHorizons, error) {
+	var h idHorizons
 	c, err := db.pg.readPool.Acquire(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("facts horizon: %w", err)
+		return h, fmt.Errorf("id horizon: %w", err)
 	}
 	defer c.Release()
-	res, err := c.Conn().PgConn().Exec(ctx, db.d.batchLock+`; SELECT coalesce(max(id), 0) FROM facts`).ReadAll()
+	res, err := c.Conn().PgConn().Exec(ctx, `SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('facts', 'id')::regclass), 0),
+			coalesce(pg_sequence_last_value(pg_get_serial_sequence('deliveries', 'id')::regclass), 0);
+		SELECT virtualtransaction FROM pg_locks WHERE `+db.pg.lockHeld).ReadAll()
 	if err != nil {
-		return 0, fmt.Errorf("facts horizon: %w", err)
+		return h, fmt.Errorf("id horizon: %w", err)
 	}
-	if len(res) != 2 || len(res[1].Rows) != 1 || len(res[1].Rows[0]) != 1 {
-		return 0, fmt.Errorf("facts horizon: unexpected answer (%d results)", len(res))
+	if len(res) != 2 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) != 2 {
+		return h, fmt.Errorf("id horizon: unexpected answer (%d results)", len(res))
 	}
-	h, err := strconv.ParseInt(string(res[1].Rows[0][0]), 10, 64)
+	if h.facts, err = strconv.ParseInt(string(res[0].Rows[0][0]), 10, 64); err == nil {
+		h.deliveries, err = strconv.ParseInt(string(res[0].Rows[0][1]), 10, 64)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("facts horizon: %w", err)
+		return h, fmt.Errorf("id horizon: %w", err)
 	}
-	return h, nil
+	if len(res[1].Rows) == 0 {
+		return h, nil
+	}
+	vx := make([]string, 0, len(res[1].Rows))
+	for _, r := range res[1].Rows {
+		vx = append(vx, "'"+strings.ReplaceAll(string(r[0]), "'", "")+"'")
+	}
+	wait := `SELECT count(*) FROM pg_locks WHERE ` + db.pg.lockHeld + ` AND virtualtransaction IN (` + strings.Join(vx, ", ") + `)`
+	for pause := 500 * time.Microsecond; ; pause = min(2*pause, 20*time.Millisecond) {
+		var n int64
+		if err := c.Conn().QueryRow(ctx, wait).Scan(&n); err != nil {
+			return h, fmt.Errorf("id horizon: wait for the writers in flight: %w", err)
+		}
+		if n == 0 {
+			return h, nil
+		}
+		if !sleepCtx(ctx, pause) {
+			return h, fmt.Errorf("id horizon: wait for the writers in flight: %w", ctx.Err())
+		}
+	}
+}
+
+// pgLockHeld is the pg_locks condition of a granted hold, in any mode, on the writer lock
+// key in the current database.
+func pgLockHeld(key int64) string {
+	u := uint64(key)
+	return fmt.Sprintf(`locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND classid = %d AND objid = %d AND objsubid = 1 AND granted`, u>>32, u&0xffffffff)
 }

@@ -137,3 +137,75 @@ func TestFeedFollowsConcurrentCommitters(t *testing.T) {
 		}
 	})
 }
+
+// The statements meant to run under PostgreSQL's shared writer lock do, and the others take
+// the exclusive one (a statement missing from sharedStatements would serialize ingestion
+// again without failing anything else).
+func TestSharedWriterLockCoversIngestion(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		modeOf := func(name string, fn func(*Tx) error) lockMode {
+			var m lockMode
+			write(t, db, func(tx *Tx) error {
+				if err := fn(tx); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				if tx.lk != nil {
+					m = tx.lk.mode
+				}
+				return nil
+			})
+			return m
+		}
+		want := lockShared
+		if db.Driver() == DriverSQLite {
+			want = lockNone // one writer: no lock at all
+		}
+		for name, fn := range map[string]func(*Tx) error{
+			"delivery": func(tx *Tx) error { _, _, err := InsertDelivery(tx, delivery("lock-1")); return err },
+			"discovered": func(tx *Tx) error {
+				return RecordDiscovered(tx, "svc", delivery("x").Subject, t0)
+			},
+			"score": func(tx *Tx) error {
+				return PutScore(tx, ScoreRow{Service: "svc", Card: []byte(`{}`), UpdatedAt: t0}, true)
+			},
+			"cursor": func(tx *Tx) error { return SetCursor(tx, "test", 1) },
+			"outbox": func(tx *Tx) error {
+				_, err := InsertOutbox(tx, OutboxRow{Key: "k", Kind: "slack.post", Target: "C1", Payload: []byte(`{}`), CreatedAt: t0})
+				if err == nil {
+					err = UpdateOutbox(tx, 1, "sent", 1, "", "", t0, t0)
+				}
+				return err
+			},
+			"lease": func(tx *Tx) error {
+				var token int64
+				err := tx.QueryRow(acquireLeaseSQL(db.d), "test", "me", 1000).Scan(&token)
+				return err
+			},
+			"index": func(tx *Tx) error {
+				hz := &idHorizons{facts: 1, deliveries: 1}
+				if db.pg == nil {
+					hz = nil
+				}
+				_, err := indexServices(tx, hz)
+				return err
+			},
+		} {
+			if m := modeOf(name, fn); m != want {
+				t.Errorf("%s: lock mode %d, want %d", name, m, want)
+			}
+		}
+		if db.Driver() == DriverSQLite {
+			return
+		}
+		// A delivery and then a sync run: the request is run again under the exclusive lock.
+		if m := modeOf("mixed", func(tx *Tx) error {
+			if _, _, err := InsertDelivery(tx, delivery("lock-2")); err != nil {
+				return err
+			}
+			return InsertSyncRun(tx, SyncRun{Source: "github", Trigger: "cli", StartedAt: t0, FinishedAt: t0})
+		}); m != lockExclusive {
+			t.Errorf("mixed: lock mode %d, want exclusive", m)
+		}
+	})
+}
