@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // On PostgreSQL every write transaction takes the schema's writer lock (an advisory
@@ -148,46 +150,52 @@ type idHorizons struct{ facts, deliveries int64 }
 // the lock when the holders were read. The wait is for the commits in flight, milliseconds.
 func (db *DB) idHorizons(ctx context.Context) (idHorizons, error) {
 	var h idHorizons
-	c, err := db.pg.readPool.Acquire(ctx)
+	// Through the read pool's database/sql handle: its idle connections are the pgx pool's,
+	// so a connection taken from the pgx pool directly could wait for ever.
+	conn, err := db.read.Conn(ctx)
 	if err != nil {
 		return h, fmt.Errorf("id horizon: %w", err)
 	}
-	defer c.Release()
-	res, err := c.Conn().PgConn().Exec(ctx, `SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('facts', 'id')::regclass), 0),
-			coalesce(pg_sequence_last_value(pg_get_serial_sequence('deliveries', 'id')::regclass), 0);
-		SELECT virtualtransaction FROM pg_locks WHERE `+db.pg.lockHeld).ReadAll()
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		c := dc.(*stdlib.Conn).Conn()
+		res, err := c.PgConn().Exec(ctx, `SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('facts', 'id')::regclass), 0),
+				coalesce(pg_sequence_last_value(pg_get_serial_sequence('deliveries', 'id')::regclass), 0);
+			SELECT virtualtransaction FROM pg_locks WHERE `+db.pg.lockHeld).ReadAll()
+		if err != nil {
+			return err
+		}
+		if len(res) != 2 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) != 2 {
+			return fmt.Errorf("unexpected answer (%d results)", len(res))
+		}
+		if h.facts, err = strconv.ParseInt(string(res[0].Rows[0][0]), 10, 64); err == nil {
+			h.deliveries, err = strconv.ParseInt(string(res[0].Rows[0][1]), 10, 64)
+		}
+		if err != nil || len(res[1].Rows) == 0 {
+			return err
+		}
+		vx := make([]string, 0, len(res[1].Rows))
+		for _, r := range res[1].Rows {
+			vx = append(vx, "'"+strings.ReplaceAll(string(r[0]), "'", "")+"'")
+		}
+		wait := `SELECT count(*) FROM pg_locks WHERE ` + db.pg.lockHeld + ` AND virtualtransaction IN (` + strings.Join(vx, ", ") + `)`
+		for pause := 500 * time.Microsecond; ; pause = min(2*pause, 20*time.Millisecond) {
+			var n int64
+			if err := c.QueryRow(ctx, wait).Scan(&n); err != nil {
+				return fmt.Errorf("wait for the writers in flight: %w", err)
+			}
+			if n == 0 {
+				return nil
+			}
+			if !sleepCtx(ctx, pause) {
+				return fmt.Errorf("wait for the writers in flight: %w", ctx.Err())
+			}
+		}
+	})
 	if err != nil {
 		return h, fmt.Errorf("id horizon: %w", err)
 	}
-	if len(res) != 2 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) != 2 {
-		return h, fmt.Errorf("id horizon: unexpected answer (%d results)", len(res))
-	}
-	if h.facts, err = strconv.ParseInt(string(res[0].Rows[0][0]), 10, 64); err == nil {
-		h.deliveries, err = strconv.ParseInt(string(res[0].Rows[0][1]), 10, 64)
-	}
-	if err != nil {
-		return h, fmt.Errorf("id horizon: %w", err)
-	}
-	if len(res[1].Rows) == 0 {
-		return h, nil
-	}
-	vx := make([]string, 0, len(res[1].Rows))
-	for _, r := range res[1].Rows {
-		vx = append(vx, "'"+strings.ReplaceAll(string(r[0]), "'", "")+"'")
-	}
-	wait := `SELECT count(*) FROM pg_locks WHERE ` + db.pg.lockHeld + ` AND virtualtransaction IN (` + strings.Join(vx, ", ") + `)`
-	for pause := 500 * time.Microsecond; ; pause = min(2*pause, 20*time.Millisecond) {
-		var n int64
-		if err := c.Conn().QueryRow(ctx, wait).Scan(&n); err != nil {
-			return h, fmt.Errorf("id horizon: wait for the writers in flight: %w", err)
-		}
-		if n == 0 {
-			return h, nil
-		}
-		if !sleepCtx(ctx, pause) {
-			return h, fmt.Errorf("id horizon: wait for the writers in flight: %w", ctx.Err())
-		}
-	}
+	return h, nil
 }
 
 // pgLockHeld is the pg_locks condition of a granted hold, in any mode, on the writer lock
