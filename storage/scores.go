@@ -58,6 +58,43 @@ func PutScore(t *Tx, r ScoreRow, snapshot bool) error {
 	return nil
 }
 
+// putScoresPGSQL is PutScores on PostgreSQL: every row and its history point in one
+// statement, the rows as arrays, so that a round's scores cost one round trip, not two per
+// service. The services of one call must differ (an upsert cannot touch a row twice).
+const putScoresPGSQL = `WITH r AS (SELECT * FROM unnest(?::text[], ?::float8[], ?::text[], ?::text[], ?::bytea[], ?::text[], ?::bigint[], ?::bool[])
+			AS r(service, score, band, level, card, trend, at, snapshot)),
+		s AS (INSERT INTO scores (service, score, band, level, card, trend, updated_at)
+			SELECT service, score, band, level, card, trend, at FROM r
+			ON CONFLICT (service) DO UPDATE SET score = excluded.score, band = excluded.band, level = excluded.level, card = excluded.card,
+			trend = excluded.trend, updated_at = excluded.updated_at)
+		INSERT INTO score_history (service, at, score, band, level) SELECT service, at, score, band, level FROM r WHERE snapshot`
+
+// PutScores saves several services' scorecards, each as PutScore does: one statement on
+// PostgreSQL, one PutScore each on SQLite (whose statements do not wait for a network).
+func PutScores(t *Tx, rows []ScoreRow, snapshot []bool) error {
+	if t.w.d.name != DriverPostgres {
+		for i, r := range rows {
+			if err := PutScore(t, r, snapshot[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	n := len(rows)
+	svc, band, level, trend := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	score, at, card := make([]float64, n), make([]int64, n), make([][]byte, n)
+	for i, r := range rows {
+		svc[i], score[i], band[i], level[i], card[i], at[i] = r.Service, r.Score, r.Band, r.Level, r.Card, r.UpdatedAt.UTC().UnixMilli()
+		if trend[i] = string(r.Trend); trend[i] == "" {
+			trend[i] = "null"
+		}
+	}
+	if _, err := t.Exec(putScoresPGSQL, svc, score, band, level, card, trend, at, snapshot); err != nil {
+		return fmt.Errorf("save scores of %d services: %w", n, err)
+	}
+	return nil
+}
+
 // GetScore returns a service's latest score, or ErrNotFound.
 func (db *DB) GetScore(ctx context.Context, service string) (ScoreRow, error) {
 	r := ScoreRow{Service: service}

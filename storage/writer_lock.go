@@ -49,6 +49,7 @@ var sharedStatements = map[string]bool{
 	insertDeliveryPGSQL:              true,
 	insertFactSQL:                    true,
 	recordDiscoveredSQL:              true,
+	putScoresPGSQL:                   true,
 	putScoreSQL:                      true,
 	indexFactsSQL:                    true,
 	indexDeliveriesSQL:               true,

@@ -170,6 +170,9 @@ func TestSharedWriterLockCoversIngestion(t *testing.T) {
 				return PutScore(tx, ScoreRow{Service: "svc", Card: []byte(`{}`), UpdatedAt: t0}, true)
 			},
 			"cursor": func(tx *Tx) error { return SetCursor(tx, "test", 1) },
+			"scores": func(tx *Tx) error {
+				return PutScores(tx, []ScoreRow{{Service: "svc2", Card: []byte(`{}`), UpdatedAt: t0}}, []bool{true})
+			},
 			"outbox": func(tx *Tx) error {
 				_, err := InsertOutbox(tx, OutboxRow{Key: "k", Kind: "slack.post", Target: "C1", Payload: []byte(`{}`), CreatedAt: t0})
 				if err == nil {
@@ -206,6 +209,36 @@ func TestSharedWriterLockCoversIngestion(t *testing.T) {
 			return InsertSyncRun(tx, SyncRun{Source: "github", Trigger: "cli", StartedAt: t0, FinishedAt: t0})
 		}); m != lockExclusive {
 			t.Errorf("mixed: lock mode %d, want exclusive", m)
+		}
+	})
+}
+
+// PutScores stores each row as PutScore does, history only where asked, on both engines.
+func TestPutScoresIsPutScoreEach(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		ctx := context.Background()
+		write(t, db, func(tx *Tx) error {
+			return PutScore(tx, ScoreRow{Service: "a", Score: 1, Card: []byte(`{}`), UpdatedAt: t0}, true)
+		})
+		write(t, db, func(tx *Tx) error {
+			return PutScores(tx, []ScoreRow{
+				{Service: "a", Score: 50, Band: "watch", Level: "bronze", Card: []byte(`{"a":1}`), Trend: []byte(`{"delta":49}`), UpdatedAt: t0.Add(time.Hour)},
+				{Service: "b", Score: 90, Band: "ready", Level: "gold", Card: []byte(`{"b":1}`), UpdatedAt: t0.Add(time.Hour)},
+			}, []bool{true, false})
+		})
+		a, err := db.GetScore(ctx, "a")
+		if err != nil || a.Score != 50 || string(a.Card) != `{"a":1}` || !a.UpdatedAt.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("a = %+v, %v", a, err)
+		}
+		list, err := db.ListScores(ctx)
+		if err != nil || len(list) != 2 || string(list[0].Trend) != `{"delta":49}` || string(list[1].Trend) != "null" || list[1].Level != "gold" {
+			t.Fatalf("list = %+v, %v", list, err)
+		}
+		ha, _ := db.History(ctx, "a", time.Time{})
+		hb, _ := db.History(ctx, "b", time.Time{})
+		if len(ha) != 2 || ha[1].Score != 50 || len(hb) != 0 {
+			t.Fatalf("history a = %+v, b = %+v", ha, hb)
 		}
 	})
 }
