@@ -166,8 +166,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			// Rounds start at least MinInterval apart, and at least twice their own length apart
 			// when rounds get long (a flood into services with deep history): rescoring then
 			// takes at most half of a core, and ingestion keeps the rest; scores lag more.
+			// (Once their length on PostgreSQL: see spacing.)
 			took := time.Since(roundStart)
-			if wait := max(w.MinInterval, 2*took) - took; wait > 0 {
+			if wait := max(w.MinInterval, w.spacing()*took) - took; wait > 0 {
 				select {
 				case <-ctx.Done():
 					return nil
@@ -200,9 +201,16 @@ func (w *Worker) Step(ctx context.Context) (int, error) {
 		w.firstWake.CompareAndSwap(0, covered)
 		return 0, err
 	}
-	for _, l := range w.Listeners {
-		l(ctx, facts)
-	}
+	// The listeners run while the round scores (they read the database, as scoring does) and
+	// have finished before its scores are stored: they still hear of every fact first.
+	heard := make(chan struct{})
+	go func() {
+		defer close(heard)
+		for _, l := range w.Listeners {
+			l(ctx, facts)
+		}
+	}()
+	defer func() { <-heard }()
 	byService := map[string][]releaseops.Fact{}
 	for _, f := range facts {
 		if f.Service != "" {
@@ -224,7 +232,7 @@ func (w *Worker) Step(ctx context.Context) (int, error) {
 	}
 	sort.Strings(names)
 	newCursor := facts[len(facts)-1].ID
-	if err := w.rescore(ctx, names, &newCursor); err != nil {
+	if err := w.rescore(ctx, names, &newCursor, heard); err != nil {
 		w.firstWake.CompareAndSwap(0, covered)
 		return 0, err
 	}
@@ -245,7 +253,7 @@ func (w *Worker) RescoreAll(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := w.rescore(ctx, names[i:min(i+chunk, len(names))], nil); err != nil {
+		if err := w.rescore(ctx, names[i:min(i+chunk, len(names))], nil, nil); err != nil {
 			return err
 		}
 		if w.running.Load() && w.firstWake.Load() != 0 {
@@ -263,7 +271,7 @@ func (w *Worker) RescoreNames(ctx context.Context, names []string) error {
 	w.init()
 	const chunk = 200
 	for i := 0; i < len(names); i += chunk {
-		if err := w.rescore(ctx, names[i:min(i+chunk, len(names))], nil); err != nil {
+		if err := w.rescore(ctx, names[i:min(i+chunk, len(names))], nil, nil); err != nil {
 			return err
 		}
 	}
@@ -288,7 +296,9 @@ type pending struct {
 }
 
 // rescore scores the services and stores the results (and the cursor, if given) atomically.
-func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64) error {
+// heard, if not nil, is closed once the listeners have heard of the round's facts; the scores
+// are stored after that.
+func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64, heard <-chan struct{}) error {
 	now := w.Now().UTC()
 	var granted map[string][]scoring.GrantedWaiver
 	if w.Waivers != nil {
@@ -301,18 +311,29 @@ func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64) err
 	if err != nil {
 		return err
 	}
+	if heard != nil {
+		<-heard
+	}
 	// Scorecards are stored a few at a time: each transaction shares the writer with webhooks
 	// waiting for their commit, so a round of large cards must not hold it in one piece. The
-	// cursor moves with the last chunk; a crash before it only repeats the round.
+	// cursor moves with the last chunk; a crash before it only repeats the round. On
+	// PostgreSQL a chunk is one statement (storage.PutScores), and the chunks but the last are
+	// stored at once: the writer has several lanes there and scores take its shared lock.
 	const perTx = 16
-	for i := 0; i < len(out) || (i == 0 && cursor != nil); i += perTx {
-		chunk := out[i:min(i+perTx, len(out))]
-		last := i+perTx >= len(out)
+	rest := out
+	if w.DB.Driver() == storage.DriverPostgres && len(out) > perTx {
+		lastFrom := (len(out) - 1) / perTx * perTx
+		if err := w.storeChunks(ctx, out[:lastFrom], perTx); err != nil {
+			return fmt.Errorf("store scores: %w", err)
+		}
+		rest = out[lastFrom:]
+	}
+	for i := 0; i < len(rest) || (i == 0 && cursor != nil); i += perTx {
+		chunk := rest[i:min(i+perTx, len(rest))]
+		last := i+perTx >= len(rest)
 		err = w.DB.Writer.Do(ctx, func(t *storage.Tx) error {
-			for _, p := range chunk {
-				if err := storage.PutScore(t, p.row, p.snapshot); err != nil {
-					return err
-				}
+			if err := putScores(t, chunk); err != nil {
+				return err
 			}
 			if last && cursor != nil {
 				return storage.SetCursor(t, cursorName, *cursor)
@@ -344,12 +365,59 @@ func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64) err
 	return nil
 }
 
-// scoreAll scores the services on up to GOMAXPROCS goroutines: loading and decoding facts
+// storeChunks stores the scorecards perTx to a transaction, the transactions concurrently.
+func (w *Worker) storeChunks(ctx context.Context, out []pending, perTx int) error {
+	var wg sync.WaitGroup
+	errs := make([]error, (len(out)+perTx-1)/perTx)
+	for i := 0; i < len(out); i += perTx {
+		chunk := out[i:min(i+perTx, len(out))]
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			errs[k] = w.DB.Writer.Do(ctx, func(t *storage.Tx) error { return putScores(t, chunk) })
+		}(i / perTx)
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func putScores(t *storage.Tx, chunk []pending) error {
+	if len(chunk) == 0 {
+		return nil
+	}
+	rows, snap := make([]storage.ScoreRow, len(chunk)), make([]bool, len(chunk))
+	for i, p := range chunk {
+		rows[i], snap[i] = p.row, p.snapshot
+	}
+	return storage.PutScores(t, rows, snap)
+}
+
+// spacing is how many times its own length a long round waits before the next. On SQLite a
+// round is CPU (local reads and scoring): twice its length keeps rescoring to half a core. On
+// PostgreSQL most of a round is waiting for the server, and doubling it only doubled the
+// score lag (BENCHMARKS.md): once is enough.
+func (w *Worker) spacing() time.Duration {
+	if w.DB.Driver() == storage.DriverPostgres {
+		return 1
+	}
+	return 2
+}
+
+// parallel is how many services a round scores at once: one per core when a round is CPU;
+// more on PostgreSQL, where each service's reads wait for the network.
+func (w *Worker) parallel() int {
+	if w.DB.Driver() == storage.DriverPostgres {
+		return 4 * runtime.GOMAXPROCS(0)
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// scoreAll scores the services on up to parallel() goroutines: loading and decoding facts
 // and scoring are independent per service, so a round's latency shrinks with the cores.
 func (w *Worker) scoreAll(ctx context.Context, names []string, now time.Time, cacheable bool, granted map[string][]scoring.GrantedWaiver) ([]pending, error) {
 	out := make([]pending, len(names))
 	errs := make([]error, len(names))
-	workers := min(runtime.GOMAXPROCS(0), len(names))
+	workers := min(w.parallel(), len(names))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for g := 0; g < workers; g++ {

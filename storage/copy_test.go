@@ -215,13 +215,15 @@ func TestCopyIntoPostgres(t *testing.T) {
 		t.Fatalf("the refused copy wrote: %v", again)
 	}
 
-	// The identities moved past the copied ids: new rows take the next ones.
+	// The identities moved past the copied ids: new rows take the next ones. Two writes: a
+	// transaction that stores a delivery and then needs the exclusive writer lock is run
+	// again under it (writer_lock.go), and its first attempt's id is not given back.
 	var id int64
 	write(t, dst, func(tx *Tx) error {
 		id, _, err = InsertDelivery(tx, &NewDelivery{Source: "deploy", DeliveryID: "new", Type: "deploy", Outcome: "stored", ReceivedAt: t0, Body: []byte(`{}`)})
-		if err != nil {
-			return err
-		}
+		return err
+	})
+	write(t, dst, func(tx *Tx) error {
 		return InsertSyncRun(tx, SyncRun{Source: "github", Trigger: "cli", StartedAt: t0, FinishedAt: t0})
 	})
 	if id != 31 {

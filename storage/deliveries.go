@@ -55,16 +55,60 @@ func (d *NewDelivery) Prepare() error {
 	return nil
 }
 
+// The statements that store a delivery, its facts and a discovered service: the only ones a
+// PostgreSQL transaction runs under the shared writer lock (writer_lock.go).
+const (
+	insertDeliverySQL = `INSERT INTO deliveries (source, delivery_id, event_type, subject_kind, subject_key, service, outcome, received_at, headers, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id`
+	insertFactSQL       = `INSERT INTO facts (delivery, service, subject_kind, subject_key, kind, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	recordDiscoveredSQL = `INSERT INTO discovered_services (name, subject, first_seen) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`
+	// insertDeliveryPGSQL is both on PostgreSQL in one statement, the facts as arrays: one
+	// round trip per delivery instead of one per row, each of which a transaction would wait
+	// for while it holds the writer lock. A duplicate returns no row and inserts no fact
+	// (the facts' SELECT reads the delivery's RETURNING, empty on conflict). ORDER BY keeps
+	// the facts' ids in their order.
+	insertDeliveryPGSQL = `WITH d AS (INSERT INTO deliveries (source, delivery_id, event_type, subject_kind, subject_key, service, outcome, received_at, headers, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id),
+		f AS (INSERT INTO facts (delivery, service, subject_kind, subject_key, kind, at, data)
+			SELECT d.id, x.service, x.subject_kind, x.subject_key, x.kind, x.at, x.data
+			FROM d, unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bytea[]) WITH ORDINALITY AS x(service, subject_kind, subject_key, kind, at, data, n)
+			ORDER BY x.n)
+		SELECT id FROM d`
+)
+
+func insertDeliveryPG(t *Tx, d *NewDelivery) (id int64, duplicate bool, err error) {
+	n := len(d.Facts)
+	service, kind, key, fk := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	at := make([]int64, n)
+	for i := range d.Facts {
+		f := &d.Facts[i]
+		service[i], kind[i], key[i], fk[i], at[i] = f.Service, string(f.Subject.Kind), f.Subject.Key, string(f.Kind), f.At.UTC().UnixMilli()
+	}
+	err = t.QueryRow(insertDeliveryPGSQL,
+		d.Source, d.DeliveryID, d.Type, string(d.Subject.Kind), d.Subject.Key, d.Service, d.Outcome,
+		d.ReceivedAt.UTC().UnixMilli(), string(d.headersJSON), d.Body,
+		service, kind, key, fk, at, d.factsJSON).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, true, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("insert %s delivery %s with %d facts: %w", d.Source, d.DeliveryID, n, err)
+	}
+	return id, false, nil
+}
+
 // InsertDelivery stores d and its facts in t. It reports duplicate=true, and writes nothing,
 // when (source, delivery id) is already stored.
 func InsertDelivery(t *Tx, d *NewDelivery) (id int64, duplicate bool, err error) {
 	if err := d.Prepare(); err != nil {
 		return 0, false, err
 	}
+	if t.w.d.name == DriverPostgres {
+		return insertDeliveryPG(t, d)
+	}
 	// RETURNING, not LastInsertId: PostgreSQL has no last insert id. A duplicate inserts
 	// nothing and so returns no row.
-	err = t.QueryRow(`INSERT INTO deliveries (source, delivery_id, event_type, subject_kind, subject_key, service, outcome, received_at, headers, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id`,
+	err = t.QueryRow(insertDeliverySQL,
 		d.Source, d.DeliveryID, d.Type, string(d.Subject.Kind), d.Subject.Key, d.Service, d.Outcome,
 		d.ReceivedAt.UTC().UnixMilli(), string(d.headersJSON), d.Body).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -75,7 +119,7 @@ func InsertDelivery(t *Tx, d *NewDelivery) (id int64, duplicate bool, err error)
 	}
 	for i := range d.Facts {
 		f := &d.Facts[i]
-		if _, err := t.Exec(`INSERT INTO facts (delivery, service, subject_kind, subject_key, kind, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := t.Exec(insertFactSQL,
 			id, f.Service, string(f.Subject.Kind), f.Subject.Key, string(f.Kind), f.At.UTC().UnixMilli(), d.factsJSON[i]); err != nil {
 			return 0, false, fmt.Errorf("insert fact %d of %s delivery %s: %w", i, d.Source, d.DeliveryID, err)
 		}

@@ -20,8 +20,9 @@ type dialect struct {
 	name string
 	// rebind turns a query into the engine's own spelling; nil leaves it as written.
 	rebind func(string) string
-	// batchLock, if set, is run first in every write transaction (see postgres.go).
-	batchLock string
+	// batchLock, if set, is the exclusive writer lock and sharedLock its shared mode: a write
+	// transaction takes one before its first statement (writer_lock.go).
+	batchLock, sharedLock string
 	// migrationsDir holds the embedded migrations of this engine.
 	migrationsDir string
 	// schemaMigrations creates the table that records applied migrations.

@@ -54,6 +54,19 @@ func (db *DB) FactsForService(ctx context.Context, service string, since time.Ti
 // FactsAfter returns up to limit facts with id greater than after, in id order: the feed the
 // rescoring worker follows.
 func (db *DB) FactsAfter(ctx context.Context, after int64, limit int) ([]StoredFact, error) {
+	if db.pg != nil {
+		// Replicas commit deliveries concurrently: a lower id may still be uncommitted while
+		// a higher one is visible. Read only up to a horizon every id below which is final.
+		h, err := db.idHorizons(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := db.query(ctx, `SELECT id, delivery, data FROM facts WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`, after, h.facts, limit)
+		if err != nil {
+			return nil, fmt.Errorf("facts after %d: %w", after, err)
+		}
+		return scanFacts(rows, fmt.Sprintf("facts after %d", after))
+	}
 	rows, err := db.query(ctx, `SELECT id, delivery, data FROM facts WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("facts after %d: %w", after, err)
@@ -151,7 +164,7 @@ func ClaimSubject(t *Tx, s releaseops.Subject, service string) (int64, error) {
 
 // RecordDiscovered remembers a service created by convention from an event's subject.
 func RecordDiscovered(t *Tx, name string, s releaseops.Subject, at time.Time) error {
-	if _, err := t.Exec(`INSERT INTO discovered_services (name, subject, first_seen) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+	if _, err := t.Exec(recordDiscoveredSQL,
 		name, string(s.Kind)+":"+s.Key, at.UTC().UnixMilli()); err != nil {
 		return fmt.Errorf("record discovered service %s: %w", name, err)
 	}
@@ -198,9 +211,14 @@ func (db *DB) Cursor(ctx context.Context, name string) (int64, error) {
 	return v, nil
 }
 
+// setCursorSQL saves a cursor. Each cursor has one writer (the rescoring worker, the indexer:
+// each under its lease), so PostgreSQL runs it under the shared writer lock; the indexer's
+// transaction holds the exclusive one from its first statement anyway.
+const setCursorSQL = `INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+
 // SetCursor saves a worker's position.
 func SetCursor(t *Tx, name string, v int64) error {
-	if _, err := t.Exec(`INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, v); err != nil {
+	if _, err := t.Exec(setCursorSQL, name, v); err != nil {
 		return fmt.Errorf("save cursor %s: %w", name, err)
 	}
 	return nil

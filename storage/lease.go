@@ -50,10 +50,24 @@ func defaultHolder() string {
 // Holder is this process's name in lease rows.
 func (db *DB) Holder() string { return db.holder }
 
+// acquireLeaseSQL takes or renews a lease by one conditional upsert, timed by the database's
+// clock. The upsert decides between replicas by itself (a second one waits for the row and
+// re-checks the condition on the row the first wrote), so PostgreSQL runs it and
+// releaseLeaseSQL under the shared writer lock (writer_lock.go).
+func acquireLeaseSQL(d *dialect) string {
+	return `INSERT INTO leases (name, holder, token, expires_at) VALUES (?1, ?2, 1, ` + d.nowMillis + ` + ?3)
+			ON CONFLICT (name) DO UPDATE SET
+				token = CASE WHEN leases.holder = excluded.holder THEN leases.token ELSE leases.token + 1 END,
+				holder = excluded.holder, expires_at = excluded.expires_at
+			WHERE leases.holder = excluded.holder OR leases.expires_at < ` + d.nowMillis + `
+			RETURNING token`
+}
+
+const releaseLeaseSQL = `DELETE FROM leases WHERE name = ? AND holder = ?`
+
 // AcquireLease takes or renews the named lease for ttl. It returns the lease's token (raised
 // each time the holder changes) and true when this process holds it now.
 func (db *DB) AcquireLease(ctx context.Context, name string, ttl time.Duration) (token int64, held bool, err error) {
-	now := db.d.nowMillis
 	// The write function may still run after Do has returned on ctx (the write is queued),
 	// so it writes only its own variables, read once Do has succeeded.
 	type result struct {
@@ -63,12 +77,7 @@ func (db *DB) AcquireLease(ctx context.Context, name string, ttl time.Duration) 
 	res := &result{}
 	err = db.Writer.Do(ctx, func(t *Tx) error {
 		var r result
-		err := t.QueryRow(`INSERT INTO leases (name, holder, token, expires_at) VALUES (?1, ?2, 1, `+now+` + ?3)
-			ON CONFLICT (name) DO UPDATE SET
-				token = CASE WHEN leases.holder = excluded.holder THEN leases.token ELSE leases.token + 1 END,
-				holder = excluded.holder, expires_at = excluded.expires_at
-			WHERE leases.holder = excluded.holder OR leases.expires_at < `+now+`
-			RETURNING token`, name, db.holder, ttl.Milliseconds()).Scan(&r.token)
+		err := t.QueryRow(acquireLeaseSQL(db.d), name, db.holder, ttl.Milliseconds()).Scan(&r.token)
 		if errors.Is(err, sql.ErrNoRows) {
 			*res = result{}
 			return nil
@@ -103,7 +112,7 @@ func (db *DB) ReleaseLease(ctx context.Context, name string) error {
 	delete(db.leases.held, name)
 	db.leases.mu.Unlock()
 	err := db.Writer.Do(ctx, func(t *Tx) error {
-		_, err := t.Exec(`DELETE FROM leases WHERE name = ? AND holder = ?`, name, db.holder)
+		_, err := t.Exec(releaseLeaseSQL, name, db.holder)
 		return err
 	})
 	if err != nil {

@@ -8,6 +8,19 @@ import (
 	"time"
 )
 
+// The outbox's insert (deduped by its key) and its update of one message by id. PostgreSQL
+// runs them under the shared writer lock (writer_lock.go): the sender takes each target's
+// lowest waiting id afresh on every pass and follows no cursor, so a message committed after
+// a higher id is sent in its turn, and a message queued after another one committed has the
+// higher id (a sequence only moves up). Which message is sent by whom is the sender's lease's
+// business, as before.
+const (
+	insertOutboxSQL = `INSERT INTO outbox (key, kind, target, service, payload, state, created_at, next_attempt)
+		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING`
+	updateOutboxSQL = `UPDATE outbox SET state = ?, attempts = ?, last_error = ?, ref = CASE WHEN ? = '' THEN ref ELSE ? END,
+		next_attempt = ?, sent_at = coalesce(?, sent_at) WHERE id = ?`
+)
+
 // OutboxRow is one stored outgoing message.
 type OutboxRow struct {
 	ID          int64
@@ -40,8 +53,7 @@ func scanOutbox(sc interface{ Scan(...any) error }) (OutboxRow, error) {
 
 // InsertOutbox queues a message in t. inserted is false when the key was queued before.
 func InsertOutbox(t *Tx, r OutboxRow) (inserted bool, err error) {
-	res, err := t.Exec(`INSERT INTO outbox (key, kind, target, service, payload, state, created_at, next_attempt)
-		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING`,
+	res, err := t.Exec(insertOutboxSQL,
 		r.Key, r.Kind, r.Target, r.Service, r.Payload, r.CreatedAt.UTC().UnixMilli(), r.CreatedAt.UTC().UnixMilli())
 	if err != nil {
 		return false, fmt.Errorf("queue message %s: %w", r.Key, err)
@@ -147,8 +159,7 @@ func UpdateOutbox(t *Tx, id int64, state string, attempts int, lastErr, ref stri
 	if !sentAt.IsZero() {
 		sent = sentAt.UTC().UnixMilli()
 	}
-	if _, err := t.Exec(`UPDATE outbox SET state = ?, attempts = ?, last_error = ?, ref = CASE WHEN ? = '' THEN ref ELSE ? END,
-		next_attempt = ?, sent_at = coalesce(?, sent_at) WHERE id = ?`,
+	if _, err := t.Exec(updateOutboxSQL,
 		state, attempts, lastErr, ref, ref, next.UTC().UnixMilli(), sent, id); err != nil {
 		return fmt.Errorf("update message %d: %w", id, err)
 	}

@@ -26,6 +26,7 @@ type pgState struct {
 	readPool, writePool *pgxpool.Pool
 	conn                *pgx.ConnConfig // for the listening connection
 	channel             string          // this schema's NOTIFY channel
+	lockHeld            string          // pg_locks condition: a hold on the writer lock (idHorizons)
 	log                 *slog.Logger
 
 	mu      sync.Mutex
@@ -63,7 +64,7 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	wcfg := cfg.Copy()
-	wcfg.MaxConns = 2 // the writer's connection, and one for migrating and leases at start
+	wcfg.MaxConns = int32(pgLanes) + 1 // the writer's lanes, and one for migrating and leases at start
 	writePool, err := pgxpool.NewWithConfig(ctx, wcfg)
 	if err != nil {
 		readPool.Close()
@@ -73,8 +74,8 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	read.SetMaxOpenConns(int(n))
 	read.SetMaxIdleConns(int(n))
 	write := stdlib.OpenDBFromPool(writePool)
-	write.SetMaxOpenConns(1)
-	write.SetMaxIdleConns(1)
+	write.SetMaxOpenConns(pgLanes)
+	write.SetMaxIdleConns(pgLanes)
 	fail := func(err error) (*DB, error) {
 		read.Close()
 		write.Close()
@@ -92,17 +93,22 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	key := lockKey(schema)
 	d := *postgresDialect
 	d.batchLock = "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(key, 10) + ")"
+	d.sharedLock = "SELECT pg_advisory_xact_lock_shared(" + strconv.FormatInt(key, 10) + ")"
 	lock, unlock := "SELECT pg_advisory_lock("+strconv.FormatInt(key+1, 10)+")", "SELECT pg_advisory_unlock("+strconv.FormatInt(key+1, 10)+")"
 	if err := migrateOn(ctx, write, &d, lock, unlock); err != nil {
 		return fail(fmt.Errorf("open PostgreSQL at %s: %w", where, err))
 	}
-	pg := &pgState{readPool: readPool, writePool: writePool, conn: cfg.ConnConfig.Copy(), channel: "releaseops_" + strconv.FormatUint(uint64(key)&0xffffffff, 16),
+	pg := &pgState{readPool: readPool, writePool: writePool, conn: cfg.ConnConfig.Copy(), channel: "releaseops_" + strconv.FormatUint(uint64(key)&0xffffffff, 16), lockHeld: pgLockHeld(key),
 		log: opts.Logger, pending: map[string]bool{}, kick: make(chan struct{}, 1), listenDone: make(chan struct{}), sendDone: make(chan struct{})}
 	db := &DB{d: &d, path: where, read: read, write: write, log: opts.Logger, stop: make(chan struct{}),
 		done: make(chan struct{}), indexDone: make(chan struct{}), holder: opts.Holder, pg: pg}
 	close(db.done) // no checkpointer
 	db.walFrames.Store(-1)
-	db.Writer = newWriter(write, &d, opts.MaxBatch, opts.Logger, "", 0, &db.walFrames, 0)
+	lanes := make([]*sql.DB, pgLanes)
+	for i := range lanes {
+		lanes[i] = write // one pool: each lane holds one of its connections at a time
+	}
+	db.Writer = newWriter(lanes, &d, opts.MaxBatch, opts.Logger, "", 0, &db.walFrames, 0)
 	lctx, cancel := context.WithCancel(context.Background())
 	pg.cancel = cancel
 	go db.listen(lctx)
@@ -110,6 +116,12 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	db.start(opts)
 	return db, nil
 }
+
+// pgLanes is how many transactions one replica's writer runs at once. Batches of deliveries
+// commit concurrently under the shared writer lock and share the server's WAL flushes; the
+// rest serialize on the exclusive lock whatever the number. Measured with 3 replicas on
+// 2 cores (BENCHMARKS.md): 1 lane leaves each replica waiting on one round trip at a time.
+const pgLanes = 4
 
 // connectRetry connects and pings, retrying with backoff (0.5 s doubling to 10 s) for
 // opts.ConnectRetry.
@@ -162,9 +174,10 @@ func redactParseError(err error) string {
 }
 
 // lockKey is the advisory lock of one schema's writer: every write transaction takes it
-// first (batchLock), so at most one replica writes at a time. That keeps what SQLite's single
-// writer guarantees and the rest of the code relies on: ids become visible in the order they
-// were taken (the rescoring feed and the indexer follow ids and would skip a lower id that
+// before its first statement, shared when it only stores deliveries, exclusive otherwise
+// (writer_lock.go). That keeps what SQLite's single writer guarantees and the rest of the code
+// relies on: whoever follows ids can get a horizon below which every id is committed or
+// rolled back (the rescoring feed and the indexer would otherwise skip a lower id that
 // committed after a higher one), the audit chain is appended by one transaction at a time and
 // never forks, and a conditional update decides between concurrent clicks. Each replica still
 // commits in groups, so the lock is taken once per batch, not once per request.

@@ -27,6 +27,17 @@ type HistoryPoint struct {
 	Level string    `json:"level"`
 }
 
+// The statements of PutScore: an upsert by service and an append that nothing follows by id,
+// written by the rescoring worker (under its lease) and a sync's rescore. Neither needs
+// another transaction's writes to be ordered before it, so PostgreSQL runs them under the
+// shared writer lock; two writers of one service's row still take its row lock.
+const (
+	putScoreSQL = `INSERT INTO scores (service, score, band, level, card, trend, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (service) DO UPDATE SET score = excluded.score, band = excluded.band, level = excluded.level, card = excluded.card,
+		trend = excluded.trend, updated_at = excluded.updated_at`
+	putHistorySQL = `INSERT INTO score_history (service, at, score, band, level) VALUES (?, ?, ?, ?, ?)`
+)
+
 // PutScore saves the latest scorecard and, when snapshot is true, appends a history point.
 func PutScore(t *Tx, r ScoreRow, snapshot bool) error {
 	at := r.UpdatedAt.UTC().UnixMilli()
@@ -34,17 +45,52 @@ func PutScore(t *Tx, r ScoreRow, snapshot bool) error {
 	if trend == "" {
 		trend = "null"
 	}
-	if _, err := t.Exec(`INSERT INTO scores (service, score, band, level, card, trend, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (service) DO UPDATE SET score = excluded.score, band = excluded.band, level = excluded.level, card = excluded.card,
-		trend = excluded.trend, updated_at = excluded.updated_at`,
+	if _, err := t.Exec(putScoreSQL,
 		r.Service, r.Score, r.Band, r.Level, r.Card, trend, at); err != nil {
 		return fmt.Errorf("save score of %s: %w", r.Service, err)
 	}
 	if snapshot {
-		if _, err := t.Exec(`INSERT INTO score_history (service, at, score, band, level) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := t.Exec(putHistorySQL,
 			r.Service, at, r.Score, r.Band, r.Level); err != nil {
 			return fmt.Errorf("save history of %s: %w", r.Service, err)
 		}
+	}
+	return nil
+}
+
+// putScoresPGSQL is PutScores on PostgreSQL: every row and its history point in one
+// statement, the rows as arrays, so that a round's scores cost one round trip, not two per
+// service. The services of one call must differ (an upsert cannot touch a row twice).
+const putScoresPGSQL = `WITH r AS (SELECT * FROM unnest(?::text[], ?::float8[], ?::text[], ?::text[], ?::bytea[], ?::text[], ?::bigint[], ?::bool[])
+			AS r(service, score, band, level, card, trend, at, snapshot)),
+		s AS (INSERT INTO scores (service, score, band, level, card, trend, updated_at)
+			SELECT service, score, band, level, card, trend, at FROM r
+			ON CONFLICT (service) DO UPDATE SET score = excluded.score, band = excluded.band, level = excluded.level, card = excluded.card,
+			trend = excluded.trend, updated_at = excluded.updated_at)
+		INSERT INTO score_history (service, at, score, band, level) SELECT service, at, score, band, level FROM r WHERE snapshot`
+
+// PutScores saves several services' scorecards, each as PutScore does: one statement on
+// PostgreSQL, one PutScore each on SQLite (whose statements do not wait for a network).
+func PutScores(t *Tx, rows []ScoreRow, snapshot []bool) error {
+	if t.w.d.name != DriverPostgres {
+		for i, r := range rows {
+			if err := PutScore(t, r, snapshot[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	n := len(rows)
+	svc, band, level, trend := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	score, at, card := make([]float64, n), make([]int64, n), make([][]byte, n)
+	for i, r := range rows {
+		svc[i], score[i], band[i], level[i], card[i], at[i] = r.Service, r.Score, r.Band, r.Level, r.Card, r.UpdatedAt.UTC().UnixMilli()
+		if trend[i] = string(r.Trend); trend[i] == "" {
+			trend[i] = "null"
+		}
+	}
+	if _, err := t.Exec(putScoresPGSQL, svc, score, band, level, card, trend, at, snapshot); err != nil {
+		return fmt.Errorf("save scores of %d services: %w", n, err)
 	}
 	return nil
 }

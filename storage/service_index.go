@@ -27,21 +27,44 @@ const (
 // long backlog (a restore, a replay) is indexed in steps that each hold the writer briefly.
 const indexRoundLimit = 20000
 
-// IndexServices moves up to indexRoundLimit rows of each table's tail into the service
-// indexes and advances the cursors, in t. It returns how many rows it looked at.
-func IndexServices(t *Tx) (int64, error) {
+// The indexer's statements. PostgreSQL runs them under the shared writer lock: the rows they
+// move are below a horizon read before the transaction (idHorizons), and the cursors have one
+// writer, the indexer's lease holder (a second one during a handover only indexes a range
+// again: the inserts skip what is there).
+const (
+	indexFactsSQL = `INSERT INTO fact_index (service, at, fact, kind)
+			SELECT service, at, id, kind FROM facts WHERE id > ?1 AND id <= ?2 AND service <> '' ON CONFLICT DO NOTHING`
+	indexDeliveriesSQL = `INSERT INTO delivery_index (service, source, received_at, delivery)
+			SELECT service, source, received_at, id FROM deliveries WHERE id > ?1 AND id <= ?2 AND service <> '' ON CONFLICT DO NOTHING`
+	readIndexFactsSQL      = `SELECT ` + tailFacts
+	readIndexDeliveriesSQL = `SELECT ` + tailDeliveries
+)
+
+// indexServices moves up to indexRoundLimit rows of each table's tail into the service
+// indexes and advances the cursors, in t. It returns how many rows it looked at. hz bounds
+// what it moves; nil (SQLite, whose single writer commits ids in order) is every row.
+func indexServices(t *Tx, hz *idHorizons) (int64, error) {
 	var n int64
 	for _, step := range []struct {
-		cursor, table, insert string
+		cursor, table, insert, read string
+		horizon                     int64
 	}{
-		{factIndexCursor, "facts", `INSERT INTO fact_index (service, at, fact, kind)
-			SELECT service, at, id, kind FROM facts WHERE id > ?1 AND id <= ?2 AND service <> '' ON CONFLICT DO NOTHING`},
-		{deliveryIndexCursor, "deliveries", `INSERT INTO delivery_index (service, source, received_at, delivery)
-			SELECT service, source, received_at, id FROM deliveries WHERE id > ?1 AND id <= ?2 AND service <> '' ON CONFLICT DO NOTHING`},
+		{factIndexCursor, "facts", indexFactsSQL, readIndexFactsSQL, -1},
+		{deliveryIndexCursor, "deliveries", indexDeliveriesSQL, readIndexDeliveriesSQL, -1},
 	} {
 		var from, last int64
-		if err := t.QueryRow(`SELECT `+tailOf(step.cursor)+`, coalesce((SELECT max(id) FROM `+step.table+`), 0)`).Scan(&from, &last); err != nil {
-			return n, fmt.Errorf("index %s: read cursor: %w", step.table, err)
+		if hz == nil {
+			if err := t.QueryRow(`SELECT `+tailOf(step.cursor)+`, coalesce((SELECT max(id) FROM `+step.table+`), 0)`).Scan(&from, &last); err != nil {
+				return n, fmt.Errorf("index %s: read cursor: %w", step.table, err)
+			}
+		} else {
+			if err := t.QueryRow(step.read).Scan(&from); err != nil {
+				return n, fmt.Errorf("index %s: read cursor: %w", step.table, err)
+			}
+			last = hz.deliveries
+			if step.table == "facts" {
+				last = hz.facts
+			}
 		}
 		if last <= from {
 			continue
@@ -69,10 +92,18 @@ func tailOf(cursor string) string {
 // group-commit writer like any other write.
 func (db *DB) IndexNow(ctx context.Context) error {
 	for {
+		var hz *idHorizons
+		if db.pg != nil {
+			h, err := db.idHorizons(ctx)
+			if err != nil {
+				return err
+			}
+			hz = &h
+		}
 		var n int64
 		err := db.Writer.Do(ctx, func(t *Tx) error {
 			var err error
-			n, err = IndexServices(t)
+			n, err = indexServices(t, hz)
 			return err
 		})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,7 +24,6 @@ var ErrClosed = errors.New("storage: writer closed")
 // with synchronous=FULL) is paid once per batch, not once per request. Each function runs under
 // its own SAVEPOINT, so one failing request rolls back only its own writes.
 type Writer struct {
-	db      *sql.DB
 	d       *dialect
 	reqs    chan *writeReq
 	max     int
@@ -31,12 +31,7 @@ type Writer struct {
 	mu      sync.RWMutex // held for reading while sending, for writing while closing
 	closed  bool
 	stopped chan struct{}
-
-	// prepared holds statements compiled once on the writer's only connection and reused by
-	// every later batch; wanted collects queries seen in a batch, compiled after its commit
-	// (the connection is busy during the transaction). Only the loop goroutine touches them.
-	prepared map[string]*sql.Stmt
-	wanted   map[string]bool
+	lanes   sync.WaitGroup
 
 	// walPath and walLimit bound the WAL under sustained load (see bound). walFrames is the
 	// number of frames in the WAL's current generation as the last checkpoint (the background
@@ -64,10 +59,29 @@ func (w *Writer) SetOnBatch(fn func(size int, took time.Duration, queued int)) {
 	w.onBatch.Store(&fn)
 }
 
+// lane is one connection of the writer and the goroutine that commits on it. SQLite has one
+// (its single writer); PostgreSQL several, so that one replica's batches of deliveries commit
+// concurrently under the shared writer lock (writer_lock.go). Lanes take requests from one
+// queue; a caller that waits for one write before the next keeps its order.
+type lane struct {
+	*Writer
+	db *sql.DB
+
+	// prepared holds statements compiled once on the lane's connection and reused by every
+	// later batch; wanted collects queries seen in a batch, compiled after its commit (the
+	// connection is busy during the transaction). Only the lane's goroutine touches them.
+	prepared map[string]*sql.Stmt
+	wanted   map[string]bool
+	// exclusiveFns are the write functions (by code pointer) seen needing PostgreSQL's
+	// exclusive writer lock after a shared statement: they start under it (writer_lock.go).
+	exclusiveFns map[uintptr]bool
+}
+
 type writeReq struct {
 	ctx  context.Context
 	fn   func(*Tx) error
 	solo func(context.Context, *sql.DB) error // runs outside any transaction, alone
+	pc   uintptr                              // fn's code: the closures of one call site share it
 	done chan error
 }
 
@@ -77,7 +91,9 @@ type Tx struct {
 	ctx   context.Context
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
-	w     *Writer
+	w     *lane
+	lk    *txLock // PostgreSQL's writer lock, taken lazily (writer_lock.go); nil on SQLite
+	ran   bool    // this request has run a statement
 }
 
 // Context returns the request's context.
@@ -94,6 +110,9 @@ func (t *Tx) Exec(query string, args ...any) (sql.Result, error) {
 
 // stmt returns the transaction's statement for query, in the engine's spelling.
 func (t *Tx) stmt(query string) (*sql.Stmt, error) {
+	if err := t.lockFor(query); err != nil {
+		return nil, err
+	}
 	query = t.w.d.sql(query)
 	st, ok := t.stmts[query]
 	if !ok {
@@ -116,6 +135,10 @@ func (t *Tx) stmt(query string) (*sql.Stmt, error) {
 // QueryRow runs a query that returns at most one row. Its statement is cached like Exec's.
 func (t *Tx) QueryRow(query string, args ...any) *sql.Row {
 	st, err := t.stmt(query)
+	if errors.Is(err, errNeedExclusive) {
+		// Not run: the writer starts this request over in a transaction of its own.
+		return t.tx.QueryRowContext(t.ctx, `SELECT 1 WHERE false`)
+	}
 	if err != nil {
 		// *sql.Row carries no error of its own making: run the query unprepared, which fails
 		// the same way and reports it at Scan.
@@ -126,14 +149,25 @@ func (t *Tx) QueryRow(query string, args ...any) *sql.Row {
 
 // Query runs a query in the transaction.
 func (t *Tx) Query(query string, args ...any) (*sql.Rows, error) {
+	if err := t.lockFor(query); err != nil {
+		return nil, err
+	}
 	return t.tx.QueryContext(t.ctx, t.w.d.sql(query), args...)
 }
 
-func newWriter(db *sql.DB, d *dialect, max int, log *slog.Logger, walPath string, walLimit int64, walFrames *atomic.Int64, frameBytes int64) *Writer {
-	w := &Writer{db: db, d: d, reqs: make(chan *writeReq, max*4), max: max, log: log, stopped: make(chan struct{}),
-		walPath: walPath, walLimit: walLimit, walFrames: walFrames, frameBytes: frameBytes,
-		prepared: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
-	go w.loop()
+// newWriter starts a writer with one lane per connection in dbs.
+func newWriter(dbs []*sql.DB, d *dialect, max int, log *slog.Logger, walPath string, walLimit int64, walFrames *atomic.Int64, frameBytes int64) *Writer {
+	w := &Writer{d: d, reqs: make(chan *writeReq, max*4), max: max, log: log, stopped: make(chan struct{}),
+		walPath: walPath, walLimit: walLimit, walFrames: walFrames, frameBytes: frameBytes}
+	for _, db := range dbs {
+		l := &lane{Writer: w, db: db, prepared: map[string]*sql.Stmt{}, wanted: map[string]bool{}, exclusiveFns: map[uintptr]bool{}}
+		w.lanes.Add(1)
+		go l.loop()
+	}
+	go func() {
+		w.lanes.Wait()
+		close(w.stopped)
+	}()
 	return w
 }
 
@@ -145,7 +179,7 @@ func (w *Writer) Queued() int { return len(w.reqs) }
 // waits, Do returns ctx.Err(); the write may still commit later, which is why every write is
 // idempotent on its natural key.
 func (w *Writer) Do(ctx context.Context, fn func(*Tx) error) error {
-	return w.submit(&writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)})
+	return w.submit(&writeReq{ctx: ctx, fn: fn, pc: reflect.ValueOf(fn).Pointer(), done: make(chan error, 1)})
 }
 
 // Checkpoint runs PRAGMA wal_checkpoint(mode) between batches. PostgreSQL checkpoints
@@ -195,8 +229,8 @@ func (w *Writer) close() {
 	<-w.stopped
 }
 
-func (w *Writer) loop() {
-	defer close(w.stopped)
+func (w *lane) loop() {
+	defer w.lanes.Done()
 	batch := make([]*writeReq, 0, w.max)
 	var solos []*writeReq
 	for r := range w.reqs {
@@ -256,7 +290,7 @@ const boundEvery = 100 * time.Millisecond
 // A restarted WAL keeps its file size, so the file is only the first test: the frames of the
 // current generation, as the last checkpoint counted them, must be past the limit too, or a
 // quiet service that once had a burst would checkpoint (and fsync) every 100 ms for ever.
-func (w *Writer) bound() {
+func (w *lane) bound() {
 	if w.walLimit <= 0 || time.Since(w.lastBound) < boundEvery {
 		return
 	}
@@ -294,7 +328,7 @@ func cacheable(query string) bool {
 // maxPrepared bounds the statement cache; the writer's queries are a small fixed set.
 const maxPrepared = 128
 
-func (w *Writer) prepareWanted() {
+func (w *lane) prepareWanted() {
 	for q := range w.wanted {
 		delete(w.wanted, q)
 		if len(w.prepared) >= maxPrepared {
@@ -311,57 +345,105 @@ func (w *Writer) prepareWanted() {
 	}
 }
 
-func (w *Writer) commit(batch []*writeReq) {
+func (w *lane) commit(batch []*writeReq) {
 	// The transaction is not tied to any one request's context: a client that hangs up must
 	// not roll back the writes of the others in its batch.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	w.finish(batch, w.commitPart(ctx, batch, false), nil)
+}
+
+// commitPart commits batch in one transaction, or in two when PostgreSQL's shared writer lock
+// cannot cover it (writer_lock.go): the requests before the first that needs the exclusive
+// lock, then the rest under it, in their order. exclusive takes the exclusive lock at once.
+func (w *lane) commitPart(ctx context.Context, batch []*writeReq, exclusive bool) []error {
+	if len(batch) == 0 {
+		return nil
+	}
 	// First try the batch without savepoints: nearly every request succeeds, and two fewer
 	// statements per request is most of the writer's overhead. If any request fails, the
 	// whole attempt is rolled back and the batch is run again with a savepoint per request,
 	// so that only the failing requests lose their writes. Write functions are re-runnable:
 	// they only stage statements inside the transaction.
 	if len(batch) > 1 {
-		if errs, ok := w.run(ctx, batch, false); ok {
-			w.finish(batch, errs, nil)
-			return
+		errs, ok, split, done := w.run(ctx, batch, false, exclusive)
+		if split >= 0 {
+			return w.splitAt(ctx, batch, errs, split, done)
+		}
+		if ok {
+			return errs
 		}
 	}
-	errs, _ := w.run(ctx, batch, true)
-	w.finish(batch, errs, nil)
+	errs, _, split, done := w.run(ctx, batch, true, exclusive)
+	if split >= 0 {
+		return w.splitAt(ctx, batch, errs, split, done)
+	}
+	return errs
+}
+
+// splitAt commits batch[split:] under the exclusive lock after batch[:split], which run
+// either committed already (done, errs their outcomes) or rolled back.
+func (w *lane) splitAt(ctx context.Context, batch []*writeReq, errs []error, split int, done bool) []error {
+	if !done {
+		errs = w.commitPart(ctx, batch[:split], false)
+	}
+	return append(errs, w.commitPart(ctx, batch[split:], true)...)
 }
 
 // run executes the batch in one transaction. Without savepoints it gives up (ok=false, the
 // transaction rolled back) at the first failing request; with savepoints it rolls back only
 // that request and carries on. errs holds each request's outcome, including the commit's.
-func (w *Writer) run(ctx context.Context, batch []*writeReq, savepoints bool) (errs []error, ok bool) {
+//
+// split is the index of the first request that needs PostgreSQL's exclusive writer lock in a
+// transaction that took the shared one, or -1 (writer_lock.go). If that request had run no
+// statement, the requests before it are committed (done, errs theirs); otherwise the
+// transaction is rolled back and the writer remembers that request's function.
+func (w *lane) run(ctx context.Context, batch []*writeReq, savepoints, exclusive bool) (errs []error, ok bool, split int, done bool) {
 	errs = make([]error, len(batch))
-	fail := func(err error) ([]error, bool) {
+	fail := func(err error) ([]error, bool, int, bool) {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
 			}
 		}
-		return errs, true
+		return errs, true, -1, false
 	}
 	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(fmt.Errorf("begin: %w", err))
 	}
-	if w.d.batchLock != "" {
-		if _, err := tx.ExecContext(ctx, w.d.batchLock); err != nil {
-			tx.Rollback() //nolint:errcheck
-			return fail(fmt.Errorf("take the writer lock: %w", err))
+	single := len(batch) == 1
+	lk, err := w.beginLock(ctx, tx, exclusive || (savepoints && !single))
+	if err != nil {
+		tx.Rollback() //nolint:errcheck
+		return fail(err)
+	}
+	commitBefore := func(i int) ([]error, bool, int, bool) {
+		if err := tx.Commit(); err != nil {
+			for j := range errs[:i] {
+				if errs[j] == nil {
+					errs[j] = fmt.Errorf("commit: %w", err)
+				}
+			}
 		}
+		return errs[:i], true, i, true
 	}
 	stmts := map[string]*sql.Stmt{} // closed with the transaction
-	single := len(batch) == 1
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		t := &Tx{ctx: ctx, tx: tx, stmts: stmts, w: w}
+		if lk != nil && lk.mode != lockExclusive && w.exclusiveFns[r.pc] {
+			if lk.mode == lockShared {
+				return commitBefore(i)
+			}
+			if err := lk.take(lockExclusive); err != nil {
+				tx.Rollback() //nolint:errcheck
+				return fail(err)
+			}
+		}
+		t := &Tx{ctx: ctx, tx: tx, stmts: stmts, w: w, lk: lk}
 		if savepoints && !single {
 			if _, err := t.Exec(`SAVEPOINT req`); err != nil {
 				tx.Rollback() //nolint:errcheck
@@ -369,15 +451,23 @@ func (w *Writer) run(ctx context.Context, batch []*writeReq, savepoints bool) (e
 			}
 		}
 		err := runSafely(r.fn, t)
+		if lk != nil && lk.need {
+			if !t.ran {
+				return commitBefore(i)
+			}
+			w.exclusiveFns[r.pc] = true
+			tx.Rollback() //nolint:errcheck
+			return nil, false, i, false
+		}
 		if err != nil {
 			errs[i] = err
 			if !savepoints {
 				tx.Rollback() //nolint:errcheck
-				return nil, false
+				return nil, false, -1, false
 			}
 			if single {
 				tx.Rollback() //nolint:errcheck
-				return errs, true
+				return errs, true, -1, false
 			}
 			if _, rerr := t.Exec(`ROLLBACK TO req`); rerr != nil {
 				tx.Rollback() //nolint:errcheck
@@ -394,7 +484,7 @@ func (w *Writer) run(ctx context.Context, batch []*writeReq, savepoints bool) (e
 	if err := tx.Commit(); err != nil {
 		return fail(fmt.Errorf("commit: %w", err))
 	}
-	return errs, true
+	return errs, true, -1, false
 }
 
 func (w *Writer) finish(batch []*writeReq, errs []error, _ error) {
