@@ -17,8 +17,8 @@ import (
 	"github.com/releaseops/releaseops/storage"
 )
 
-// initiativeTimeout bounds an initiatives request: a burn-up replays facts, so it gets more
-// than a plain read.
+// initiativeTimeout bounds an initiatives request. A burn-up is read from stored points, but
+// a replica's first look at thousands of cards decodes them all.
 const initiativeTimeout = 20 * time.Second
 
 func initiativeCtx(c echo.Context) (context.Context, context.CancelFunc) {
@@ -140,6 +140,9 @@ func (a *App) deleteInitiative(c echo.Context) error {
 		}
 		if !ok {
 			return releaseops.Errorf(releaseops.ENOTFOUND, "no initiative %q", id)
+		}
+		if err := storage.DeleteInitiativeDays(t, id); err != nil {
+			return err
 		}
 		return gate.AppendInitiativeAudit(t, now, gate.AuditInitiativeDeleted, "token:"+caller, map[string]any{"id": id})
 	})
