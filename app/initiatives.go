@@ -116,7 +116,8 @@ func (a *App) progress(ctx context.Context, ins []*initiative.Initiative) ([]ini
 
 // InitiativeReports is every initiative's progress now, per owning team, without burn-ups:
 // the digests read it (with initiative.DueFor and initiative.OrgProgress), and so do the
-// initiatives list and its API.
+// initiatives list and its API. The teams' slices are shared with later calls (a report is
+// reused while nothing changed): callers copy what they modify.
 func (a *App) InitiativeReports(ctx context.Context) ([]initiative.Report, error) {
 	ins, err := a.allInitiatives(ctx)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/labstack/echo/v4"
 
 	"github.com/releaseops/releaseops"
@@ -49,7 +50,13 @@ func (a *App) getInitiative(c echo.Context) error {
 	if !ok {
 		return releaseops.Errorf(releaseops.ENOTFOUND, "no initiative %q", id)
 	}
-	return c.JSON(http.StatusOK, rep)
+	// goccy/go-json writes the bytes encoding/json would, several times faster: an initiative
+	// over thousands of services lists thousands of remaining ones.
+	body, err := gojson.Marshal(rep)
+	if err != nil {
+		return fmt.Errorf("encode initiative %s: %w", id, err)
+	}
+	return c.JSONBlob(http.StatusOK, body)
 }
 
 // createInitiative is POST /api/v1/initiatives (scope gate): the body is an initiative as

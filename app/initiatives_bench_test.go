@@ -60,6 +60,7 @@ func BenchmarkInitiativeDetail(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("seeded and scored %d services × %d events in %v", nSvc, perSvc, time.Since(start).Round(time.Millisecond))
+	clock.Advance(time.Minute) // the cards were written a while ago, as in a running service
 
 	start = time.Now()
 	n, err := a.BackfillRound(ctx)
@@ -117,19 +118,26 @@ func BenchmarkInitiativeDetail(b *testing.B) {
 	}
 
 	// The code this replaced, on the same database: the first request of the day replays.
-	b.Run("before_first_of_day", func(b *testing.B) {
+	// The day's first request replays every covered service: measured on the organisation-wide
+	// initiative (replaying all five would take minutes more and say the same); the other
+	// four's caches are filled with the points the backfill stored, as the replay would.
+	b.Run("before", func(b *testing.B) {
 		cache := map[string][]initiative.Point{}
-		var worst time.Duration
-		for _, id := range ids {
-			st := time.Now()
-			if _, err := legacyInitiativeReport(ctx, a, id, cache); err != nil {
+		st := time.Now()
+		if _, err := legacyInitiativeReport(ctx, a, "json-logs", cache); err != nil {
+			b.Fatal(err)
+		}
+		first := time.Since(st)
+		b.Logf("before, first request of the day for json-logs (%d services): %v", nSvc, first.Round(time.Millisecond))
+		b.ReportMetric(ms(first), "first_of_day_ms")
+		b.ReportMetric(ms(first)/p99, "x_new_p99")
+		for _, id := range ids[1:] {
+			rep, _, err := a.InitiativeReport(ctx, id)
+			if err != nil {
 				b.Fatal(err)
 			}
-			worst = max(worst, time.Since(st))
-			b.Logf("before, first request of the day for %s: %v", id, time.Since(st).Round(time.Millisecond))
+			cache[id] = rep.BurnUp[:len(rep.BurnUp)-1]
 		}
-		b.ReportMetric(ms(worst), "max_ms")
-		b.ReportMetric(ms(worst)/p99, "x_new_p99")
 		var lat []time.Duration
 		for range max(rounds/4, 2) {
 			for _, id := range ids {
@@ -141,7 +149,9 @@ func BenchmarkInitiativeDetail(b *testing.B) {
 			}
 		}
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		b.ReportMetric(ms(lat[len(lat)/2]), "cached_p50_ms")
 		b.ReportMetric(ms(lat[len(lat)*99/100]), "cached_p99_ms")
+		b.ReportMetric(ms(lat[len(lat)*99/100])/p99, "cached_x_new_p99")
 	})
 }
 

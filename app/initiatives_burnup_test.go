@@ -168,4 +168,3 @@ func TestInitiativeDeleteRemovesPoints(t *testing.T) {
 		t.Fatalf("json-logs lost its point: %+v", days)
 	}
 }
-

@@ -47,17 +47,25 @@ type Report struct {
 // Progress evaluates every covered service's card (card returns nil for a service not
 // scored yet) at now.
 func (in *Initiative) Progress(services []releaseops.Service, card func(name string) *scoring.Scorecard, now time.Time) Report {
-	return in.ProgressOf(services, func(name string) (string, []Step) { return in.Evaluate(card(name)) }, now)
+	return in.ProgressOf(in.Covered(services), func(name string) (string, []Step) { return in.Evaluate(card(name)) }, now)
 }
 
-// ProgressOf is Progress with each covered service judged by judge, which returns what
-// Evaluate would for the service's card: the app keeps judgements per card, so today's
-// progress decodes only the cards that changed.
-func (in *Initiative) ProgressOf(services []releaseops.Service, judge func(name string) (state string, steps []Step), now time.Time) Report {
+// AsOf is the report as of now: the same counts, with the time left to the deadline from now.
+// The app reuses a report while no card and no covered service changed.
+func (r Report) AsOf(in *Initiative, now time.Time) Report {
+	r.At, r.Overdue, r.DaysLeft = now.UTC(), in.Overdue(now), DaysLeft(in.Due, now)
+	return r
+}
+
+// ProgressOf is Progress over covered (as Covered returns them) with each service judged by
+// judge, which returns what Evaluate would for the service's card: the app keeps judgements
+// per card, so today's progress decodes only the cards that changed.
+func (in *Initiative) ProgressOf(covered []releaseops.Service, judge func(name string) (state string, steps []Step), now time.Time) Report {
 	r := Report{ID: in.ID, Name: in.Name, Target: in.TargetText(), Spec: in.Spec, Deadline: in.Spec.Deadline, Due: in.Due,
-		Overdue: in.Overdue(now), DaysLeft: DaysLeft(in.Due, now), Teams: []TeamProgress{}, At: now.UTC()}
+		Teams: []TeamProgress{}}
+	r = r.AsOf(in, now)
 	teams := map[string]*TeamProgress{}
-	for _, svc := range in.Covered(services) {
+	for _, svc := range covered {
 		state, steps := judge(svc.Name)
 		if state == StateNotApplicable {
 			r.NotApplicable++

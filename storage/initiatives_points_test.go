@@ -83,9 +83,12 @@ func TestScoreStamps(t *testing.T) {
 				return PutScore(tx, ScoreRow{Service: s, Score: 50, Band: "watch", Level: "bronze", Card: []byte(`{}`), UpdatedAt: t0.Add(time.Duration(i) * time.Second)}, false)
 			})
 		}
-		got, err := db.ScoreStamps(context.Background())
+		got, err := db.ScoreStamps(context.Background(), 0)
 		if err != nil || len(got) != 2 || got["checkout"] != t0.Add(2*time.Second).UnixMilli() || got["ledger"] != t0.Add(time.Second).UnixMilli() {
 			t.Fatalf("stamps = %v, %v", got, err)
+		}
+		if got, err := db.ScoreStamps(context.Background(), t0.Add(2*time.Second).UnixMilli()); err != nil || len(got) != 1 || got["checkout"] == 0 {
+			t.Fatalf("stamps since the last write = %v, %v", got, err)
 		}
 	})
 }

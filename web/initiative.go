@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,7 +83,7 @@ type teamView struct {
 // teamRows is how many remaining services of each team the page of all teams lists: an
 // initiative over thousands of services would otherwise be a page of thousands of rows that
 // no browser shows well. ?team=<owner> lists all of one team's.
-const teamRows = 10
+const teamRows = 5
 
 func (h *handler) initiatives(c echo.Context) error {
 	ctx, cancel := h.initiativeCtx(c)
@@ -132,7 +133,11 @@ func (h *handler) initiative(c echo.Context) error {
 			tv.Remaining, tv.More = tv.Remaining[:teamRows], len(tv.Remaining)-teamRows
 			tv.AllURL = "/initiatives/" + url.PathEscape(rep.ID) + "?team=" + url.QueryEscape(t.Owner)
 		}
+		// The links are rewritten on copies: the source may hand the same report to every
+		// request.
+		tv.Remaining = slices.Clone(tv.Remaining)
 		for i := range tv.Remaining {
+			tv.Remaining[i].Steps = slices.Clone(tv.Remaining[i].Steps)
 			for j := range tv.Remaining[i].Steps {
 				tv.Remaining[i].Steps[j].Playbook = localPlaybook(tv.Remaining[i].Steps[j].Playbook)
 			}

@@ -20,4 +20,4 @@ CREATE TABLE initiative_day_teams (
 );
 
 -- The stamps of the scorecards (see the SQLite migration 0017).
-CREATE INDEX scores_stamp ON scores (service, updated_at);
+CREATE INDEX scores_stamp ON scores (updated_at, service);

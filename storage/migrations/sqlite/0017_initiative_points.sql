@@ -24,7 +24,7 @@ CREATE TABLE initiative_day_teams (
     PRIMARY KEY (initiative, day, owner)
 ) WITHOUT ROWID;
 
--- Today's progress of an initiative re-reads only the scorecards written since its last look,
--- found by scanning every service's stamp (storage.ScoreStamps). The scores rows carry the
--- card before updated_at, so without this covering index the scan reads every card.
-CREATE INDEX scores_stamp ON scores (service, updated_at);
+-- Today's progress of an initiative re-reads only the scorecards written since its last look
+-- (storage.ScoreStamps, by updated_at). It also covers the scan of every stamp: the scores
+-- rows carry the card before updated_at, so without it that scan reads every card.
+CREATE INDEX scores_stamp ON scores (updated_at, service);
