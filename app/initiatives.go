@@ -3,16 +3,13 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/initiative"
-	"github.com/releaseops/releaseops/scoring"
 	"github.com/releaseops/releaseops/storage"
 )
 
@@ -21,24 +18,14 @@ import (
 type initiativeSet struct {
 	configured []*initiative.Initiative
 	known      initiative.Known
-
-	mu   sync.Mutex
-	burn map[string]burnEntry // by initiative id
-}
-
-// burnEntry is a burn-up's past days, which only late events could change: replaying them is
-// the costly part, so it is done once a day per initiative (and again when its spec or the
-// services it covers change). Today's point is always the live progress.
-type burnEntry struct {
-	key    string
-	points []initiative.Point
+	live       *liveJudge
 }
 
 // wireInitiatives loads the configured initiatives, says which deserve a look, and mounts
 // the API. Pages and nudges read them through the App methods below.
 func (a *App) wireInitiatives() {
 	a.initiatives = &initiativeSet{configured: a.Config.ConfiguredInitiatives(), known: initiative.KnownFrom(a.Config.Scoring),
-		burn: map[string]burnEntry{}}
+		live: newLiveJudge()}
 	for _, w := range a.Config.InitiativeWarnings(a.Now(), a.catalogServices()) {
 		a.Log.Warn("initiative: " + w)
 	}
@@ -50,9 +37,21 @@ func (a *App) wireInitiatives() {
 	api.DELETE("/initiatives/:id", a.deleteInitiative, a.Server.Require("gate"))
 }
 
-// startInitiatives runs the nudge scheduler under its lease: one replica sends the reminders.
+// startInitiatives runs the nudge scheduler and the burn-up recorder under their leases (one
+// replica sends the reminders, one records and backfills the burn-ups), and judges every
+// initiative's cards once in the background, so that a replica's first request does not.
 func (a *App) startInitiatives(ctx context.Context) {
 	a.runLeased(ctx, leaseNudges, a.runNudges)
+	a.runLeased(ctx, leaseBurnUp, a.runBurnUp)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if _, err := a.InitiativeReports(wctx); err != nil && ctx.Err() == nil {
+			a.Log.Warn("initiatives: judge the stored cards", "err", err)
+		}
+	}()
 }
 
 // catalogServices is every service the catalog knows, by name.
@@ -108,54 +107,17 @@ func joinProblems(ps []initiative.Problem) string {
 	return strings.Join(parts, "; ")
 }
 
-// cards reads the latest stored scorecard of each named service; a service not scored yet
-// is absent.
-func (a *App) cards(ctx context.Context, names []string) (map[string]*scoring.Scorecard, error) {
-	out := make(map[string]*scoring.Scorecard, len(names))
-	for _, n := range names {
-		if _, seen := out[n]; seen {
-			continue
-		}
-		row, err := a.DB.GetScore(ctx, n)
-		if errors.Is(err, storage.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		var card scoring.Scorecard
-		if err := json.Unmarshal(row.Card, &card); err != nil {
-			return nil, fmt.Errorf("decode scorecard of %s: %w", n, err)
-		}
-		out[n] = &card
-	}
-	return out, nil
-}
-
-// progress evaluates the initiatives against the services' latest cards.
+// progress evaluates the initiatives against the services' latest stored cards.
 func (a *App) progress(ctx context.Context, ins []*initiative.Initiative) ([]initiative.Report, []releaseops.Service, error) {
 	services := a.catalogServices()
-	var names []string
-	for _, in := range ins {
-		for _, s := range in.Covered(services) {
-			names = append(names, s.Name)
-		}
-	}
-	cards, err := a.cards(ctx, names)
-	if err != nil {
-		return nil, nil, err
-	}
-	now := a.Now()
-	out := make([]initiative.Report, len(ins))
-	for i, in := range ins {
-		out[i] = in.Progress(services, func(n string) *scoring.Scorecard { return cards[n] }, now)
-	}
-	return out, services, nil
+	reps, err := a.initiatives.live.progress(ctx, a, ins, services)
+	return reps, services, err
 }
 
 // InitiativeReports is every initiative's progress now, per owning team, without burn-ups:
 // the digests read it (with initiative.DueFor and initiative.OrgProgress), and so do the
-// initiatives list and its API.
+// initiatives list and its API. The teams' slices are shared with later calls (a report is
+// reused while nothing changed): callers copy what they modify.
 func (a *App) InitiativeReports(ctx context.Context) ([]initiative.Report, error) {
 	ins, err := a.allInitiatives(ctx)
 	if err != nil {
@@ -166,7 +128,9 @@ func (a *App) InitiativeReports(ctx context.Context) ([]initiative.Report, error
 }
 
 // InitiativeReport is one initiative's progress with its burn-up; false when there is none
-// with the id.
+// with the id. The burn-up's past days are the stored points (recorded or replayed in the
+// background, see initiatives_burnup.go) and today's is the live progress: nothing is
+// replayed here. Days not stored yet are counted in Backfilling and left out.
 func (a *App) InitiativeReport(ctx context.Context, id string) (initiative.Report, bool, error) {
 	ins, err := a.allInitiatives(ctx)
 	if err != nil {
@@ -177,58 +141,36 @@ func (a *App) InitiativeReport(ctx context.Context, id string) (initiative.Repor
 		return initiative.Report{}, false, nil
 	}
 	in := ins[i]
-	reps, services, err := a.progress(ctx, ins[i:i+1])
+	reps, _, err := a.progress(ctx, ins[i:i+1])
 	if err != nil {
 		return initiative.Report{}, false, err
 	}
 	rep := reps[0]
-	past, err := a.burnUpPast(ctx, in, services)
+	stored, err := a.storedPoints(ctx, in, rep.At)
 	if err != nil {
 		return initiative.Report{}, false, err
 	}
-	rep.BurnUp = append(past, initiative.Point{Day: rep.At.Format("2006-01-02"), At: rep.At, Done: rep.Done, Total: rep.Total})
+	rep.BurnUp, rep.Backfilling = in.BurnUpOf(rep.At, stored, rep)
 	return rep, true, nil
 }
 
-// burnUpPast replays the covered services' stored facts through the engine at the end of each
-// past day of the burn-up (initiative.Replay), from the cache when nothing changed since.
-func (a *App) burnUpPast(ctx context.Context, in *initiative.Initiative, services []releaseops.Service) ([]initiative.Point, error) {
-	days := in.BurnUpDays(a.Now())
-	past := days[:len(days)-1]
+// storedPoints reads the initiative's stored points over its burn-up's past days, by day,
+// keeping only those of its current fingerprint.
+func (a *App) storedPoints(ctx context.Context, in *initiative.Initiative, now time.Time) (map[string]initiative.Point, error) {
+	past := in.PastDays(now)
+	out := map[string]initiative.Point{}
 	if len(past) == 0 {
-		return []initiative.Point{}, nil
+		return out, nil
 	}
-	covered := in.Covered(services)
-	spec, _ := json.Marshal(in.Spec)
-	names := make([]string, len(covered))
-	for i, s := range covered {
-		names[i] = s.Name
+	rows, err := a.DB.InitiativeDays(ctx, in.ID, initiative.Day(past[0]), initiative.Day(past[len(past)-1]))
+	if err != nil {
+		return nil, err
 	}
-	key := fmt.Sprintf("%s|%s|%d|%s", spec, past[0].Format(time.RFC3339), len(past), strings.Join(names, ","))
-	set := a.initiatives
-	set.mu.Lock()
-	e, ok := set.burn[in.ID]
-	set.mu.Unlock()
-	if ok && e.key == key {
-		return slices.Clone(e.points), nil
-	}
-	since := past[0].Add(-a.Engine.Lookback())
-	cards := make(map[string][]*scoring.Scorecard, len(covered))
-	for _, svc := range covered {
-		stored, err := a.DB.FactsForService(ctx, svc.Name, since)
-		if err != nil {
-			return nil, err
+	fp := in.Fingerprint()
+	for _, r := range rows {
+		if r.Fingerprint == fp {
+			out[r.Day] = initiative.Point{Day: r.Day, At: r.At, Done: r.Done, Total: r.Total, Source: r.Source}
 		}
-		facts := make([]releaseops.Fact, len(stored))
-		for i := range stored {
-			facts[i] = stored[i].Fact
-			facts[i].Service = svc.Name
-		}
-		cards[svc.Name] = initiative.Replay(a.Engine, svc, facts, past)
 	}
-	points := in.BurnUp(covered, past, cards)
-	set.mu.Lock()
-	set.burn[in.ID] = burnEntry{key: key, points: points}
-	set.mu.Unlock()
-	return slices.Clone(points), nil
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/labstack/echo/v4"
 
 	"github.com/releaseops/releaseops"
@@ -17,8 +18,8 @@ import (
 	"github.com/releaseops/releaseops/storage"
 )
 
-// initiativeTimeout bounds an initiatives request: a burn-up replays facts, so it gets more
-// than a plain read.
+// initiativeTimeout bounds an initiatives request. A burn-up is read from stored points, but
+// a replica's first look at thousands of cards decodes them all.
 const initiativeTimeout = 20 * time.Second
 
 func initiativeCtx(c echo.Context) (context.Context, context.CancelFunc) {
@@ -49,7 +50,13 @@ func (a *App) getInitiative(c echo.Context) error {
 	if !ok {
 		return releaseops.Errorf(releaseops.ENOTFOUND, "no initiative %q", id)
 	}
-	return c.JSON(http.StatusOK, rep)
+	// goccy/go-json writes the bytes encoding/json would, several times faster: an initiative
+	// over thousands of services lists thousands of remaining ones.
+	body, err := gojson.Marshal(rep)
+	if err != nil {
+		return fmt.Errorf("encode initiative %s: %w", id, err)
+	}
+	return c.JSONBlob(http.StatusOK, body)
 }
 
 // createInitiative is POST /api/v1/initiatives (scope gate): the body is an initiative as
@@ -140,6 +147,9 @@ func (a *App) deleteInitiative(c echo.Context) error {
 		}
 		if !ok {
 			return releaseops.Errorf(releaseops.ENOTFOUND, "no initiative %q", id)
+		}
+		if err := storage.DeleteInitiativeDays(t, id); err != nil {
+			return err
 		}
 		return gate.AppendInitiativeAudit(t, now, gate.AuditInitiativeDeleted, "token:"+caller, map[string]any{"id": id})
 	})

@@ -274,9 +274,20 @@ func TestInitiativesAPI(t *testing.T) {
 	if first["id"] != "json-logs" || first["done"] != float64(2) || first["total"] != float64(4) {
 		t.Errorf("json-logs progress = %v", first)
 	}
+	// Before the background backfill has run, the past days are absent and said to be coming.
+	status, res = e.get("/api/v1/initiatives/json-logs", readToken)
+	if burn, _ := res["burn_up"].([]any); status != 200 || len(burn) != 1 || res["backfilling"] != float64(30) {
+		t.Fatalf("detail before the backfill = %d, %d points, backfilling %v", status, len(burn), res["backfilling"])
+	}
+	if n, err := a.BackfillRound(context.Background()); err != nil || n != 30 {
+		t.Fatalf("backfill stored %d points, %v; want 30", n, err)
+	}
 	status, res = e.get("/api/v1/initiatives/json-logs", readToken)
 	burn, _ := res["burn_up"].([]any)
 	teams, _ := res["teams"].([]any)
+	if _, ok := res["backfilling"]; ok {
+		t.Errorf("backfilling %v after the backfill", res["backfilling"])
+	}
 	if status != 200 || len(burn) != 31 || len(teams) != 3 {
 		t.Fatalf("detail = %d, %d burn-up points, %d teams: %v", status, len(burn), len(teams), res)
 	}

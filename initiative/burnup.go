@@ -15,7 +15,18 @@ type Point struct {
 	At    time.Time `json:"at"`  // the moment judged: the end of the day, or now for today
 	Done  int       `json:"done"`
 	Total int       `json:"total"`
+	// Source says where the point comes from: "recorded" (the stored cards, judged shortly
+	// after the day ended), "replayed" (the stored facts through the engine, see Replay) or
+	// "live" (today's, from the stored cards now). Empty for a point BurnUp computes.
+	Source string `json:"source,omitempty"`
 }
+
+// Sources of a burn-up point.
+const (
+	SourceRecorded = "recorded"
+	SourceReplayed = "replayed"
+	SourceLive     = "live"
+)
 
 // MaxPoints bounds a burn-up: beyond it, days are sampled every few days.
 const MaxPoints = 90
@@ -29,16 +40,7 @@ const DefaultSpan = 30 * 24 * time.Hour
 func (in *Initiative) BurnUpDays(now time.Time) []time.Time {
 	now = now.UTC()
 	today := now.Truncate(24 * time.Hour)
-	begin := in.Begin
-	if begin.IsZero() && !in.CreatedAt.IsZero() {
-		begin = in.CreatedAt.UTC().Truncate(24 * time.Hour)
-	}
-	if begin.IsZero() {
-		begin = today.Add(-DefaultSpan)
-	}
-	if begin.After(today) {
-		begin = today
-	}
+	begin := in.firstDay(now)
 	days := int(today.Sub(begin).Hours()/24) + 1
 	step := (days + MaxPoints - 1) / MaxPoints
 	var out []time.Time
@@ -50,6 +52,23 @@ func (in *Initiative) BurnUpDays(now time.Time) []time.Time {
 	}
 	out[len(out)-1] = now
 	return out
+}
+
+// firstDay is the burn-up's first day (00:00 UTC) at now: the start date, else the creation
+// day, else DefaultSpan back; never after today.
+func (in *Initiative) firstDay(now time.Time) time.Time {
+	today := now.UTC().Truncate(24 * time.Hour)
+	begin := in.Begin
+	if begin.IsZero() && !in.CreatedAt.IsZero() {
+		begin = in.CreatedAt.UTC().Truncate(24 * time.Hour)
+	}
+	if begin.IsZero() {
+		begin = today.Add(-DefaultSpan)
+	}
+	if begin.After(today) {
+		begin = today
+	}
+	return begin
 }
 
 // BurnUp counts, at each moment, the covered services that met the target. cards holds, per

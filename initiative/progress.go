@@ -38,17 +38,35 @@ type Report struct {
 	// Teams are sorted by owner; a team with nothing left has an empty Remaining.
 	Teams  []TeamProgress `json:"teams"`
 	BurnUp []Point        `json:"burn_up,omitempty"`
-	At     time.Time      `json:"at"`
+	// Backfilling counts the past days of the burn-up that have no point yet: they are being
+	// replayed in the background and are left out of BurnUp until they are stored.
+	Backfilling int       `json:"backfilling,omitempty"`
+	At          time.Time `json:"at"`
 }
 
 // Progress evaluates every covered service's card (card returns nil for a service not
 // scored yet) at now.
 func (in *Initiative) Progress(services []releaseops.Service, card func(name string) *scoring.Scorecard, now time.Time) Report {
+	return in.ProgressOf(in.Covered(services), func(name string) (string, []Step) { return in.Evaluate(card(name)) }, now)
+}
+
+// AsOf is the report as of now: the same counts, with the time left to the deadline from now.
+// The app reuses a report while no card and no covered service changed.
+func (r Report) AsOf(in *Initiative, now time.Time) Report {
+	r.At, r.Overdue, r.DaysLeft = now.UTC(), in.Overdue(now), DaysLeft(in.Due, now)
+	return r
+}
+
+// ProgressOf is Progress over covered (as Covered returns them) with each service judged by
+// judge, which returns what Evaluate would for the service's card: the app keeps judgements
+// per card, so today's progress decodes only the cards that changed.
+func (in *Initiative) ProgressOf(covered []releaseops.Service, judge func(name string) (state string, steps []Step), now time.Time) Report {
 	r := Report{ID: in.ID, Name: in.Name, Target: in.TargetText(), Spec: in.Spec, Deadline: in.Spec.Deadline, Due: in.Due,
-		Overdue: in.Overdue(now), DaysLeft: DaysLeft(in.Due, now), Teams: []TeamProgress{}, At: now.UTC()}
+		Teams: []TeamProgress{}}
+	r = r.AsOf(in, now)
 	teams := map[string]*TeamProgress{}
-	for _, svc := range in.Covered(services) {
-		state, steps := in.Evaluate(card(svc.Name))
+	for _, svc := range covered {
+		state, steps := judge(svc.Name)
 		if state == StateNotApplicable {
 			r.NotApplicable++
 			continue
@@ -65,7 +83,8 @@ func (in *Initiative) Progress(services []releaseops.Service, card func(name str
 			r.Done++
 			continue
 		}
-		tp.Remaining = append(tp.Remaining, Status{Service: svc.Name, Owner: svc.Owner, State: state, Steps: steps})
+		// The steps are copied: judge may hand out a kept slice, and pages rewrite links.
+		tp.Remaining = append(tp.Remaining, Status{Service: svc.Name, Owner: svc.Owner, State: state, Steps: slices.Clone(steps)})
 	}
 	for _, tp := range teams {
 		r.Teams = append(r.Teams, *tp)

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,12 +67,23 @@ type initiativeView struct {
 	Covers string // the filter in words
 	Chart  burnChart
 	Teams  []teamView
+	Only   string // the team asked for with ?team=, by its name on the page
 }
 
 type teamView struct {
 	initiative.TeamProgress
 	Name string // the owner, or a phrase for services with none
+	// All is every remaining service; Remaining the first teamRows of them on the page of all
+	// teams, More the others, listed at AllURL.
+	All    []initiative.Status
+	More   int
+	AllURL string
 }
+
+// teamRows is how many remaining services of each team the page of all teams lists: an
+// initiative over thousands of services would otherwise be a page of thousands of rows that
+// no browser shows well. ?team=<owner> lists all of one team's.
+const teamRows = 5
 
 func (h *handler) initiatives(c echo.Context) error {
 	ctx, cancel := h.initiativeCtx(c)
@@ -104,24 +116,45 @@ func (h *handler) initiative(c echo.Context) error {
 	if !ok {
 		return h.notFound(c, "Unknown initiative", fmt.Sprintf("No initiative is called %q.", id), nil, link{Href: "/initiatives", Label: "All initiatives"})
 	}
+	only, one := c.QueryParams()["team"]
 	v := initiativeView{page: page{Title: rep.Name, Nav: "initiatives"}, Report: rep, Covers: covers(rep.Spec.Filter),
 		Chart: burnUpChart(rep.BurnUp, rep.Due)}
 	for _, t := range rep.Teams {
-		tv := teamView{TeamProgress: t, Name: t.Owner}
+		if one && t.Owner != only[0] {
+			continue
+		}
+		tv := teamView{TeamProgress: t, Name: t.Owner, All: t.Remaining}
 		if tv.Name == "" {
 			tv.Name = "Services with no owner"
 		}
+		if one {
+			v.Only = tv.Name
+		} else if len(tv.Remaining) > teamRows {
+			tv.Remaining, tv.More = tv.Remaining[:teamRows], len(tv.Remaining)-teamRows
+			tv.AllURL = "/initiatives/" + url.PathEscape(rep.ID) + "?team=" + url.QueryEscape(t.Owner)
+		}
+		// The links are rewritten on copies: the source may hand the same report to every
+		// request.
+		tv.Remaining = slices.Clone(tv.Remaining)
 		for i := range tv.Remaining {
+			tv.Remaining[i].Steps = slices.Clone(tv.Remaining[i].Steps)
 			for j := range tv.Remaining[i].Steps {
 				tv.Remaining[i].Steps[j].Playbook = localPlaybook(tv.Remaining[i].Steps[j].Playbook)
 			}
 		}
 		v.Teams = append(v.Teams, tv)
 	}
+	if one && v.Only == "" {
+		v.Only = only[0]
+		if v.Only == "" {
+			v.Only = "Services with no owner"
+		}
+	}
 	return h.render(c, http.StatusOK, "initiative", v)
 }
 
-// initiativeCtx allows a burn-up's replay more time than a plain page read.
+// initiativeCtx allows more than a plain page read: a replica's first look at thousands of
+// cards decodes them all.
 func (h *handler) initiativeCtx(c echo.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Request().Context(), max(h.d.Timeout, 20*time.Second))
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -152,7 +153,12 @@ func TestInitiativePagesEscapeHostileStrings(t *testing.T) {
 			t.Errorf("%s does not show the hostile name as text", path)
 		}
 	}
-	_, body := f.get(t, "/initiatives/json-logs")
+	// The team asked for in the query is shown, as text.
+	_, body := f.get(t, "/initiatives/json-logs?team=%3Cscript%3Ealert(6)%3C/script%3E")
+	if strings.Contains(body, "<script>alert") || !strings.Contains(body, "One team: &lt;script&gt;alert(6)&lt;/script&gt;.") {
+		t.Errorf("?team= carries the query unescaped")
+	}
+	_, body = f.get(t, "/initiatives/json-logs")
 	for _, want := range []string{"&lt;b&gt;team&lt;/b&gt;", `href="/services/%22%3E%3Cimg%20src=x%20onerror=alert%282%29%3E"`, "&lt;script&gt;alert(3)"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("detail page lacks %s", want)
@@ -177,5 +183,49 @@ func TestInitiativePagesNeedSignIn(t *testing.T) {
 		if rec.Header().Get("Content-Security-Policy") != contentSecurityPolicy {
 			t.Errorf("GET %s without the CSP", path)
 		}
+	}
+}
+
+// While past days are being replayed the page says so and draws only the stored points; a
+// team with more remaining services than the page lists shows the first ones and links to
+// all of them, which ?team= lists.
+func TestInitiativePageBackfillingAndOneTeam(t *testing.T) {
+	reps := initiativeReports(t, "Structured logs everywhere", "team-search", "search", "structured logging not declared")
+	rep := &reps[0]
+	rep.BurnUp, rep.Backfilling = rep.BurnUp[len(rep.BurnUp)-4:], 6
+	for i := range rep.BurnUp {
+		rep.BurnUp[i].Source = initiative.SourceRecorded
+	}
+	rep.BurnUp[len(rep.BurnUp)-1].Source = initiative.SourceLive
+	// team-payments (Teams[1]) has ledger left and, here, teamRows+2 more.
+	pay := &rep.Teams[1]
+	for i := range teamRows + 2 {
+		pay.Remaining = append(pay.Remaining, initiative.Status{Service: fmt.Sprintf("pay-%02d", i), Owner: pay.Owner, State: initiative.StateUnscored,
+			Steps: []initiative.Step{{What: "score", Name: "Not scored yet", Detail: "no event about the service has arrived"}}})
+	}
+	f := initiativeFixture(t, &fakeInitiatives{reps})
+	code, body := f.get(t, "/initiatives/json-logs")
+	if code != http.StatusOK {
+		t.Fatalf("GET = %d", code)
+	}
+	golden(t, "initiative_backfilling", body)
+	for _, want := range []string{"6 past days are being replayed", `And 3 more. <a href="/initiatives/json-logs?team=team-payments">All 8 remaining services of team-payments</a>`, "pay-03"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "pay-04") {
+		t.Error("the page of all teams lists more than teamRows services of a team")
+	}
+	code, body = f.get(t, "/initiatives/json-logs?team=team-payments")
+	if code != http.StatusOK {
+		t.Fatalf("GET ?team= = %d", code)
+	}
+	golden(t, "initiative_team", body)
+	if !strings.Contains(body, "pay-06") || strings.Contains(body, "team-search") || strings.Contains(body, "And 3 more") || !strings.Contains(body, "One team: team-payments.") {
+		t.Errorf("?team=team-payments does not list exactly that team's services in full")
+	}
+	if _, body := f.get(t, "/initiatives/json-logs?team=team-ghost"); !strings.Contains(body, "covers no service of this team") {
+		t.Errorf("?team= of an uncovered team:\n%s", body)
 	}
 }
