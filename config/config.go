@@ -30,6 +30,7 @@ type Config struct {
 	Risk      risk.Config          `yaml:"risk"`
 	Web       Web                  `yaml:"web"`
 	Audit     Audit                `yaml:"audit"`
+	Digests   Digests              `yaml:"digests"`
 	Services  []releaseops.Service `yaml:"services"`
 }
 

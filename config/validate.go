@@ -29,6 +29,7 @@ func (c *Config) validate() []string {
 
 	c.validateWeb(add)
 	c.validateAudit(add)
+	c.validateDigests(add)
 	c.validateRisk(add)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen", "want host:port, got %q", c.Listen)
