@@ -48,6 +48,7 @@ type App struct {
 	Anchorer *gate.Anchorer
 	Sync     *syncer.Scheduler
 	Now      func() time.Time
+	digests  *digestScheduler
 
 	github     *github.Clients
 	githubErr  error
@@ -116,6 +117,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	a.Outbox = &outbox.Outbox{DB: db, Now: now, Log: log, MaxAttempts: cfg.Slack.MaxAttempts}
 	a.Server = server.New(server.Deps{Config: cfg, DB: db, Pipeline: a.Pipeline, Catalog: a.Catalog, Metrics: a.Metrics, Log: log, Now: now})
 	a.wireBot()
+	if err := a.wireDigests(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	a.wireGate()
 	a.wireWeb()
 	if err := a.wireSync(); err != nil {
@@ -254,6 +259,7 @@ func (a *App) Start() {
 	a.startBot(ctx)
 	a.startGate(ctx)
 	a.startAudit(ctx)
+	a.startDigests(ctx)
 	if a.Config.SyncEnabled() && len(a.Sync.Sources) > 0 {
 		a.runLeased(ctx, storage.LeaseSync, a.Sync.Run)
 	}
