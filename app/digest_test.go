@@ -270,3 +270,79 @@ func TestDigestsOncePerPeriodAcrossRestarts(t *testing.T) {
 		})
 	}
 }
+
+// Two replicas on one PostgreSQL database run their schedulers at the same moment (as they
+// would for the seconds of a lease handover): each week's digests are queued once.
+func TestDigestsOnceWithTwoReplicas(t *testing.T) {
+	url := pgtest.URL(t)
+	slack := newDigestSlack(t)
+	cfg := digestConfig(slack, "")
+	cfg.Storage.Driver = storage.DriverPostgres
+	cfg.Storage.PostgresURL = config.NewSecret(url)
+	clock := &testClock{}
+	a := openDigestApp(t, cfg, clock)
+	defer a.Shutdown(context.Background())
+	b := openDigestApp(t, cfg, clock)
+	defer b.Shutdown(context.Background())
+	seedWeek(t, a, clock)
+	clock.Set(time.Date(2026, 11, 30, 8, 1, 0, 0, time.UTC))
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			app := a
+			if i%2 == 1 {
+				app = b
+			}
+			errs[i] = app.digests.RunOnce(context.Background())
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		if _, err := a.Outbox.DeliverDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ps := slack.taken(); len(ps) != 3 {
+		t.Fatalf("eight schedulers on two replicas posted %d digests (%s), want 3", len(ps), channels(ps))
+	}
+}
+
+// Started like serve starts it, the scheduler runs under its lease and its digests reach
+// Slack through the outbox worker.
+func TestDigestsRunUnderTheLease(t *testing.T) {
+	slack := newDigestSlack(t)
+	cfg := digestConfig(slack, filepath.Join(t.TempDir(), "releaseops.db"))
+	clock := &testClock{}
+	a := openDigestApp(t, cfg, clock)
+	defer a.Shutdown(context.Background())
+	seedWeek(t, a, clock)
+	clock.Set(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC))
+	a.Start()
+	var ps []digestPost
+	for deadline := time.Now().Add(20 * time.Second); len(ps) < 3 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		ps = append(ps, slack.taken()...)
+	}
+	if len(ps) != 3 {
+		t.Fatalf("posted %d digests (%s), want 3", len(ps), channels(ps))
+	}
+	leases, err := a.DB.Leases(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := false
+	for _, l := range leases {
+		held = held || l.Name == storage.LeaseDigests
+	}
+	if !held {
+		t.Errorf("no %s lease among %+v", storage.LeaseDigests, leases)
+	}
+}

@@ -86,3 +86,21 @@ func TestDueAfterDowntime(t *testing.T) {
 		}
 	}
 }
+
+// A Sunday 02:00 schedule in Berlin meets both clock changes: the skipped hour goes out at
+// 03:00 summer time, the doubled hour at its second occurrence — once each way.
+func TestSlotOnAClockChangeHour(t *testing.T) {
+	s := Schedule{Day: time.Sunday, Hour: 2, Loc: berlin(t)}
+	spring := s.Latest(time.Date(2027, 3, 28, 12, 0, 0, 0, time.UTC))
+	if got := spring.At.UTC().Format(time.RFC3339); got != "2027-03-28T01:00:00Z" {
+		t.Errorf("spring-forward slot at %s, want 2027-03-28T01:00:00Z (03:00 CEST)", got)
+	}
+	autumn := s.Latest(time.Date(2026, 10, 25, 12, 0, 0, 0, time.UTC))
+	if got := autumn.At.UTC().Format(time.RFC3339); got != "2026-10-25T01:00:00Z" {
+		t.Errorf("fall-back slot at %s, want 2026-10-25T01:00:00Z (the second 02:00)", got)
+	}
+	// Between the two 02:00s the latest slot is still the week before's: not posted twice.
+	if got := s.Latest(time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC)); got.Period != "2026-W42" {
+		t.Errorf("at the first 02:00 the slot is %s %s, want last week's", got.At, got.Period)
+	}
+}
