@@ -22,20 +22,21 @@ const (
 // this of its slot; the check is two small queries.
 const digestPoll = time.Minute
 
-// DigestInitiatives is what the digests need from initiatives. Its results are as of at, the
-// digest's slot.
+// DigestInitiatives is what the digests need from initiatives, read once per slot.
 type DigestInitiatives interface {
-	// TeamDeadlines returns the running initiatives that cover the owner's services, each
-	// with the services still short of its target.
-	TeamDeadlines(ctx context.Context, owner string, at time.Time) ([]digest.Deadline, error)
-	// Progress returns every running initiative's progress at at and a week before.
+	// Deadlines returns, by owner, the running initiatives whose deadline lies in [from, to)
+	// and that cover some of the owner's services, each with the services still short of
+	// its target.
+	Deadlines(ctx context.Context, from, to time.Time) (map[string][]digest.Deadline, error)
+	// Progress returns every running initiative's progress at at (and a week before, where
+	// known).
 	Progress(ctx context.Context, at time.Time) ([]digest.Progress, error)
 }
 
-// DigestExemptions is what the digests need from exemptions.
+// DigestExemptions is a source of exemptions (waivers) and their expiry, read once per slot.
 type DigestExemptions interface {
-	// Expiring returns the granted exemptions of these services that lapse in [from, to].
-	Expiring(ctx context.Context, services []string, from, to time.Time) ([]digest.Exemption, error)
+	// Expiring returns the exemptions in force that lapse in [from, to).
+	Expiring(ctx context.Context, from, to time.Time) ([]digest.Exemption, error)
 }
 
 // digestScheduler queues the weekly digests. It runs under the digests lease, so on one
@@ -55,8 +56,8 @@ type digestScheduler struct {
 	// services lists every service, for the organisation digest.
 	services    func() []string
 	publicURL   string
-	initiatives DigestInitiatives // nil: initiatives are not part of this build
-	exemptions  DigestExemptions  // nil: exemptions are not part of this build
+	initiatives DigestInitiatives  // nil: initiatives are not part of this build
+	exemptions  []DigestExemptions // none: no section for exemptions
 	wake        func()
 }
 
@@ -156,11 +157,7 @@ func (s *digestScheduler) teamDigests(ctx context.Context, slot digest.Slot, now
 		if err != nil {
 			return queued, err
 		}
-		in, err := s.teamInput(ctx, team, slot, w)
-		if err != nil {
-			return queued, err
-		}
-		d, ok := digest.ComposeTeam(in)
+		d, ok := digest.ComposeTeam(s.teamInput(team, slot, w))
 		if !ok {
 			continue // no services: nothing to tell, and nothing recorded, so a team that gains one this week still gets its digest
 		}
@@ -200,7 +197,7 @@ func (s *digestScheduler) orgDigest(ctx context.Context, slot digest.Slot, now t
 			return 0, fmt.Errorf("initiatives' progress for the %s digest: %w", slot.Period, err)
 		}
 		if in.Initiatives == nil {
-			in.Initiatives = []digest.Progress{}
+			in.Initiatives = []digest.Progress{} // the feature is there; nothing is running
 		}
 	}
 	d, ok := digest.ComposeOrg(in)

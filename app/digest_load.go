@@ -16,6 +16,9 @@ import (
 type digestWeek struct {
 	services    map[string]digest.ServiceWeek
 	regressions map[string][]digest.Regression
+	// deadlines by owner and exemptions by service; nil when the feature is absent.
+	deadlines  map[string][]digest.Deadline
+	exemptions map[string][]digest.Exemption
 }
 
 func (s *digestScheduler) loadWeek(ctx context.Context, slot digest.Slot) (*digestWeek, error) {
@@ -51,33 +54,45 @@ func (s *digestScheduler) loadWeek(ctx context.Context, slot digest.Slot) (*dige
 		w.regressions[e.Service] = append(w.regressions[e.Service], digest.Regression{Service: e.Service, At: e.At,
 			From: reg.From, To: reg.To, FromBand: reg.FromBand, ToBand: reg.ToBand})
 	}
+	if s.initiatives != nil {
+		if w.deadlines, err = s.initiatives.Deadlines(ctx, slot.At, slot.At.Add(digest.DeadlineHorizon)); err != nil {
+			return nil, fmt.Errorf("initiative deadlines for the %s digests: %w", slot.Period, err)
+		}
+		if w.deadlines == nil {
+			w.deadlines = map[string][]digest.Deadline{}
+		}
+	}
+	if len(s.exemptions) > 0 {
+		w.exemptions = map[string][]digest.Exemption{}
+		for _, src := range s.exemptions {
+			es, err := src.Expiring(ctx, slot.At, slot.At.Add(digest.ExpiryHorizon))
+			if err != nil {
+				return nil, fmt.Errorf("expiring exemptions for the %s digests: %w", slot.Period, err)
+			}
+			for _, e := range es {
+				w.exemptions[e.Service] = append(w.exemptions[e.Service], e)
+			}
+		}
+	}
 	return w, nil
 }
 
-func (s *digestScheduler) teamInput(ctx context.Context, team digestTeamTarget, slot digest.Slot, w *digestWeek) (digest.TeamInput, error) {
+func (s *digestScheduler) teamInput(team digestTeamTarget, slot digest.Slot, w *digestWeek) digest.TeamInput {
 	in := digest.TeamInput{Owner: team.Owner, Channel: team.Channel, Slot: slot}
 	for _, name := range team.Services {
 		in.Services = append(in.Services, w.services[name])
 		in.Regressions = append(in.Regressions, w.regressions[name]...)
 	}
-	var err error
-	if s.initiatives != nil {
-		if in.Deadlines, err = s.initiatives.TeamDeadlines(ctx, team.Owner, slot.At); err != nil {
-			return in, fmt.Errorf("initiative deadlines of %s for the %s digest: %w", team.Owner, slot.Period, err)
-		}
-		if in.Deadlines == nil {
-			in.Deadlines = []digest.Deadline{}
+	if w.deadlines != nil {
+		in.Deadlines = append([]digest.Deadline{}, w.deadlines[team.Owner]...)
+	}
+	if w.exemptions != nil {
+		in.Exemptions = []digest.Exemption{}
+		for _, name := range team.Services {
+			in.Exemptions = append(in.Exemptions, w.exemptions[name]...)
 		}
 	}
-	if s.exemptions != nil {
-		if in.Exemptions, err = s.exemptions.Expiring(ctx, team.Services, slot.At, slot.At.Add(digest.ExpiryHorizon)); err != nil {
-			return in, fmt.Errorf("expiring exemptions of %s for the %s digest: %w", team.Owner, slot.Period, err)
-		}
-		if in.Exemptions == nil {
-			in.Exemptions = []digest.Exemption{}
-		}
-	}
-	return in, nil
+	return in
 }
 
 // digestTeams groups the catalog's services by owner. A team's digest goes to the channel
@@ -135,7 +150,7 @@ func (a *App) wireDigests() error {
 	}
 	a.digests = &digestScheduler{db: a.DB, log: a.Log.With("component", "digests"), now: a.Now, catchUp: cfg.DigestCatchUp(),
 		team: team, org: org, orgChannel: cfg.OrgDigestChannel(), teams: a.digestTeams, services: a.Catalog.Names,
-		publicURL: cfg.PublicURL, wake: a.Outbox.Wake}
+		publicURL: cfg.PublicURL, wake: a.Outbox.Wake, exemptions: []DigestExemptions{configWaivers(cfg.Scoring.Waivers)}}
 	return nil
 }
 

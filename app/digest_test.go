@@ -74,6 +74,10 @@ func digestConfig(slack *digestSlack, storagePath string) *config.Config {
 		{Name: "search", Owner: "team-discovery"},
 		{Name: "orphan"},
 	}
+	cfg.Scoring.Waivers = []scoring.Waiver{
+		{Service: "checkout", Signal: "signed_commits", Reason: "HSM rollout <!channel>", Author: "alice", Expires: "2026-12-05"},
+		{Service: "search", Signal: "signed_commits", Reason: "bot commits", Author: "alice", Expires: "2027-01-31"},
+	}
 	hour := 8
 	cfg.Digests = config.Digests{
 		Team: config.DigestSchedule{Enabled: true, Day: "monday", Timezone: "Europe/Berlin"},
@@ -175,7 +179,8 @@ func TestDigestsOncePerPeriodAcrossRestarts(t *testing.T) {
 			for _, p := range ps {
 				switch p.Channel {
 				case "C0PAY":
-					for _, want := range []string{"team-payments", "2026-W49", "checkout", "82.0 (healthy) → 64.5 (watch)", "New regressions (1)", "refunds"} {
+					for _, want := range []string{"team-payments", "2026-W49", "checkout", "82.0 (healthy) → 64.5 (watch)", "New regressions (1)", "refunds",
+						"Exemptions expiring", "*signed_commits* expires Sun 6 Dec 00:59 CET (in 6 days): HSM rollout \\u0026lt;!channel\\u0026gt;"} {
 						if !strings.Contains(p.Blocks, want) {
 							t.Errorf("team-payments digest lacks %q:\n%s", want, p.Blocks)
 						}
@@ -184,7 +189,8 @@ func TestDigestsOncePerPeriodAcrossRestarts(t *testing.T) {
 						t.Errorf("team-payments digest lists another team's service:\n%s", p.Blocks)
 					}
 				case "C0DEFAULT":
-					if !strings.Contains(p.Blocks, "team-discovery") || !strings.Contains(p.Blocks, "search") || !strings.Contains(p.Blocks, "first scored") {
+					if !strings.Contains(p.Blocks, "team-discovery") || !strings.Contains(p.Blocks, "search") || !strings.Contains(p.Blocks, "first scored") ||
+						strings.Contains(p.Blocks, "Exemptions expiring") {
 						t.Errorf("team-discovery digest:\n%s", p.Blocks)
 					}
 				case "C0ORG":

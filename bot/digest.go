@@ -89,7 +89,7 @@ func TeamDigestMessage(d digest.Team, publicURL string) Message {
 				lines = append(lines, fmt.Sprintf("• and %d more", len(d.Exemptions)-i))
 				break
 			}
-			line := fmt.Sprintf("• %s · *%s* expires %s (%s)", Link(serviceURL(publicURL, e.Service), e.Service), Escape(e.Signal), digestDay(e.Expires, d.Slot), digestInDays(e.Expires, d.Slot))
+			line := fmt.Sprintf("• %s · *%s* expires %s (%s)", Link(serviceURL(publicURL, e.Service), e.Service), Escape(e.Signal), digestWhen(e.Expires, d.Slot), digestInDays(e.Expires, d.Slot))
 			if e.Reason != "" {
 				line += ": " + OneLine(e.Reason)
 			}
@@ -207,6 +207,12 @@ func digestDay(t time.Time, s digest.Slot) string {
 
 // digestInDays counts calendar days in the schedule's zone from the slot to t, as people
 // count them: something due on Saturday is "in 5 days" on Monday whatever its hour.
+// digestWhen is an instant in the schedule's zone, with the hour: a waiver written as a date
+// lapses at the end of that day in UTC, which is the next morning in Asia.
+func digestWhen(t time.Time, s digest.Slot) string {
+	return t.In(s.At.Location()).Format("Mon 2 Jan 15:04 MST")
+}
+
 func digestInDays(t time.Time, s digest.Slot) string {
 	loc := s.At.Location()
 	a, b := s.At.In(loc), t.In(loc)
