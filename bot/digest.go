@@ -76,8 +76,8 @@ func TeamDigestMessage(d digest.Team, publicURL string) Message {
 		} else {
 			lines = lines[:0]
 			for _, dl := range d.Deadlines {
-				lines = append(lines, fmt.Sprintf("• *%s* due %s (%s): %s still to do", Escape(dl.Initiative), digestDay(dl.Deadline, d.Slot),
-					digestInDays(dl.Deadline, d.Slot), strings.Join(digestEscapeAll(digestCapNames(dl.Remaining)), ", ")))
+				lines = append(lines, fmt.Sprintf("• *%s* due %s: %s still to do", Escape(dl.Initiative), digestDue(dl.Day, dl.Deadline, d.Slot),
+					strings.Join(digestEscapeAll(digestCapNames(dl.Remaining)), ", ")))
 			}
 			b.section("*Initiative deadlines*\n" + strings.Join(lines, "\n"))
 		}
@@ -155,7 +155,7 @@ func OrgDigestMessage(d digest.Org, publicURL string) Message {
 					line += fmt.Sprintf(", %s this week", digestSignedInt(p.Done-p.DoneWeekAgo))
 				}
 				if !p.Deadline.IsZero() {
-					line += " · due " + digestDay(p.Deadline, d.Slot)
+					line += " · due " + digestDue(p.Day, p.Deadline, d.Slot)
 				}
 				lines = append(lines, line)
 			}
@@ -205,23 +205,40 @@ func digestDay(t time.Time, s digest.Slot) string {
 	return t.In(s.At.Location()).Format("Mon 2 Jan 2006")
 }
 
-// digestInDays counts calendar days in the schedule's zone from the slot to t, as people
-// count them: something due on Saturday is "in 5 days" on Monday whatever its hour.
+// digestDue is a deadline with how far off it is: "Thu 10 Dec 2026 (in 10 days)". A deadline
+// written as a date is shown as that date, not converted to the digest's zone (where a
+// midnight UTC could fall on the day before).
+func digestDue(day string, due time.Time, s digest.Slot) string {
+	if d, err := time.Parse(time.DateOnly, day); err == nil {
+		return d.Format("Mon 2 Jan 2006") + " (" + digestDaysUntil(d, s) + ")"
+	}
+	return digestDay(due, s) + " (" + digestInDays(due, s) + ")"
+}
+
 // digestWhen is an instant in the schedule's zone, with the hour: a waiver written as a date
-// lapses at the end of that day in UTC, which is the next morning in Asia.
+// lapses at the end of that day in UTC, which is already the next day east of UTC.
 func digestWhen(t time.Time, s digest.Slot) string {
 	return t.In(s.At.Location()).Format("Mon 2 Jan 15:04 MST")
 }
 
+// digestInDays counts calendar days in the schedule's zone from the slot to t, as people
+// count them: something due on Saturday is "in 5 days" on Monday whatever its hour.
 func digestInDays(t time.Time, s digest.Slot) string {
-	loc := s.At.Location()
-	a, b := s.At.In(loc), t.In(loc)
-	n := int(math.Round(time.Date(b.Year(), b.Month(), b.Day(), 12, 0, 0, 0, time.UTC).Sub(time.Date(a.Year(), a.Month(), a.Day(), 12, 0, 0, 0, time.UTC)).Hours() / 24))
-	switch n {
-	case 0:
+	local := t.In(s.At.Location())
+	return digestDaysUntil(time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC), s)
+}
+
+// digestDaysUntil counts days from the slot's local date to date (midnight UTC of a day).
+func digestDaysUntil(date time.Time, s digest.Slot) string {
+	a := s.At.In(s.At.Location())
+	n := int(math.Round(date.Sub(time.Date(a.Year(), a.Month(), a.Day(), 0, 0, 0, 0, time.UTC)).Hours() / 24))
+	switch {
+	case n == 0:
 		return "today"
-	case 1:
+	case n == 1:
 		return "in 1 day"
+	case n < 0:
+		return fmt.Sprintf("%d days ago", -n)
 	}
 	return fmt.Sprintf("in %d days", n)
 }

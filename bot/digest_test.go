@@ -35,8 +35,8 @@ func testTeamDigest(t *testing.T) digest.Team {
 			{Service: "fraud<@U0MALLORY>"},
 		},
 		Regressions: []digest.Regression{{Service: "checkout", At: slot.At.Add(-70 * time.Hour), From: 82, To: 64.5, FromBand: "healthy", ToBand: "watch"}},
-		Deadlines: []digest.Deadline{{Initiative: "Runbooks for tier 1 <!here>", ID: "runbooks", Deadline: slot.At.Add(10 * 24 * time.Hour),
-			Remaining: []string{"payouts", "checkout"}}},
+		Deadlines: []digest.Deadline{{Initiative: "Runbooks for tier 1 <!here>", ID: "runbooks", Deadline: time.Date(2026, 12, 11, 0, 0, 0, 0, time.UTC),
+			Day: "2026-12-10", Remaining: []string{"payouts", "checkout"}}},
 		Exemptions: []digest.Exemption{{Service: "checkout", Signal: "rollback_recent", Expires: slot.At.Add(5*24*time.Hour + 3*time.Hour),
 			Reason: "migration <https://evil.example|see ticket> & freeze"}},
 	})

@@ -16,7 +16,8 @@ var Bands = []string{"blocked", "watch", "healthy", "mature"}
 type Progress struct {
 	Initiative string    `json:"initiative"`
 	ID         string    `json:"id"`
-	Deadline   time.Time `json:"deadline"`
+	Deadline   time.Time `json:"deadline"` // when it becomes overdue; zero: none
+	Day        string    `json:"day,omitempty"`
 	Done       int       `json:"done"`
 	Total      int       `json:"total"`
 	// DoneWeekAgo is Done at the start of the week, -1 when unknown.

@@ -40,10 +40,13 @@ type Regression struct {
 
 // Deadline is an initiative's deadline with the team's services that still fall short of it.
 type Deadline struct {
-	Initiative string    `json:"initiative"`
-	ID         string    `json:"id"`
-	Deadline   time.Time `json:"deadline"`
-	Remaining  []string  `json:"remaining"`
+	Initiative string `json:"initiative"`
+	ID         string `json:"id"`
+	// Deadline is when the initiative becomes overdue; Day, if set, is the deadline as its
+	// author wrote it (2026-12-10), which is what people are shown.
+	Deadline  time.Time `json:"deadline"`
+	Day       string    `json:"day,omitempty"`
+	Remaining []string  `json:"remaining"`
 }
 
 // Exemption is a granted exemption (a waiver) and when it lapses.
