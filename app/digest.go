@@ -214,9 +214,12 @@ func (s *digestScheduler) orgDigest(ctx context.Context, slot digest.Slot, now t
 
 // queue claims the week and queues the post in one transaction; queued is false when the
 // week was already taken.
-func (s *digestScheduler) queue(ctx context.Context, run storage.DigestRun, mark bot.DigestMark, msg bot.Message, late time.Duration) (queued bool, err error) {
-	err = s.db.Writer.Do(ctx, func(t *storage.Tx) error {
-		queued = false
+func (s *digestScheduler) queue(ctx context.Context, run storage.DigestRun, mark bot.DigestMark, msg bot.Message, late time.Duration) (bool, error) {
+	// The write may still run after Do returned on ctx (it is queued): it sets only its own
+	// variable, read once Do has succeeded.
+	var done bool
+	err := s.db.Writer.Do(ctx, func(t *storage.Tx) error {
+		done = false
 		claimed, err := storage.ClaimDigest(t, run)
 		if err != nil || !claimed {
 			return err
@@ -224,12 +227,13 @@ func (s *digestScheduler) queue(ctx context.Context, run storage.DigestRun, mark
 		if _, err := bot.EnqueueDigest(t, run.OutboxKey, run.Channel, mark, msg, run.CreatedAt); err != nil {
 			return err
 		}
-		queued = true
+		done = true
 		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("queue the %s digest %s of %q: %w", run.Scope, run.Period, run.Team, err)
 	}
+	queued := done
 	if queued {
 		args := []any{"scope", run.Scope, "team", run.Team, "period", run.Period, "channel", run.Channel}
 		if late > digestPoll {
@@ -244,15 +248,16 @@ func (s *digestScheduler) queue(ctx context.Context, run storage.DigestRun, mark
 // skip records a week that will not get its digest, so the reason is logged once.
 func (s *digestScheduler) skip(ctx context.Context, run storage.DigestRun, late time.Duration, noChannel bool) error {
 	run.Outcome = storage.DigestSkipped
-	var claimed bool
+	var done bool
 	err := s.db.Writer.Do(ctx, func(t *storage.Tx) error {
 		var err error
-		claimed, err = storage.ClaimDigest(t, run)
+		done, err = storage.ClaimDigest(t, run)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("record the skipped %s digest %s of %q: %w", run.Scope, run.Period, run.Team, err)
 	}
+	claimed := done
 	if !claimed {
 		return nil
 	}
