@@ -352,3 +352,38 @@ func TestDigestsRunUnderTheLease(t *testing.T) {
 		t.Errorf("no %s lease among %+v", storage.LeaseDigests, leases)
 	}
 }
+
+// A team whose services split evenly between channels gets its digest in the first by name;
+// a team with no channel at all (no slack_channel, no slack.default_channel) is skipped for
+// the week and recorded, not retried every minute.
+func TestDigestTeamChannel(t *testing.T) {
+	slack := newDigestSlack(t)
+	cfg := digestConfig(slack, filepath.Join(t.TempDir(), "releaseops.db"))
+	cfg.Slack.DefaultChannel = ""
+	cfg.Scoring.Waivers = nil
+	cfg.Services = []releaseops.Service{
+		{Name: "a", Owner: "team-split", SlackChannel: "C0ZED"},
+		{Name: "b", Owner: "team-split", SlackChannel: "C0ALPHA"},
+		{Name: "c", Owner: "team-nowhere"},
+	}
+	clock := &testClock{}
+	a := openDigestApp(t, cfg, clock)
+	defer a.Shutdown(context.Background())
+	teams := a.digestTeams()
+	if len(teams) != 2 || teams[0].Owner != "team-nowhere" || teams[0].Channel != "" || teams[1].Channel != "C0ALPHA" {
+		t.Fatalf("teams = %+v", teams)
+	}
+	clock.Set(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC))
+	runDigests(t, a)
+	got := map[string]int{}
+	for _, p := range slack.taken() {
+		got[p.Channel]++
+	}
+	if len(got) != 2 || got["C0ALPHA"] != 1 || got["C0ORG"] != 1 {
+		t.Errorf("posts by channel = %v, want team-split in C0ALPHA and the org digest", got)
+	}
+	runs, err := a.DB.DigestRuns(context.Background(), digestTeam, "2026-W49")
+	if err != nil || runs["team-nowhere"].Outcome != storage.DigestSkipped || runs["team-split"].Outcome != storage.DigestQueued {
+		t.Errorf("runs = %+v, %v", runs, err)
+	}
+}
