@@ -82,7 +82,7 @@ func TeamDigestMessage(d digest.Team, publicURL string) Message {
 			b.section("*Initiative deadlines*\n" + strings.Join(lines, "\n"))
 		}
 	}
-	if d.Exemptions != nil && len(d.Exemptions) > 0 {
+	if len(d.Exemptions) > 0 { // nothing expiring is not news: no section
 		lines = lines[:0]
 		for i, e := range d.Exemptions {
 			if i == digestLines {
