@@ -132,10 +132,12 @@ func (a *App) digestTeams() []digestTeamTarget {
 	return out
 }
 
-// wireDigests builds the weekly digest scheduler when a digest is enabled, and registers the
-// slack.digest sender (without a bot token, digests are kept in the outbox as disabled).
+// wireDigests builds the weekly digest scheduler when a digest is enabled, registers the
+// slack.digest sender (without a bot token, digests are kept in the outbox as disabled) and
+// mounts GET /api/v1/digests.
 func (a *App) wireDigests() error {
 	a.Bot.RegisterDigestSender(a.Outbox)
+	a.Server.API().GET("/digests", a.listDigests, a.Server.Require("read"))
 	cfg := a.Config
 	team, err := scheduleOf(cfg.Digests.Team)
 	if err != nil {

@@ -361,6 +361,7 @@ func TestDigestTeamChannel(t *testing.T) {
 	cfg := digestConfig(slack, filepath.Join(t.TempDir(), "releaseops.db"))
 	cfg.Slack.DefaultChannel = ""
 	cfg.Scoring.Waivers = nil
+	cfg.API.Tokens = []config.APIToken{{Name: "reader", Token: config.NewSecret(readToken), Scopes: []string{"read"}}}
 	cfg.Services = []releaseops.Service{
 		{Name: "a", Owner: "team-split", SlackChannel: "C0ZED"},
 		{Name: "b", Owner: "team-split", SlackChannel: "C0ALPHA"},
@@ -385,5 +386,20 @@ func TestDigestTeamChannel(t *testing.T) {
 	runs, err := a.DB.DigestRuns(context.Background(), digestTeam, "2026-W49")
 	if err != nil || runs["team-nowhere"].Outcome != storage.DigestSkipped || runs["team-split"].Outcome != storage.DigestQueued {
 		t.Errorf("runs = %+v, %v", runs, err)
+	}
+
+	srv := httptest.NewServer(a.Server.Echo())
+	defer srv.Close()
+	e := &env{t: t, app: a, srv: srv, clock: clock}
+	status, res := e.get("/api/v1/digests", readToken)
+	list := fmt.Sprint(res["digests"])
+	if status != http.StatusOK || !strings.Contains(list, "team-nowhere") || !strings.Contains(list, "skipped") || !strings.Contains(list, "digest:team:team-split:2026-W49") {
+		t.Errorf("GET /api/v1/digests: %d %v", status, res)
+	}
+	if status, _ := e.get("/api/v1/digests?limit=0", readToken); status != http.StatusBadRequest {
+		t.Errorf("limit=0: %d, want 400", status)
+	}
+	if status, _ := e.get("/api/v1/digests", ""); status != http.StatusUnauthorized {
+		t.Errorf("no token: %d, want 401", status)
 	}
 }

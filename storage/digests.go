@@ -98,3 +98,24 @@ func (db *DB) RegressionsBetween(ctx context.Context, from, to time.Time) ([]Reg
 	}
 	return out, rows.Err()
 }
+
+// ListDigestRuns returns the latest runs, newest slot first, at most limit.
+func (db *DB) ListDigestRuns(ctx context.Context, limit int) ([]DigestRun, error) {
+	rows, err := db.query(ctx, `SELECT scope, team, period, channel, slot_at, outcome, outbox_key, created_at FROM digest_runs
+		ORDER BY slot_at DESC, scope, team LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list digests: %w", err)
+	}
+	defer rows.Close()
+	out := []DigestRun{}
+	for rows.Next() {
+		var r DigestRun
+		var slot, created int64
+		if err := rows.Scan(&r.Scope, &r.Team, &r.Period, &r.Channel, &slot, &r.Outcome, &r.OutboxKey, &created); err != nil {
+			return nil, fmt.Errorf("list digests: %w", err)
+		}
+		r.SlotAt, r.CreatedAt = time.UnixMilli(slot).UTC(), time.UnixMilli(created).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -41,6 +41,10 @@ func TestDigestRunsOncePerPeriod(t *testing.T) {
 		if runs, err := db.DigestRuns(ctx, "org", "2026-W49"); err != nil || len(runs) != 0 {
 			t.Fatalf("org runs = %+v, %v", runs, err)
 		}
+		list, err := db.ListDigestRuns(ctx, 1)
+		if err != nil || len(list) != 1 || list[0].Team != "team-discovery" || list[0].Scope != "team" || !list[0].CreatedAt.Equal(t0) {
+			t.Fatalf("list = %+v, %v", list, err)
+		}
 	})
 }
 
