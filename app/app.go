@@ -50,6 +50,8 @@ type App struct {
 	Now      func() time.Time
 	digests  *digestScheduler
 
+	initiatives *initiativeSet
+
 	github     *github.Clients
 	githubErr  error
 	githubOnce sync.Once
@@ -122,6 +124,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return nil, err
 	}
 	a.wireGate()
+	a.wireInitiatives()
 	a.wireWeb()
 	if err := a.wireSync(); err != nil {
 		db.Close()
@@ -260,6 +263,7 @@ func (a *App) Start() {
 	a.startGate(ctx)
 	a.startAudit(ctx)
 	a.startDigests(ctx)
+	a.startInitiatives(ctx)
 	if a.Config.SyncEnabled() && len(a.Sync.Sources) > 0 {
 		a.runLeased(ctx, storage.LeaseSync, a.Sync.Run)
 	}

@@ -26,6 +26,7 @@ func (a *App) wireWeb() {
 		HistoryWindow: a.Config.Scoring.TrendWindow.Std(),
 		Auth:          a.webAuth(),
 		Deploy:        preview,
+		Initiatives:   a,
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/releaseops/releaseops"
+	"github.com/releaseops/releaseops/initiative"
 	"github.com/releaseops/releaseops/risk"
 	"github.com/releaseops/releaseops/scoring"
 )
@@ -32,6 +33,8 @@ type Config struct {
 	Audit     Audit                `yaml:"audit"`
 	Digests   Digests              `yaml:"digests"`
 	Services  []releaseops.Service `yaml:"services"`
+	// Initiatives move services to a target by a deadline (docs/initiatives.md).
+	Initiatives []initiative.Spec `yaml:"initiatives"`
 }
 
 // Log sets the structured logger.

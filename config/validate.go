@@ -31,6 +31,7 @@ func (c *Config) validate() []string {
 	c.validateAudit(add)
 	c.validateDigests(add)
 	c.validateRisk(add)
+	c.validateInitiatives(add)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen", "want host:port, got %q", c.Listen)
 	}

@@ -53,6 +53,8 @@ type Deps struct {
 	// Deploy, if set, gives the service page what the gate would answer a production deploy
 	// now: its release risk, the window and the trust ladder.
 	Deploy DeployPreviewer
+	// Initiatives, if set, serves /initiatives and /initiatives/{id}.
+	Initiatives InitiativeSource
 }
 
 // Register mounts the pages on e. Every page that shows evidence goes through Deps.Auth; the
@@ -71,6 +73,10 @@ func Register(e *echo.Echo, d Deps) {
 	mount("/services/:name", h.service, private)
 	mount("/heatmap", h.heatmap, private)
 	mount("/events/:source/:delivery", h.event, private)
+	if d.Initiatives != nil {
+		mount("/initiatives", h.initiatives, private)
+		mount("/initiatives/:id", h.initiative, private)
+	}
 	mount("/playbooks", h.playbookIndex, public)
 	mount("/playbooks/:id", h.playbook, public)
 	if d.Auth.Mode() == AuthOIDC {

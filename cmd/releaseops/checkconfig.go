@@ -41,6 +41,9 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "config ok: %d services declared, sources: github=%v pagerduty=%v deploy=%v terraform=%v, slack posting=%v\n",
 		len(cfg.Services), cfg.GitHubEnabled(), cfg.PagerDutyEnabled(), cfg.DeployEnabled(), cfg.TerraformEnabled(), cfg.Slack.BotToken.IsSet())
+	for _, w := range cfg.InitiativeWarnings(time.Now(), cfg.Services) {
+		fmt.Fprintln(stdout, "  warning: "+w)
+	}
 	if !*live {
 		return nil
 	}
