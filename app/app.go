@@ -50,6 +50,7 @@ type App struct {
 	Now      func() time.Time
 	// Exemptions are the waivers requested and approved in Slack.
 	Exemptions *Exemptions
+	digests    *digestScheduler
 
 	initiatives *initiativeSet
 
@@ -120,6 +121,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	a.Outbox = &outbox.Outbox{DB: db, Now: now, Log: log, MaxAttempts: cfg.Slack.MaxAttempts}
 	a.Server = server.New(server.Deps{Config: cfg, DB: db, Pipeline: a.Pipeline, Catalog: a.Catalog, Metrics: a.Metrics, Log: log, Now: now})
 	a.wireBot()
+	if err := a.wireDigests(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	a.wireGate()
 	a.wireInitiatives()
 	a.wireExemptions()
@@ -260,6 +265,7 @@ func (a *App) Start() {
 	a.startBot(ctx)
 	a.startGate(ctx)
 	a.startAudit(ctx)
+	a.startDigests(ctx)
 	a.startInitiatives(ctx)
 	a.startExemptions(ctx)
 	if a.Config.SyncEnabled() && len(a.Sync.Sources) > 0 {

@@ -31,6 +31,7 @@ type Config struct {
 	Risk      risk.Config          `yaml:"risk"`
 	Web       Web                  `yaml:"web"`
 	Audit     Audit                `yaml:"audit"`
+	Digests   Digests              `yaml:"digests"`
 	Services  []releaseops.Service `yaml:"services"`
 	// Initiatives move services to a target by a deadline (docs/initiatives.md).
 	Initiatives []initiative.Spec `yaml:"initiatives"`

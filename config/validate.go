@@ -29,6 +29,7 @@ func (c *Config) validate() []string {
 
 	c.validateWeb(add)
 	c.validateAudit(add)
+	c.validateDigests(add)
 	c.validateRisk(add)
 	c.validateInitiatives(add)
 	c.validateGateMode(add)
