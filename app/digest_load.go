@@ -152,7 +152,8 @@ func (a *App) wireDigests() error {
 	}
 	a.digests = &digestScheduler{db: a.DB, log: a.Log.With("component", "digests"), now: a.Now, catchUp: cfg.DigestCatchUp(),
 		team: team, org: org, orgChannel: cfg.OrgDigestChannel(), teams: a.digestTeams, services: a.Catalog.Names,
-		publicURL: cfg.PublicURL, wake: a.Outbox.Wake, exemptions: []DigestExemptions{configWaivers(cfg.Scoring.Waivers)}}
+		publicURL: cfg.PublicURL, wake: a.Outbox.Wake, exemptions: []DigestExemptions{configWaivers(cfg.Scoring.Waivers), storedExemptions{a.DB}},
+		initiatives: initiativeDigests{a}}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/releaseops/releaseops/digest"
 	"github.com/releaseops/releaseops/scoring"
+	"github.com/releaseops/releaseops/storage"
 )
 
 // configWaivers are the waivers of scoring.waivers as digest exemptions: an exemption granted
@@ -41,4 +42,20 @@ func waiverExpiry(s string) (time.Time, error) {
 		return t.Add(24*time.Hour - time.Nanosecond), nil
 	}
 	return time.Time{}, fmt.Errorf("expires %q is neither an RFC 3339 time nor a date", s)
+}
+
+// storedExemptions are the exemptions approved in Slack (storage), as digest exemptions.
+type storedExemptions struct{ db *storage.DB }
+
+// Expiring returns the approved exemptions that lapse in [from, to).
+func (s storedExemptions) Expiring(ctx context.Context, from, to time.Time) ([]digest.Exemption, error) {
+	rows, err := s.db.ExemptionsExpiringBetween(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]digest.Exemption, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, digest.Exemption{Service: r.Service, Signal: r.Signal, Expires: r.ExpiresAt, Reason: r.Reason})
+	}
+	return out, nil
 }
