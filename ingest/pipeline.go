@@ -80,19 +80,7 @@ func (p *Pipeline) Receive(ctx context.Context, source string, h http.Header, bo
 	if err := d.Prepare(); err != nil {
 		return Result{}, &releaseops.Error{Code: releaseops.EINTERNAL, Message: "cannot encode delivery", Err: err}
 	}
-	var duplicate bool
-	err = p.DB.Writer.Do(ctx, func(t *storage.Tx) error {
-		var err error
-		if _, duplicate, err = storage.InsertDelivery(t, d); err != nil || duplicate {
-			return err
-		}
-		for name, subj := range discovered {
-			if err := storage.RecordDiscovered(t, name, subj, received); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	duplicate, err := p.DB.Writer.StoreDelivery(ctx, d, discovered, received)
 	if err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return Result{}, &releaseops.Error{Code: releaseops.EUNAVAILABLE, Message: "timed out waiting for storage; retry", Err: err, RetryAfter: 1}

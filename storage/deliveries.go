@@ -10,6 +10,7 @@ import (
 	"time"
 
 	gojson "github.com/goccy/go-json"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/releaseops/releaseops"
 )
@@ -77,6 +78,11 @@ const (
 )
 
 func insertDeliveryPG(t *Tx, d *NewDelivery) (id int64, duplicate bool, err error) {
+	return scanDeliveryID(t.QueryRow(insertDeliveryPGSQL, insertDeliveryPGArgs(d)...), d)
+}
+
+// insertDeliveryPGArgs are insertDeliveryPGSQL's arguments for d, which is prepared.
+func insertDeliveryPGArgs(d *NewDelivery) []any {
 	n := len(d.Facts)
 	service, kind, key, fk := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	at := make([]int64, n)
@@ -84,15 +90,19 @@ func insertDeliveryPG(t *Tx, d *NewDelivery) (id int64, duplicate bool, err erro
 		f := &d.Facts[i]
 		service[i], kind[i], key[i], fk[i], at[i] = f.Service, string(f.Subject.Kind), f.Subject.Key, string(f.Kind), f.At.UTC().UnixMilli()
 	}
-	err = t.QueryRow(insertDeliveryPGSQL,
-		d.Source, d.DeliveryID, d.Type, string(d.Subject.Kind), d.Subject.Key, d.Service, d.Outcome,
+	return []any{d.Source, d.DeliveryID, d.Type, string(d.Subject.Kind), d.Subject.Key, d.Service, d.Outcome,
 		d.ReceivedAt.UTC().UnixMilli(), string(d.headersJSON), d.Body,
-		service, kind, key, fk, at, d.factsJSON).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
+		service, kind, key, fk, at, d.factsJSON}
+}
+
+// scanDeliveryID reads insertDeliveryPGSQL's row: no row is a duplicate.
+func scanDeliveryID(row interface{ Scan(...any) error }, d *NewDelivery) (id int64, duplicate bool, err error) {
+	err = row.Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
 		return 0, true, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("insert %s delivery %s with %d facts: %w", d.Source, d.DeliveryID, n, err)
+		return 0, false, fmt.Errorf("insert %s delivery %s with %d facts: %w", d.Source, d.DeliveryID, len(d.Facts), err)
 	}
 	return id, false, nil
 }

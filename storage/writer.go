@@ -82,6 +82,7 @@ type writeReq struct {
 	fn   func(*Tx) error
 	solo func(context.Context, *sql.DB) error // runs outside any transaction, alone
 	pc   uintptr                              // fn's code: the closures of one call site share it
+	pipe []pipeStmt                           // fn's statements, on PostgreSQL (writer_pipe.go)
 	done chan error
 }
 
@@ -350,7 +351,28 @@ func (w *lane) commit(batch []*writeReq) {
 	// not roll back the writes of the others in its batch.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	w.finish(batch, w.commitPart(ctx, batch, false), nil)
+	var piped, rest []*writeReq
+	for _, r := range batch {
+		if r.pipe != nil {
+			piped = append(piped, r)
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	if len(piped) == 0 {
+		w.finish(batch, w.commitPart(ctx, batch, false), nil)
+		return
+	}
+	// Requests of one batch arrived together from different callers: committing the piped
+	// ones first orders nothing a caller relies on (a caller waits for one write before the next).
+	errs, ok := w.commitPiped(ctx, piped)
+	if !ok {
+		errs = w.commitPart(ctx, piped, false)
+	}
+	w.finish(piped, errs, nil)
+	if len(rest) > 0 {
+		w.finish(rest, w.commitPart(ctx, rest, false), nil)
+	}
 }
 
 // commitPart commits batch in one transaction, or in two when PostgreSQL's shared writer lock
