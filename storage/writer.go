@@ -43,6 +43,9 @@ type Writer struct {
 	lastBound  time.Time
 	// boundCheckpoints counts the checkpoints bound ran, for tests.
 	boundCheckpoints atomic.Int64
+	// pipedBatches and pipedFallbacks count the batches committed as one pgx batch and those
+	// that failed so and went through transactions instead (writer_pipe.go), for tests.
+	pipedBatches, pipedFallbacks atomic.Int64
 
 	// onBatch (SetOnBatch) is called after each commit with the batch size, the time the
 	// commit took and the number of requests still queued. For metrics. Atomic: the indexer's
@@ -366,7 +369,10 @@ func (w *lane) commit(batch []*writeReq) {
 	// Requests of one batch arrived together from different callers: committing the piped
 	// ones first orders nothing a caller relies on (a caller waits for one write before the next).
 	errs, ok := w.commitPiped(ctx, piped)
-	if !ok {
+	if ok {
+		w.pipedBatches.Add(1)
+	} else {
+		w.pipedFallbacks.Add(1)
 		errs = w.commitPart(ctx, piped, false)
 	}
 	w.finish(piped, errs, nil)
