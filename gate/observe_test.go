@@ -215,6 +215,15 @@ func TestObserveModePrecedence(t *testing.T) {
 	if m, from := p.ModeFor(releaseops.Service{Name: "x"}, "production"); m != gate.ModeEnforce || from != "default" {
 		t.Errorf("zero policy: %s %s", m, from)
 	}
+	// The file that set the mode is named, not the one the entry was first declared in.
+	found := releaseops.Service{Name: "ledger", Origin: "config", GateMode: "observe", GateModeOrigin: "github:acme/ledger/catalog-info.yaml"}
+	if _, from := p.ModeFor(found, "production"); from != "gate_mode of service ledger (github:acme/ledger/catalog-info.yaml)" {
+		t.Errorf("a repository's file under a config entry: %q", from)
+	}
+	declared := releaseops.Service{Name: "search", Origin: "backstage:catalog/search.yaml", GateMode: "observe", GateModeOrigin: "config"}
+	if _, from := p.ModeFor(declared, "production"); from != "gate_mode of service search" {
+		t.Errorf("config over a local Backstage file: %q", from)
+	}
 }
 
 // A GitHub deployment protection rule in observe mode is approved, and the comment says what
