@@ -29,6 +29,9 @@ type Service struct {
 	TerraformModules    []Module `yaml:"terraform_modules" json:"terraform_modules,omitempty"`
 	NotApplicable       []string `yaml:"not_applicable" json:"not_applicable,omitempty"` // dimension ids left out of the mean
 	GateMode            string   `yaml:"gate_mode" json:"gate_mode,omitempty"`           // enforce or observe; overrides gate.mode
+	// GateModeOrigin is the Origin of the entry that set GateMode: a merged entry keeps the
+	// Origin it was first declared with, but the gate names whoever stopped enforcement.
+	GateModeOrigin string `yaml:"-" json:"-"`
 
 	// Origin says where the entry came from: "config", "backstage:<path>" or "convention"
 	// (a repository org/name seen in an event and not named by the catalog).

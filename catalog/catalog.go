@@ -52,6 +52,7 @@ func New(services []releaseops.Service) *Catalog {
 }
 
 func (x index) add(s releaseops.Service) {
+	stampGateMode(&s, "config")
 	if old, ok := x.byName[s.Name]; ok {
 		s = Merge(old, s)
 	}
@@ -75,6 +76,17 @@ func (x index) put(s releaseops.Service) {
 	}
 }
 
+// stampGateMode records where s's gate_mode comes from before a merge can move it onto an
+// entry declared elsewhere; fallback is the origin of an entry that names none (config's).
+func stampGateMode(s *releaseops.Service, fallback string) {
+	if s.GateMode != "" && s.GateModeOrigin == "" {
+		s.GateModeOrigin = s.Origin
+		if s.GateModeOrigin == "" {
+			s.GateModeOrigin = fallback
+		}
+	}
+}
+
 // Merge returns base with every non-zero field of over applied.
 func Merge(base, over releaseops.Service) releaseops.Service {
 	out := base
@@ -92,7 +104,9 @@ func Merge(base, over releaseops.Service) releaseops.Service {
 	set(&out.StakeholderChannel, over.StakeholderChannel)
 	set(&out.DefaultBranch, over.DefaultBranch)
 	set(&out.Origin, over.Origin)
-	set(&out.GateMode, over.GateMode)
+	if over.GateMode != "" {
+		out.GateMode, out.GateModeOrigin = over.GateMode, over.GateModeOrigin
+	}
 	if over.Tier != 0 {
 		out.Tier = over.Tier
 	}
@@ -253,6 +267,7 @@ func (c *Catalog) SetFound(found []Found) []Conflict {
 	for _, f := range order {
 		s := f.Service
 		s.Repo = f.Repo
+		stampGateMode(&s, "")
 		refuse := func(claim, value, owner string) {
 			refused = append(refused, Conflict{Repo: f.Repo, Service: s.Name, Claim: claim, Value: value, Owner: owner, OwnerOrigin: live.byName[owner].Origin})
 		}

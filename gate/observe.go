@@ -31,8 +31,8 @@ func (p ModePolicy) ModeFor(svc releaseops.Service, env string) (mode, from stri
 	switch {
 	case svc.GateMode != "":
 		from = "gate_mode of service " + svc.Name
-		if svc.Origin != "" && svc.Origin != "config" {
-			from += " (" + svc.Origin + ")"
+		if o := svc.GateModeOrigin; o != "" && o != "config" {
+			from += " (" + o + ")"
 		}
 		return svc.GateMode, from
 	case p.ByEnvironment[env] != "":

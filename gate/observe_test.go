@@ -13,6 +13,8 @@ import (
 	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/config"
 	"github.com/releaseops/releaseops/gate"
+	"github.com/releaseops/releaseops/internal/pgtest"
+	"github.com/releaseops/releaseops/storage"
 )
 
 // fakeSlack records chat.postMessage calls as Slack's Web API receives them.
@@ -72,12 +74,30 @@ func reasonsOf(v any) []string {
 // Observe mode end to end: the gate allows, says what it would have decided and why in the
 // answer, the audit log and the service's channel, requests no approval, and the report
 // counts it.
+// It runs on both drivers: gate_observations is written in the decision's transaction.
 func TestObserveModeEndToEnd(t *testing.T) {
-	slack := newFakeSlack(t)
-	e := newEnv(t, func(c *config.Config) {
-		withSlack(slack)(c)
-		c.Gate.ModeByEnvironment = map[string]string{"production": "observe"}
+	observe := func(slack *fakeSlack) func(*config.Config) {
+		return func(c *config.Config) {
+			withSlack(slack)(c)
+			c.Gate.ModeByEnvironment = map[string]string{"production": "observe"}
+		}
+	}
+	t.Run(storage.DriverSQLite, func(t *testing.T) {
+		slack := newFakeSlack(t)
+		observeEndToEnd(t, newEnv(t, observe(slack)), slack)
 	})
+	t.Run(storage.DriverPostgres, func(t *testing.T) {
+		url := pgtest.URL(t)
+		slack := newFakeSlack(t)
+		e := newEnv(t, func(c *config.Config) {
+			observe(slack)(c)
+			c.Storage.Driver, c.Storage.PostgresURL = storage.DriverPostgres, config.NewSecret(url)
+		})
+		observeEndToEnd(t, e, slack)
+	})
+}
+
+func observeEndToEnd(t *testing.T, e *env, slack *fakeSlack) {
 	e.setScore("legacy", 20)   // blocked
 	e.setScore("checkout", 70) // watch
 	e.setScore("payments", 91) // mature
@@ -215,6 +235,15 @@ func TestObserveModePrecedence(t *testing.T) {
 	if m, from := p.ModeFor(releaseops.Service{Name: "x"}, "production"); m != gate.ModeEnforce || from != "default" {
 		t.Errorf("zero policy: %s %s", m, from)
 	}
+	// The file that set the mode is named, not the one the entry was first declared in.
+	found := releaseops.Service{Name: "ledger", Origin: "config", GateMode: "observe", GateModeOrigin: "github:acme/ledger/catalog-info.yaml"}
+	if _, from := p.ModeFor(found, "production"); from != "gate_mode of service ledger (github:acme/ledger/catalog-info.yaml)" {
+		t.Errorf("a repository's file under a config entry: %q", from)
+	}
+	declared := releaseops.Service{Name: "search", Origin: "backstage:catalog/search.yaml", GateMode: "observe", GateModeOrigin: "config"}
+	if _, from := p.ModeFor(declared, "production"); from != "gate_mode of service search" {
+		t.Errorf("config over a local Backstage file: %q", from)
+	}
 }
 
 // A GitHub deployment protection rule in observe mode is approved, and the comment says what
@@ -269,4 +298,48 @@ func TestObserveBreakGlass(t *testing.T) {
 	if _, ok := e.message("break_glass:" + str(out["request_id"])); !ok {
 		t.Error("no break-glass post")
 	}
+}
+
+// failingObserver fails to queue the observe-mode post, as a full disk or a lost connection
+// would in the middle of the decision's transaction.
+type failingObserver struct{ gate.Notifier }
+
+func (failingObserver) ObservedDecision(*storage.Tx, *gate.ObservedNotice, time.Time) error {
+	return fmt.Errorf("the outbox is unavailable")
+}
+
+// The observation is part of the decision's transaction: when the decision cannot be stored
+// whole, no observation is left for the report to count, on either driver.
+func TestObservationRolledBackWithItsDecision(t *testing.T) {
+	run := func(t *testing.T, e *env) {
+		e.setScore("legacy", 20)
+		real := e.app.Gate.Notifier
+		e.app.Gate.Notifier = failingObserver{real}
+		b := []byte(`{"service":"legacy","environment":"production","requested_by":"carol"}`)
+		if code, out := e.request(http.MethodPost, "/api/v1/gate", gateToken, b); code != http.StatusInternalServerError {
+			t.Fatalf("a decision whose post failed: %d %v", code, out)
+		}
+		_, rep := e.request(http.MethodGet, "/api/v1/gate/report", readToken, nil)
+		if tot := rep["totals"].(map[string]any); tot["requests"] != 0.0 {
+			t.Fatalf("an observation outlived its rolled-back decision: %v", tot)
+		}
+		if entries := e.audit("legacy"); len(entries) != 0 {
+			t.Fatalf("audit of a rolled-back decision: %v", entries)
+		}
+		e.app.Gate.Notifier = real
+		e.gate(map[string]any{"service": "legacy", "environment": "production", "requested_by": "carol"})
+		_, rep = e.request(http.MethodGet, "/api/v1/gate/report", readToken, nil)
+		if tot := rep["totals"].(map[string]any); tot["requests"] != 1.0 || tot["would_block"] != 1.0 {
+			t.Fatalf("after the outbox came back: %v", tot)
+		}
+	}
+	observe := func(c *config.Config) { c.Gate.Mode = "observe" }
+	t.Run(storage.DriverSQLite, func(t *testing.T) { run(t, newEnv(t, observe)) })
+	t.Run(storage.DriverPostgres, func(t *testing.T) {
+		url := pgtest.URL(t)
+		run(t, newEnv(t, func(c *config.Config) {
+			observe(c)
+			c.Storage.Driver, c.Storage.PostgresURL = storage.DriverPostgres, config.NewSecret(url)
+		}))
+	})
 }
