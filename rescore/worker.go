@@ -307,7 +307,11 @@ func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64, hea
 			return fmt.Errorf("read granted waivers: %w", err)
 		}
 	}
-	out, err := w.scoreAll(ctx, names, now, cursor != nil, granted)
+	pre, err := w.DB.RescoreInputs(ctx, names, now.Add(-w.trendWindow()))
+	if err != nil {
+		return fmt.Errorf("read rescore inputs: %w", err)
+	}
+	out, err := w.scoreAll(ctx, names, now, cursor != nil, granted, pre)
 	if err != nil {
 		return err
 	}
@@ -414,7 +418,7 @@ func (w *Worker) parallel() int {
 
 // scoreAll scores the services on up to parallel() goroutines: loading and decoding facts
 // and scoring are independent per service, so a round's latency shrinks with the cores.
-func (w *Worker) scoreAll(ctx context.Context, names []string, now time.Time, cacheable bool, granted map[string][]scoring.GrantedWaiver) ([]pending, error) {
+func (w *Worker) scoreAll(ctx context.Context, names []string, now time.Time, cacheable bool, granted map[string][]scoring.GrantedWaiver, pre map[string]*storage.RescoreInput) ([]pending, error) {
 	out := make([]pending, len(names))
 	errs := make([]error, len(names))
 	workers := min(w.parallel(), len(names))
@@ -430,7 +434,7 @@ func (w *Worker) scoreAll(ctx context.Context, names []string, now time.Time, ca
 					return
 				}
 				start := time.Now()
-				out[i], errs[i] = w.scoreOne(ctx, names[i], now, cacheable, granted[names[i]])
+				out[i], errs[i] = w.scoreOne(ctx, names[i], now, cacheable, granted[names[i]], pre[names[i]])
 				if w.Observer != nil {
 					w.Observer.Rescored(names[i], time.Since(start))
 				}
@@ -449,7 +453,9 @@ func (w *Worker) scoreAll(ctx context.Context, names []string, now time.Time, ca
 	return out, nil
 }
 
-func (w *Worker) scoreOne(ctx context.Context, name string, now time.Time, cacheable bool, granted []scoring.GrantedWaiver) (pending, error) {
+// scoreOne scores one service. pre, when not nil, holds its coverage and history read with the
+// round's other services (storage.RescoreInputs); else they are read here.
+func (w *Worker) scoreOne(ctx context.Context, name string, now time.Time, cacheable bool, granted []scoring.GrantedWaiver, pre *storage.RescoreInput) (pending, error) {
 	facts, err := w.facts(ctx, name, now, cacheable)
 	if err != nil {
 		return pending{}, err
@@ -458,8 +464,10 @@ func (w *Worker) scoreOne(ctx context.Context, name string, now time.Time, cache
 	if !ok {
 		svc = releaseops.Service{Name: name, Origin: "events"}
 	}
-	cov, err := w.DB.SyncCoverage(ctx, name)
-	if err != nil {
+	var cov []releaseops.SyncCoverage
+	if pre != nil {
+		cov = pre.Coverage
+	} else if cov, err = w.DB.SyncCoverage(ctx, name); err != nil {
 		return pending{}, err
 	}
 	in := scoring.Input{Service: svc, Facts: facts, Now: now, Sync: cov, Waivers: granted}
@@ -470,7 +478,7 @@ func (w *Worker) scoreOne(ctx context.Context, name string, now time.Time, cache
 	} else {
 		card = w.Engine.Score(in)
 	}
-	trend, err := w.trend(ctx, name, card.Score, now)
+	trend, err := w.trend(ctx, name, card.Score, now, pre)
 	if err != nil {
 		return pending{}, err
 	}
@@ -544,23 +552,35 @@ func (w *Worker) storedCard(ctx context.Context, name string) (*scoring.Scorecar
 	return &c, nil
 }
 
-func (w *Worker) trend(ctx context.Context, name string, score float64, now time.Time) (scoring.Trend, error) {
-	window := w.Scoring.TrendWindow.Std()
-	if window <= 0 {
-		window = scoring.DefaultTrendWindow
+func (w *Worker) trendWindow() time.Duration {
+	if window := w.Scoring.TrendWindow.Std(); window > 0 {
+		return window
 	}
+	return scoring.DefaultTrendWindow
+}
+
+func (w *Worker) trend(ctx context.Context, name string, score float64, now time.Time, pre *storage.RescoreInput) (scoring.Trend, error) {
+	window := w.trendWindow()
 	since := now.Add(-window)
+	in := pre
+	if in == nil {
+		in = &storage.RescoreInput{}
+		base, ok, err := w.DB.ScoreAt(ctx, name, since)
+		if err != nil {
+			return scoring.Trend{}, err
+		}
+		if ok {
+			in.Base = &base
+		}
+		if in.History, err = w.DB.History(ctx, name, since); err != nil {
+			return scoring.Trend{}, err
+		}
+	}
 	var pts []scoring.Point
-	if base, ok, err := w.DB.ScoreAt(ctx, name, since); err != nil {
-		return scoring.Trend{}, err
-	} else if ok {
-		pts = append(pts, scoring.Point{At: base.At, Score: base.Score})
+	if in.Base != nil {
+		pts = append(pts, scoring.Point{At: in.Base.At, Score: in.Base.Score})
 	}
-	hist, err := w.DB.History(ctx, name, since)
-	if err != nil {
-		return scoring.Trend{}, err
-	}
-	for _, h := range hist {
+	for _, h := range in.History {
 		pts = append(pts, scoring.Point{At: h.At, Score: h.Score})
 	}
 	return scoring.ComputeTrend(pts, score, now, window), nil
