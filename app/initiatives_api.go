@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -72,6 +74,10 @@ func (a *App) createInitiative(c echo.Context) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
 		return releaseops.Errorf(releaseops.EMALFORMED, "body: want an initiative as JSON (id, name, filter, target, deadline, start, reminders): %v", err)
+	}
+	// A second value after the first is a client's mistake (two bodies joined), not data to drop.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return releaseops.Errorf(releaseops.EMALFORMED, "body: want one initiative as JSON, got more after it")
 	}
 	// Who and when are the server's to say.
 	s.CreatedBy, s.Source, s.CreatedAt = "", "", time.Time{}

@@ -205,7 +205,7 @@ func legacyInitiativeReport(ctx context.Context, a *App, id string, cache map[st
 				facts[i] = stored[i].Fact
 				facts[i].Service = svc.Name
 			}
-			replayed[svc.Name] = initiative.Replay(a.Engine, svc, facts, past)
+			replayed[svc.Name] = initiative.Replay(a.Engine, svc, facts, nil, past)
 		}
 		points = in.BurnUp(covered, past, replayed)
 		cache[id] = points

@@ -11,6 +11,7 @@ import (
 
 	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/initiative"
+	"github.com/releaseops/releaseops/scoring"
 	"github.com/releaseops/releaseops/storage"
 )
 
@@ -200,7 +201,17 @@ func (a *App) BackfillRound(ctx context.Context) (int, error) {
 	if len(jobs) == 0 {
 		return 0, nil
 	}
-	if err := a.replayJobs(ctx, jobs); err != nil {
+	first := jobs[0].days[0]
+	for _, j := range jobs {
+		if j.days[0].Before(first) {
+			first = j.days[0]
+		}
+	}
+	grants, err := a.grantsSince(ctx, first)
+	if err != nil {
+		return 0, err
+	}
+	if err := a.replayJobs(ctx, jobs, grants); err != nil {
 		return 0, err
 	}
 	stored := 0
@@ -228,7 +239,7 @@ func (a *App) BackfillRound(ctx context.Context) (int, error) {
 
 // replayJobs replays each service covered by a job at the union of its jobs' days and adds
 // its judgement to each job's counts.
-func (a *App) replayJobs(ctx context.Context, jobs []*backfillJob) error {
+func (a *App) replayJobs(ctx context.Context, jobs []*backfillJob, grants map[string][]initiative.Grant) error {
 	type work struct {
 		svc  releaseops.Service
 		jobs []*backfillJob
@@ -256,7 +267,7 @@ func (a *App) replayJobs(ctx context.Context, jobs []*backfillJob) error {
 		go func() {
 			defer wg.Done()
 			for w := range queue {
-				if err := a.replayService(ctx, w.svc, w.jobs, &mu); err != nil {
+				if err := a.replayService(ctx, w.svc, grants[w.svc.Name], w.jobs, &mu); err != nil {
 					errs <- err
 					return
 				}
@@ -284,8 +295,24 @@ feed:
 	return err
 }
 
+// grantsSince returns, by service, the exemptions approved in Slack that had not ended before
+// from, each from its approval: the live cards count them (the rescoring worker passes them
+// as Waivers), so the replayed days must too, or a burn-up drops on the days it replays.
+func (a *App) grantsSince(ctx context.Context, from time.Time) (map[string][]initiative.Grant, error) {
+	rows, err := a.DB.ExemptionsEndingAfter(ctx, from.Add(-expiredShown))
+	if err != nil {
+		return nil, fmt.Errorf("exemptions for the burn-up replay: %w", err)
+	}
+	out := map[string][]initiative.Grant{}
+	for _, r := range rows {
+		out[r.Service] = append(out[r.Service], initiative.Grant{From: r.DecidedAt, GrantedWaiver: scoring.GrantedWaiver{
+			Signal: r.Signal, Reason: r.Reason, Author: r.RequestedBy, Approver: r.DecidedBy, Ref: r.ID, Expires: r.ExpiresAt}})
+	}
+	return out, nil
+}
+
 // replayService scores svc at the end of every day its jobs miss, once, and counts the cards.
-func (a *App) replayService(ctx context.Context, svc releaseops.Service, jobs []*backfillJob, mu *sync.Mutex) error {
+func (a *App) replayService(ctx context.Context, svc releaseops.Service, grants []initiative.Grant, jobs []*backfillJob, mu *sync.Mutex) error {
 	var at []time.Time
 	for _, j := range jobs {
 		at = append(at, j.days...)
@@ -303,7 +330,7 @@ func (a *App) replayService(ctx context.Context, svc releaseops.Service, jobs []
 		facts[i] = stored[i].Fact
 		facts[i].Service = svc.Name
 	}
-	cards := initiative.Replay(a.Engine, svc, facts, at)
+	cards := initiative.Replay(a.Engine, svc, facts, grants, at)
 	mu.Lock()
 	defer mu.Unlock()
 	for _, j := range jobs {

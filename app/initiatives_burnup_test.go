@@ -168,3 +168,52 @@ func TestInitiativeDeleteRemovesPoints(t *testing.T) {
 		t.Fatalf("json-logs lost its point: %+v", days)
 	}
 }
+
+// A service exempted in Slack counts as done in the live progress (the rescoring worker
+// passes its waiver to the engine); the days replayed since the approval must count it too,
+// and the days before it not, so the stored burn-up agrees with the live one.
+func TestInitiativeBurnUpReplaysSlackExemptions(t *testing.T) {
+	slack := newFakeSlackPosts(t)
+	cfg := initiativeConfig(t.TempDir(), slack.srv.URL)
+	clock := &testClock{t: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
+	a := startInitiativeApp(t, cfg, clock)
+	t.Cleanup(func() { a.Shutdown(context.Background()) })
+	approved := time.Date(2026, 11, 10, 15, 0, 0, 0, time.UTC)
+	err := a.DB.Writer.Do(context.Background(), func(tx *storage.Tx) error {
+		if _, err := storage.InsertExemption(tx, storage.ExemptionRow{ID: "ex-1", Service: "ledger", Signal: "structured_logging", Days: 60,
+			Reason: "migrating the logger", RequestedBy: "U0DEV", OriginKey: "cmd-1", Channel: "C0LEDGER", CreatedAt: approved.Add(-time.Hour)}); err != nil {
+			return err
+		}
+		_, err := storage.DecideExemption(tx, "ex-1", storage.ExemptionApproved, "U0LEAD", approved, approved.AddDate(0, 0, 60))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Worker.RescoreAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := backfill(t, a); n != 30 {
+		t.Fatalf("backfill stored %d points, want 30", n)
+	}
+	rep := report(t, a, "json-logs")
+	if live := rep.BurnUp[len(rep.BurnUp)-1]; live.Source != initiative.SourceLive || live.Done != 3 {
+		t.Fatalf("live point %+v, want 3 done (ledger exempted)", live)
+	}
+	for _, p := range rep.BurnUp[:len(rep.BurnUp)-1] {
+		want := 2
+		if !p.At.Before(approved) {
+			want = 3
+		}
+		if p.Source != initiative.SourceReplayed || p.Done != want {
+			t.Errorf("replayed %s: %d done, want %d (exemption approved %s)", p.Day, p.Done, want, approved.Format(time.DateOnly))
+		}
+	}
+	clock.t = time.Date(2026, 11, 21, 0, 0, 30, 0, time.UTC)
+	if n := record(t, a); n != 1 {
+		t.Fatalf("recorded %d points, want 1", n)
+	}
+	if p := report(t, a, "json-logs").BurnUp; p[len(p)-2].Source != initiative.SourceRecorded || p[len(p)-2].Done != 3 {
+		t.Errorf("recorded 2026-11-20 = %+v, want 3 done like the replayed days before it", p[len(p)-2])
+	}
+}

@@ -229,6 +229,7 @@ func TestInitiativesAPI(t *testing.T) {
 			`deadline: 2026-11-19 has already passed (today is 2026-11-20, UTC)`},
 		{"unknown field", `{"id":"x","name":"X","target":{"level":"bronze"},"deadline":"2027-01-15","owner":"me"}`, 400, `unknown field \"owner\"`},
 		{"not JSON", `id: x`, 400, `body: want an initiative as JSON`},
+		{"two bodies", `{"id":"x","name":"X","target":{"level":"bronze"},"deadline":"2027-01-15"}{"id":"y"}`, 400, `body: want one initiative as JSON, got more after it`},
 		{"config id", `{"id":"json-logs","name":"Again","target":{"level":"bronze"},"deadline":"2027-01-15"}`, 409, `defined in the config file (initiatives[0])`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

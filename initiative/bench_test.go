@@ -18,6 +18,6 @@ func BenchmarkReplay30Days(b *testing.B) {
 	at := in.BurnUpDays(t0)
 	b.ResetTimer()
 	for b.Loop() {
-		Replay(e, services[1], facts["beta"], at)
+		Replay(e, services[1], facts["beta"], nil, at)
 	}
 }

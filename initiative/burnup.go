@@ -98,11 +98,20 @@ func (in *Initiative) BurnUp(services []releaseops.Service, at []time.Time, card
 	return out
 }
 
-// Replay scores svc at each moment of at (ascending) from its stored facts, as the engine
-// would have then: facts after a moment are not seen at it. A moment before the service's
-// first fact is scored from the catalog alone, as the rescoring worker scores a catalogued
-// service. The sync coverage of the past is not kept, so replayed cards carry none.
-func Replay(e *scoring.Engine, svc releaseops.Service, facts []releaseops.Fact, at []time.Time) []*scoring.Scorecard {
+// Grant is a waiver granted at run time (an exemption approved in Slack) and when it was
+// granted: a replayed moment sees it only from then on, as the live cards did.
+type Grant struct {
+	scoring.GrantedWaiver
+	From time.Time
+}
+
+// Replay scores svc at each moment of at (ascending) from its stored facts and the waivers
+// granted to it, as the engine would have then: facts after a moment and waivers granted
+// after it are not seen at it (the engine tells a lapsed waiver from a live one by the
+// moment). A moment before the service's first fact is scored from the catalog alone, as the
+// rescoring worker scores a catalogued service. The sync coverage of the past is not kept,
+// so replayed cards carry none.
+func Replay(e *scoring.Engine, svc releaseops.Service, facts []releaseops.Fact, grants []Grant, at []time.Time) []*scoring.Scorecard {
 	fs := slices.Clone(facts)
 	slices.SortStableFunc(fs, func(a, b releaseops.Fact) int { return a.At.Compare(b.At) })
 	out := make([]*scoring.Scorecard, len(at))
@@ -112,7 +121,13 @@ func Replay(e *scoring.Engine, svc releaseops.Service, facts []releaseops.Fact, 
 		for n < len(fs) && !fs[n].At.After(t) {
 			n++
 		}
-		card := e.ScoreIndexed(scoring.Input{Service: svc, Facts: fs[:n], Now: t}, idx)
+		var waivers []scoring.GrantedWaiver
+		for _, g := range grants {
+			if !g.From.After(t) {
+				waivers = append(waivers, g.GrantedWaiver)
+			}
+		}
+		card := e.ScoreIndexed(scoring.Input{Service: svc, Facts: fs[:n], Now: t, Waivers: waivers}, idx)
 		out[i] = &card
 	}
 	return out

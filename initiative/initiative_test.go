@@ -211,7 +211,7 @@ func TestBurnUpFromReplayedHistory(t *testing.T) {
 	}
 	cards := map[string][]*scoring.Scorecard{}
 	for _, svc := range services {
-		cards[svc.Name] = Replay(e, svc, facts[svc.Name], at)
+		cards[svc.Name] = Replay(e, svc, facts[svc.Name], nil, at)
 	}
 	points := in.BurnUp(services, at, cards)
 	golden(t, "burnup_signal", points)
