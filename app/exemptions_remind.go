@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/releaseops/releaseops/bot"
@@ -79,12 +80,28 @@ func (x *Exemptions) Tick(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var services []string
+	if len(due) > 0 || configDue {
+		x.Outbox.Wake()
+	}
+	if len(lapsed) == 0 {
+		return nil
+	}
+	// The stored card is what the gate reads, so the services are rescored before the expiry
+	// is marked: were the mark first, a failed or cancelled rescore (a shutdown) would leave
+	// the card waived with nothing left to retry it. A rescore repeated after a failed mark
+	// only scores the same input again.
+	if x.Rescore != nil {
+		services := make([]string, 0, len(lapsed))
+		for _, r := range lapsed {
+			services = append(services, r.Service)
+		}
+		if err := x.Rescore(ctx, slices.Compact(slices.Sorted(slices.Values(services)))); err != nil {
+			return fmt.Errorf("rescore after exemptions ended: %w", err)
+		}
+	}
 	for _, r := range lapsed {
-		var marked bool
 		err := x.DB.Writer.Do(ctx, func(t *storage.Tx) error {
-			var err error
-			if marked, err = storage.MarkExemptionLapsed(t, r.ID, now); err != nil || !marked {
+			if marked, err := storage.MarkExemptionLapsed(t, r.ID, now); err != nil || !marked {
 				return err
 			}
 			return gate.AppendAudit(t, now, gate.AuditExemptionExpired, r.Service, "releaseops", map[string]any{
@@ -92,17 +109,6 @@ func (x *Exemptions) Tick(ctx context.Context) error {
 		})
 		if err != nil {
 			return fmt.Errorf("expire exemption %s: %w", r.ID, err)
-		}
-		if marked {
-			services = append(services, r.Service)
-		}
-	}
-	if len(due) > 0 || configDue {
-		x.Outbox.Wake()
-	}
-	if len(services) > 0 && x.Rescore != nil {
-		if err := x.Rescore(ctx, services); err != nil {
-			return fmt.Errorf("rescore after exemptions ended: %w", err)
 		}
 	}
 	return nil
