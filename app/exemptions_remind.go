@@ -83,6 +83,14 @@ func (x *Exemptions) Tick(ctx context.Context) error {
 	if len(due) > 0 || configDue {
 		x.Outbox.Wake()
 	}
+	if err := x.expire(ctx, lapsed, now); err != nil {
+		return err
+	}
+	return x.repairStale(ctx, now)
+}
+
+// expire rescores the services of the exemptions that ended and marks and audits each end.
+func (x *Exemptions) expire(ctx context.Context, lapsed []storage.ExemptionRow, now time.Time) error {
 	if len(lapsed) == 0 {
 		return nil
 	}
@@ -114,7 +122,32 @@ func (x *Exemptions) Tick(ctx context.Context) error {
 	return nil
 }
 
-// Wake makes Run look again now (a request was approved on this replica).
+// staleWindow is how long after an exemption is decided or ends the loop checks that its
+// service's stored card was scored after it: a rescoring round that read the waivers just
+// before stores within seconds.
+const staleWindow = 10 * time.Minute
+
+// repairStale rescores the services whose stored card predates an exemption decided or ended
+// lately. The approval's own rescore does not settle it: a round of the rescoring worker (on
+// this replica or the one holding its lease) that read the waivers before the approval may
+// store its cards after that rescore, and the service would stay unwaived until its next
+// event.
+func (x *Exemptions) repairStale(ctx context.Context, now time.Time) error {
+	if x.Rescore == nil {
+		return nil
+	}
+	stale, err := x.DB.ServicesWithStaleWaivers(ctx, now.Add(-staleWindow), now)
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	x.Log.Info("rescoring services whose card predates an exemption's change", "services", stale)
+	if err := x.Rescore(ctx, stale); err != nil {
+		return fmt.Errorf("rescore cards that predate an exemption: %w", err)
+	}
+	return nil
+}
+
+// Wake makes Run look again now.
 func (x *Exemptions) Wake() {
 	x.init()
 	select {
