@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/releaseops/releaseops/bot"
 	"github.com/releaseops/releaseops/config"
 	"github.com/releaseops/releaseops/gate"
 	"github.com/releaseops/releaseops/internal/pgtest"
@@ -29,6 +31,59 @@ func TestConcurrentExemptionClicks(t *testing.T) {
 		other := newExemptEnv(t, pg)
 		concurrentExemptionClicks(t, e, other)
 	})
+}
+
+// Concurrent requests for one signal of one service, through two replicas on PostgreSQL,
+// store exactly one pending request; the others are told one is pending, with nothing
+// stored or audited for them.
+func TestConcurrentExemptionRequests(t *testing.T) {
+	t.Run(storage.DriverSQLite, func(t *testing.T) {
+		e := newExemptEnv(t, nil)
+		concurrentExemptionRequests(t, e, e)
+	})
+	t.Run(storage.DriverPostgres, func(t *testing.T) {
+		url := pgtest.URL(t)
+		pg := func(c *config.Config) {
+			c.Storage.Driver, c.Storage.PostgresURL = storage.DriverPostgres, config.NewSecret(url)
+		}
+		concurrentExemptionRequests(t, newExemptEnv(t, pg), newExemptEnv(t, pg))
+	})
+}
+
+func concurrentExemptionRequests(t *testing.T, e, other *exemptEnv) {
+	ctx := context.Background()
+	const requests = 16
+	replies := make([]bot.ExemptionReply, requests)
+	var wg sync.WaitGroup
+	for i := range requests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := []*exemptEnv{e, other}[i%2].app.Exemptions
+			r, err := x.RequestExemption(ctx, bot.ExemptionRequest{RequestedBy: "U0BOB", Invocation: fmt.Sprintf("trigger-%d", i),
+				ExemptArgs: bot.ExemptArgs{Service: "checkout", Signal: "slo_defined", Days: 5, Reason: "vendor outage"}})
+			if err != nil {
+				t.Error(err)
+			}
+			replies[i] = r
+		}()
+	}
+	wg.Wait()
+	stored := 0
+	for _, r := range replies {
+		switch {
+		case r.Problem == "" && r.ID != "":
+			stored++
+		case !strings.Contains(r.Problem, "already has a pending exemption request"):
+			t.Errorf("a refused request says %q", r.Problem)
+		}
+	}
+	if pending := e.only("pending"); stored != 1 || len(pending) != 1 {
+		t.Fatalf("%d requests accepted, %d pending, want 1 and 1", stored, len(pending))
+	}
+	if kinds := e.auditKinds(); kinds[gate.AuditExemptionRequest] != 1 {
+		t.Errorf("audit = %v, want one request", kinds)
+	}
 }
 
 func concurrentExemptionClicks(t *testing.T, e, other *exemptEnv) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/releaseops/releaseops/bot"
@@ -79,12 +80,36 @@ func (x *Exemptions) Tick(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var services []string
+	if len(due) > 0 || configDue {
+		x.Outbox.Wake()
+	}
+	if err := x.expire(ctx, lapsed, now); err != nil {
+		return err
+	}
+	return x.repairStale(ctx, now)
+}
+
+// expire rescores the services of the exemptions that ended and marks and audits each end.
+func (x *Exemptions) expire(ctx context.Context, lapsed []storage.ExemptionRow, now time.Time) error {
+	if len(lapsed) == 0 {
+		return nil
+	}
+	// The stored card is what the gate reads, so the services are rescored before the expiry
+	// is marked: were the mark first, a failed or cancelled rescore (a shutdown) would leave
+	// the card waived with nothing left to retry it. A rescore repeated after a failed mark
+	// only scores the same input again.
+	if x.Rescore != nil {
+		services := make([]string, 0, len(lapsed))
+		for _, r := range lapsed {
+			services = append(services, r.Service)
+		}
+		if err := x.Rescore(ctx, slices.Compact(slices.Sorted(slices.Values(services)))); err != nil {
+			return fmt.Errorf("rescore after exemptions ended: %w", err)
+		}
+	}
 	for _, r := range lapsed {
-		var marked bool
 		err := x.DB.Writer.Do(ctx, func(t *storage.Tx) error {
-			var err error
-			if marked, err = storage.MarkExemptionLapsed(t, r.ID, now); err != nil || !marked {
+			if marked, err := storage.MarkExemptionLapsed(t, r.ID, now); err != nil || !marked {
 				return err
 			}
 			return gate.AppendAudit(t, now, gate.AuditExemptionExpired, r.Service, "releaseops", map[string]any{
@@ -93,22 +118,36 @@ func (x *Exemptions) Tick(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("expire exemption %s: %w", r.ID, err)
 		}
-		if marked {
-			services = append(services, r.Service)
-		}
-	}
-	if len(due) > 0 || configDue {
-		x.Outbox.Wake()
-	}
-	if len(services) > 0 && x.Rescore != nil {
-		if err := x.Rescore(ctx, services); err != nil {
-			return fmt.Errorf("rescore after exemptions ended: %w", err)
-		}
 	}
 	return nil
 }
 
-// Wake makes Run look again now (a request was approved on this replica).
+// staleWindow is how long after an exemption is decided or ends the loop checks that its
+// service's stored card was scored after it: a rescoring round that read the waivers just
+// before stores within seconds.
+const staleWindow = 10 * time.Minute
+
+// repairStale rescores the services whose stored card predates an exemption decided or ended
+// lately. The approval's own rescore does not settle it: a round of the rescoring worker (on
+// this replica or the one holding its lease) that read the waivers before the approval may
+// store its cards after that rescore, and the service would stay unwaived until its next
+// event.
+func (x *Exemptions) repairStale(ctx context.Context, now time.Time) error {
+	if x.Rescore == nil {
+		return nil
+	}
+	stale, err := x.DB.ServicesWithStaleWaivers(ctx, now.Add(-staleWindow), now)
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	x.Log.Info("rescoring services whose card predates an exemption's change", "services", stale)
+	if err := x.Rescore(ctx, stale); err != nil {
+		return fmt.Errorf("rescore cards that predate an exemption: %w", err)
+	}
+	return nil
+}
+
+// Wake makes Run look again now.
 func (x *Exemptions) Wake() {
 	x.init()
 	select {

@@ -256,3 +256,31 @@ func PendingExemptionTx(t *Tx, service, signal string) (ExemptionRow, bool, erro
 	}
 	return r, true, nil
 }
+
+// ServicesWithStaleWaivers returns the services, by name, whose stored card was computed
+// before an exemption decided or ended in [since, now] changed their input: scored before
+// the approval, or before the expiry of one that has ended. A rescoring round that read the
+// waivers before such a change and stored its cards after the change's own rescore leaves
+// one; the card's time says so.
+func (db *DB) ServicesWithStaleWaivers(ctx context.Context, since, now time.Time) ([]string, error) {
+	s, n := since.UTC().UnixMilli(), now.UTC().UnixMilli()
+	rows, err := db.query(ctx, `SELECT DISTINCT e.service FROM exemptions e JOIN scores s ON s.service = e.service
+		WHERE e.state = 'approved' AND (e.decided_at >= ? OR (e.expires_at >= ? AND e.expires_at <= ?))
+		AND s.updated_at < CASE WHEN e.expires_at <= ? THEN e.expires_at ELSE e.decided_at END ORDER BY e.service`, s, s, n, n)
+	if err != nil {
+		return nil, fmt.Errorf("services with stale waivers: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("services with stale waivers: %w", err)
+		}
+		out = append(out, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("services with stale waivers: %w", err)
+	}
+	return out, nil
+}

@@ -134,3 +134,49 @@ func TestShortExemptionIsNotReminded(t *testing.T) {
 		}
 	})
 }
+
+// A card stored before an exemption's approval, or before the end of one that ended, is
+// stale; one stored at or after it is not, and neither is one outside the window.
+func TestServicesWithStaleWaivers(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		ctx := context.Background()
+		decided := t0.Add(time.Hour)
+		expires := decided.Add(24 * time.Hour)
+		scored := func(service string, at time.Time) {
+			write(t, db, func(tx *Tx) error {
+				return PutScore(tx, ScoreRow{Service: service, Score: 50, Band: "watch", Card: []byte(`{}`), Trend: []byte(`null`), UpdatedAt: at}, false)
+			})
+		}
+		for i, svc := range []string{"fresh", "stale", "pending"} {
+			write(t, db, func(tx *Tx) error {
+				id := "ex_" + svc
+				if _, err := InsertExemption(tx, ExemptionRow{ID: id, Service: svc, Signal: "slo_defined", Days: 1, Reason: "r",
+					RequestedBy: "U1", OriginKey: id, CreatedAt: t0}); err != nil {
+					return err
+				}
+				if i == 2 {
+					return nil
+				}
+				_, err := DecideExemption(tx, id, ExemptionApproved, "U2", decided, expires)
+				return err
+			})
+		}
+		scored("fresh", decided)
+		scored("stale", decided.Add(-time.Second))
+		scored("pending", t0)
+		got, err := db.ServicesWithStaleWaivers(ctx, decided.Add(-10*time.Minute), decided.Add(time.Minute))
+		if err != nil || len(got) != 1 || got[0] != "stale" {
+			t.Fatalf("after the approval: %v %v, want [stale]", got, err)
+		}
+		if got, _ := db.ServicesWithStaleWaivers(ctx, decided.Add(time.Minute), decided.Add(20*time.Minute)); len(got) != 0 {
+			t.Errorf("outside the window: %v", got)
+		}
+		// At the end: both cards were scored before it; the rescore of one settles it.
+		scored("fresh", expires)
+		got, _ = db.ServicesWithStaleWaivers(ctx, expires.Add(-10*time.Minute), expires.Add(time.Minute))
+		if len(got) != 1 || got[0] != "stale" {
+			t.Errorf("after the end: %v, want [stale]", got)
+		}
+	})
+}
