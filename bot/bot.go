@@ -24,6 +24,7 @@ import (
 type Scores interface {
 	GetScore(ctx context.Context, service string) (storage.ScoreRow, error)
 	ListScores(ctx context.Context) ([]storage.ScoreRow, error)
+	ScoreSummaries(ctx context.Context, names []string) (map[string]storage.ScoreSummary, error)
 }
 
 // Config is the Slack part of the configuration, plus what links and notes need.

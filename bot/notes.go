@@ -78,10 +78,22 @@ func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 			g.first, g.firstPrev = f.At, d.PreviousSHA
 		}
 	}
+	if len(order) == 0 {
+		return
+	}
+	before, err := b.d.Scores.ScoreSummaries(ctx, order)
+	if err != nil {
+		if ctx.Err() != nil {
+			b.d.Log.Info("release notes left for the next start: stopping", "services", len(order))
+		} else {
+			b.d.Log.Error("queue release notes: read the scores before the deploys", "services", len(order), "err", err)
+		}
+		return
+	}
 	var jobs []outbox.Message
 	for _, svc := range order {
 		g := groups[svc]
-		m, ok, err := b.releaseNotesJob(ctx, g.last, g.end, g.first, g.firstPrev, g.n)
+		m, ok, err := b.releaseNotesJob(ctx, g.last, g.end, g.first, g.firstPrev, g.n, before)
 		if err != nil && ctx.Err() != nil {
 			// Stopping mid-round: the round's facts are followed again at the next start
 			// (the cursor did not move), and the job's key keeps it from being queued twice.
@@ -99,7 +111,7 @@ func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 	if len(jobs) == 0 {
 		return
 	}
-	err := b.d.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+	err = b.d.DB.Writer.Do(ctx, func(t *storage.Tx) error {
 		for _, m := range jobs {
 			if _, err := outbox.Enqueue(t, m, now); err != nil {
 				return err
@@ -124,7 +136,8 @@ func isProduction(env string) bool {
 
 // releaseNotesJob builds the outbox job of one deploy, or of a burst of deploys ending with f
 // whose first one said it replaced firstPrev; ok is false when there is nowhere to post it.
-func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end, coversFrom time.Time, firstPrev string, deploys int) (outbox.Message, bool, error) {
+// before holds the stored scores of the round's services (Scores.ScoreSummaries).
+func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end, coversFrom time.Time, firstPrev string, deploys int, before map[string]storage.ScoreSummary) (outbox.Message, bool, error) {
 	d := f.Deploy
 	svc := b.service(f.Service)
 	channel := b.releaseChannel(svc)
@@ -146,10 +159,8 @@ func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end, c
 	if notes.Repo == "" {
 		notes.Repo = svc.Repo
 	}
-	if row, err := b.d.Scores.GetScore(ctx, f.Service); err == nil {
-		notes.Before = ScoreBand{Score: row.Score, Band: row.Band, Known: true}
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		return outbox.Message{}, false, err
+	if s, ok := before[f.Service]; ok {
+		notes.Before = ScoreBand{Score: s.Score, Band: s.Band, Known: true}
 	}
 	job := notesJob{Channel: channel, PostKey: "release_notes:" + f.Service + ":" + deployID, Notes: notes, DeployAt: f.At, CoversFrom: coversFrom, FactID: f.ID}
 	payload, err := json.Marshal(job)

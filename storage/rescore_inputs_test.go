@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -61,6 +62,29 @@ func TestRescoreInputsEqualEachServiceReads(t *testing.T) {
 		}
 		if c := got["checkout"]; c == nil || len(c.History) != 3 || c.Base == nil || c.Base.Score != 40 || len(c.Coverage) != 2 {
 			t.Fatalf("checkout = %+v", c)
+		}
+	})
+}
+
+func TestScoreSummaries(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		write(t, db, func(tx *Tx) error {
+			for i, n := range []string{"a", "b", "c"} {
+				if err := PutScore(tx, ScoreRow{Service: n, Score: float64(10 * (i + 1)), Band: "watch", Level: "none", Card: []byte(`{}`), UpdatedAt: t0}, false); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		names := []string{"c", "a", "missing"}
+		for i := range summariesPerQuery + 10 { // past one query's worth of names
+			names = append(names, fmt.Sprintf("none-%d", i))
+		}
+		got, err := db.ScoreSummaries(context.Background(), names)
+		want := map[string]ScoreSummary{"a": {10, "watch"}, "c": {30, "watch"}}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("summaries = %v, %v; want %v", got, err, want)
 		}
 	})
 }
