@@ -112,12 +112,8 @@ func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 		return
 	}
 	err = b.d.DB.Writer.Do(ctx, func(t *storage.Tx) error {
-		for _, m := range jobs {
-			if _, err := outbox.Enqueue(t, m, now); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := outbox.EnqueueAll(t, jobs, now)
+		return err
 	})
 	switch {
 	case err != nil && ctx.Err() != nil:

@@ -104,6 +104,22 @@ func Enqueue(t *storage.Tx, m Message, now time.Time) (inserted bool, err error)
 	return storage.InsertOutbox(t, storage.OutboxRow{Key: m.Key, Kind: m.Kind, Target: m.Target, Service: m.Service, Payload: m.Payload, CreatedAt: now})
 }
 
+// EnqueueAll queues messages in t as Enqueue does each, in one statement where the engine
+// allows (storage.InsertOutboxes). inserted[i] is false when ms[i]'s key was queued before.
+func EnqueueAll(t *storage.Tx, ms []Message, now time.Time) (inserted []bool, err error) {
+	rows := make([]storage.OutboxRow, len(ms))
+	for i, m := range ms {
+		if m.Key == "" || m.Kind == "" {
+			return nil, fmt.Errorf("queue message %d of %d: key and kind are required", i+1, len(ms))
+		}
+		if len(m.Payload) == 0 {
+			m.Payload = json.RawMessage(`{}`)
+		}
+		rows[i] = storage.OutboxRow{Key: m.Key, Kind: m.Kind, Target: m.Target, Service: m.Service, Payload: m.Payload, CreatedAt: now}
+	}
+	return storage.InsertOutboxes(t, rows)
+}
+
 // Outbox is the delivery worker.
 type Outbox struct {
 	DB  *storage.DB

@@ -58,6 +58,7 @@ var sharedStatements = map[string]bool{
 	putHistorySQL:                    true,
 	setCursorSQL:                     true,
 	insertOutboxSQL:                  true,
+	insertOutboxesPGSQL:              true,
 	updateOutboxSQL:                  true,
 	releaseLeaseSQL:                  true,
 	acquireLeaseSQL(postgresDialect): true,
