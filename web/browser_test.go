@@ -204,12 +204,7 @@ func TestPagesInChromium(t *testing.T) {
 		t.Skip("-short: the browser test takes a few seconds a page")
 	}
 	f := newGateFixture(t)
-	d := f.deps()
-	d.Gate, d.Chain, d.TeamInitiatives = f.DB, chainAdapter{f.Chain}, newGateFixtureInitiatives()
-	d.Initiatives = &fakeInitiatives{initiativeReports(t, "Structured logs everywhere", "team-discovery", "search",
-		"structured logging not declared; emit JSON logs and set structured_logging: true")}
-	d.GateReport = fakeReporter{sampleReport()}
-	d.Exemptions = exemptionRows("checkout", "")
+	d := f.allDeps(t)
 	f.Echo = echo.New()
 	Register(f.Echo, d)
 	watch := &pageWatch{next: f.Echo}
