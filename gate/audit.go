@@ -134,27 +134,13 @@ var errStop = errors.New("stop")
 func Verify(ctx context.Context, db *storage.DB) (Verification, error) {
 	v := Verification{OK: true}
 	prevHash, prevSeq := genesisHash, int64(0)
+	// checkLink is the check ChainCheck makes too, so /audit and this name the same entry in
+	// the same words.
 	err := db.EachAudit(ctx, func(r storage.AuditRow) error {
 		v.Entries++
-		bad := func(format string, args ...any) error {
-			v.OK, v.FirstBad, v.Problem = false, r.Seq, fmt.Sprintf(format, args...)
+		if problem := checkLink(r, prevSeq, prevHash); problem != "" {
+			v.OK, v.FirstBad, v.Problem = false, r.Seq, problem
 			return errStop
-		}
-		if r.Seq != prevSeq+1 {
-			return bad("entry %d follows entry %d: entries between them were deleted", r.Seq, prevSeq)
-		}
-		if r.PrevHash != prevHash {
-			if prevSeq == 0 {
-				return bad("entry %d is first but does not start the chain: earlier entries were deleted or its prev_hash was edited", r.Seq)
-			}
-			return bad("entry %d does not carry the hash of entry %d: one of them was edited", r.Seq, prevSeq)
-		}
-		h, err := contentHash(r)
-		if err != nil {
-			return bad("entry %d cannot be read: %v", r.Seq, err)
-		}
-		if h != r.Hash {
-			return bad("entry %d was edited: its content no longer matches its hash", r.Seq)
 		}
 		prevHash, prevSeq = r.Hash, r.Seq
 		return nil

@@ -90,7 +90,9 @@ func (c *ChainCheck) Status(ctx context.Context) (ChainStatus, error) {
 	}
 	c.head = w.last
 	st.FirstBad, st.Problem = w.bad, w.problem
-	if w.bad == 0 && c.head.seq > 0 {
+	// The re-check runs even when a new entry failed: Verify names the first bad entry of the
+	// whole log, and an edit to an older one must replace a later failure, not hide behind it.
+	if c.head.seq > 0 {
 		s, err := c.walk(ctx, c.sweep, sweep, c.head.seq)
 		if err != nil {
 			return ChainStatus{}, err

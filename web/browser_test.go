@@ -204,12 +204,7 @@ func TestPagesInChromium(t *testing.T) {
 		t.Skip("-short: the browser test takes a few seconds a page")
 	}
 	f := newGateFixture(t)
-	d := f.deps()
-	d.Gate, d.Chain, d.TeamInitiatives = f.DB, chainAdapter{f.Chain}, newGateFixtureInitiatives()
-	d.Initiatives = &fakeInitiatives{initiativeReports(t, "Structured logs everywhere", "team-discovery", "search",
-		"structured logging not declared; emit JSON logs and set structured_logging: true")}
-	d.GateReport = fakeReporter{sampleReport()}
-	d.Exemptions = exemptionRows("checkout", "")
+	d := f.allDeps(t)
 	f.Echo = echo.New()
 	Register(f.Echo, d)
 	watch := &pageWatch{next: f.Echo}
@@ -221,13 +216,19 @@ func TestPagesInChromium(t *testing.T) {
 	probe := http.NewServeMux()
 	probe.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
-		_, _ = io.WriteString(w, `<!doctype html><title>probe</title><p style="color:red">x</p><img src="https://example.com/x.png">`)
+		// The image's address is a documentation one (TEST-NET-1): the policy blocks it before
+		// any request, and were it not to, nothing on the internet would be asked.
+		_, _ = io.WriteString(w, `<!doctype html><title>probe</title><p style="color:red">x</p><img src="http://192.0.2.1/x.png">`)
 	})
-	probeSrv := httptest.NewServer(&pageWatch{next: probe})
+	probeWatch := &pageWatch{next: probe}
+	probeSrv := httptest.NewServer(probeWatch)
 	defer probeSrv.Close()
 	console := shoot(t, bin, probeSrv.URL+"/", filepath.Join(dir, "probe.png"), 400, 300)
 	if len(console) == 0 {
 		t.Fatal("a page that breaks the policy logged nothing: Chromium's console is not being read")
+	}
+	if csp, _ := probeWatch.take(); len(csp) == 0 {
+		t.Fatal("a page that breaks the policy sent no report to its report-uri: CSP violations are not being collected")
 	}
 
 	for _, p := range browserPages {

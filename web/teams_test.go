@@ -144,14 +144,33 @@ func TestApprovalsPaginate(t *testing.T) {
 		}
 	}
 	for path, want := range map[string]string{
-		"/approvals?before=yesterday": "before must be the cursor of the next-page link",
-		"/approvals?before=123":       "before must be the cursor",
-		"/audit?before=0":             "before must be an entry number (1 or more), not &#34;0&#34;",
-		"/audit?before=x":             "before must be an entry number",
+		"/approvals?before=yesterday":        "before must be the cursor of the next-page link",
+		"/approvals?before=123":              "before must be the cursor",
+		"/audit?before=0":                    "before must be an entry number (1 or more), not &#34;0&#34;",
+		"/audit?before=x":                    "before must be an entry number",
+		"/audit?before=-1":                   "before must be an entry number",
+		"/audit?before=99999999999999999999": "before must be an entry number",
+		"/approvals?before=1.":               "before must be the cursor",
+		"/approvals?before=-5.apr_x":         "before must be the cursor",
 	} {
 		if code, body := f.get(t, path); code != http.StatusBadRequest || !strings.Contains(body, want) {
 			t.Errorf("GET %s = %d, want 400 with %q", path, code, want)
 		}
+	}
+	// A service neither catalogued nor in the log is unknown; the closest names are offered.
+	code, body := f.get(t, "/audit?service=checkot")
+	if code != http.StatusNotFound || !strings.Contains(body, "No audit entry concerns &#34;checkot&#34;") ||
+		!strings.Contains(body, `href="/audit?service=checkout"`) {
+		t.Errorf("GET /audit?service=checkot = %d\n%s", code, body)
+	}
+	// One that left the catalog keeps its entries on the page.
+	storeGate(t, f.DB, nil, []storage.AuditRow{{At: before(time.Minute), Kind: "gate.decision", Service: "retired-api", Actor: "token:ci",
+		Detail: []byte(`{"decision":"allow"}`)}})
+	if code, body := f.get(t, "/audit?service=retired-api"); code != http.StatusOK || strings.Count(body, `<tr id="seq-`) != 1 {
+		t.Errorf("GET /audit?service=retired-api = %d, want its one entry", code)
+	}
+	if code, _ := f.get(t, "/teams/team-nobody"); code != http.StatusNotFound {
+		t.Errorf("GET /teams/team-nobody = %d, want 404", code)
 	}
 }
 
