@@ -328,6 +328,9 @@ func TestReplicasSurviveLeaseHolderKills(t *testing.T) {
 	loaded := time.Since(began)
 
 	replicaCheckDeliveries(t, ctx, pool, led)
+	if n := replicaCheckOrder(t, ctx, pool, slack); n == 0 {
+		t.Errorf("no queued post reached Slack: the per-channel order was not tested")
+	}
 	dups, posts := slack.duplicates()
 	if len(dups) > 0 {
 		t.Errorf("outbox messages posted to Slack more than once: %v", dups)

@@ -52,8 +52,14 @@ func (db *DB) Holder() string { return db.holder }
 
 // acquireLeaseSQL takes or renews a lease by one conditional upsert, timed by the database's
 // clock. The upsert decides between replicas by itself (a second one waits for the row and
-// re-checks the condition on the row the first wrote), so PostgreSQL runs it and
-// releaseLeaseSQL under the shared writer lock (writer_lock.go).
+// re-checks the condition on the row the first wrote), so it needs no writer lock.
+//
+// It and releaseLeaseSQL run alone, each a transaction of its own (leaseWrite), never in a
+// batch: every replica locks the lease rows (a try that fails locks the row too), so in
+// batches under the shared writer lock they closed cycles that PostgreSQL broke only after
+// deadlock_timeout (1 s), rolling a batch back: two leases tried in opposite orders, or a
+// lease and a delivery sent to two replicas at once (TestNoDeadlockBetweenReplicas...).
+// Alone, a lease statement waits for one row and holds no other.
 func acquireLeaseSQL(d *dialect) string {
 	return `INSERT INTO leases (name, holder, token, expires_at) VALUES (?1, ?2, 1, ` + d.nowMillis + ` + ?3)
 			ON CONFLICT (name) DO UPDATE SET
@@ -75,9 +81,9 @@ func (db *DB) AcquireLease(ctx context.Context, name string, ttl time.Duration) 
 		held  bool
 	}
 	res := &result{}
-	err = db.Writer.Do(ctx, func(t *Tx) error {
+	err = db.leaseWrite(ctx, func(ctx context.Context, w *sql.DB) error {
 		var r result
-		err := t.QueryRow(acquireLeaseSQL(db.d), name, db.holder, ttl.Milliseconds()).Scan(&r.token)
+		err := w.QueryRowContext(ctx, db.d.sql(acquireLeaseSQL(db.d)), name, db.holder, ttl.Milliseconds()).Scan(&r.token)
 		if errors.Is(err, sql.ErrNoRows) {
 			*res = result{}
 			return nil
@@ -111,14 +117,21 @@ func (db *DB) ReleaseLease(ctx context.Context, name string) error {
 	db.leases.mu.Lock()
 	delete(db.leases.held, name)
 	db.leases.mu.Unlock()
-	err := db.Writer.Do(ctx, func(t *Tx) error {
-		_, err := t.Exec(releaseLeaseSQL, name, db.holder)
+	err := db.leaseWrite(ctx, func(ctx context.Context, w *sql.DB) error {
+		_, err := w.ExecContext(ctx, db.d.sql(releaseLeaseSQL), name, db.holder)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("release lease %s: %w", name, err)
 	}
 	return nil
+}
+
+// leaseWrite runs fn through the writer, alone and outside any batch (see acquireLeaseSQL):
+// on SQLite on the writer's connection between two batches, on PostgreSQL as one statement
+// committed by itself.
+func (db *DB) leaseWrite(ctx context.Context, fn func(context.Context, *sql.DB) error) error {
+	return db.Writer.submit(&writeReq{ctx: ctx, solo: fn, done: make(chan error, 1)})
 }
 
 // HeldLeases returns the names of the leases this process holds, sorted.

@@ -17,13 +17,13 @@ import (
 //
 //   - shared, when that statement is in sharedStatements: storing a delivery (the delivery,
 //     its facts, a discovered service), the rescoring worker's scores, the indexer's rows and
-//     the workers' cursors, the outbox's insert and update, a lease's upsert. These take
+//     the workers' cursors, the outbox's insert and update. These take
 //     their ids and commit concurrently, across replicas and lanes, and share WAL flushes as
 //     independent connections do. None needs another transaction's writes ordered before
 //     its own: dedupe is the unique key's (it decides between two replicas inserting one
-//     delivery), a lease is one conditional upsert, scores are upserts by service, each
-//     cursor has one writer under its lease, and the outbox's sender takes each target's
-//     lowest waiting id afresh.
+//     delivery), scores are upserts by service, each cursor has one writer under its lease,
+//     and the outbox's sender takes each target's lowest waiting id afresh. (Leases take no
+//     writer lock: each is one statement committed alone, see acquireLeaseSQL.)
 //   - exclusive, for anything else: the audit chain, approvals and votes, the gate's records,
 //     sync runs: one transaction at a time in the whole cluster, as before.
 //
@@ -45,23 +45,21 @@ import (
 // sharedStatements are the statements a transaction may run under the shared lock, as
 // written in this package.
 var sharedStatements = map[string]bool{
-	insertDeliverySQL:                true,
-	insertDeliveryPGSQL:              true,
-	insertFactSQL:                    true,
-	recordDiscoveredSQL:              true,
-	putScoresPGSQL:                   true,
-	putScoreSQL:                      true,
-	indexFactsSQL:                    true,
-	indexDeliveriesSQL:               true,
-	readIndexFactsSQL:                true,
-	readIndexDeliveriesSQL:           true,
-	putHistorySQL:                    true,
-	setCursorSQL:                     true,
-	insertOutboxSQL:                  true,
-	insertOutboxesPGSQL:              true,
-	updateOutboxSQL:                  true,
-	releaseLeaseSQL:                  true,
-	acquireLeaseSQL(postgresDialect): true,
+	insertDeliverySQL:      true,
+	insertDeliveryPGSQL:    true,
+	insertFactSQL:          true,
+	recordDiscoveredSQL:    true,
+	putScoresPGSQL:         true,
+	putScoreSQL:            true,
+	indexFactsSQL:          true,
+	indexDeliveriesSQL:     true,
+	readIndexFactsSQL:      true,
+	readIndexDeliveriesSQL: true,
+	putHistorySQL:          true,
+	setCursorSQL:           true,
+	insertOutboxSQL:        true,
+	insertOutboxesPGSQL:    true,
+	updateOutboxSQL:        true,
 }
 
 // errNeedExclusive stops a request that needs the exclusive lock in a transaction that holds

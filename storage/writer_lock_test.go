@@ -180,11 +180,6 @@ func TestSharedWriterLockCoversIngestion(t *testing.T) {
 				}
 				return err
 			},
-			"lease": func(tx *Tx) error {
-				var token int64
-				err := tx.QueryRow(acquireLeaseSQL(db.d), "test", "me", 1000).Scan(&token)
-				return err
-			},
 			"index": func(tx *Tx) error {
 				hz := &idHorizons{facts: 1, deliveries: 1}
 				if db.pg == nil {

@@ -133,6 +133,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		o.phases[p] = true
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := checkBenchCombination(o, set); err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	if o.fixtures == "" {
 		if st, err := os.Stat(filepath.Join("..", "shared", "fixtures")); err == nil && st.IsDir() {
 			o.fixtures = filepath.Join("..", "shared", "fixtures")

@@ -29,3 +29,29 @@ func TestBenchRefusesPostgresWithoutAURL(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// Flags the chosen run would ignore are refused, naming them, before anything runs.
+func TestBenchRefusesFlagsItWouldIgnore(t *testing.T) {
+	t.Setenv("RELEASEOPS_STORAGE_POSTGRES_URL", "")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--driver", "postgres", "--postgres-url", "postgres://127.0.0.1:1/x", "--as-users"}, "--as-users: not available with --driver postgres"},
+		{[]string{"--driver", "postgres", "--postgres-url", "postgres://127.0.0.1:1/x", "--apis", "fake", "--rounds", "3"}, "--apis, --rounds: not available"},
+		{[]string{"--rounds", "3"}, "--rounds 3 alternates the commit and deploy phases"},
+		{[]string{"--rounds", "3", "--phases", "commit,mix"}, "--phases commit,deploy"},
+		{[]string{"--api-latency", "5ms"}, "--api-latency needs --apis"},
+		{[]string{"--apis", "fake", "--api-latency", "-1ms"}, "--api-latency must not be negative"},
+		{[]string{"--sync=false"}, "--sync needs --apis"},
+	} {
+		var out, errb strings.Builder
+		err := runBench(t.Context(), tc.args, &out, &errb)
+		if ee, ok := err.(*exitError); !ok || ee.code != 2 || !strings.Contains(ee.Error(), tc.want) {
+			t.Errorf("%q: err %v, want exit 2 saying %q", tc.args, err, tc.want)
+		}
+		if out.Len() > 0 {
+			t.Errorf("%q: ran before refusing:\n%s", tc.args, out.String())
+		}
+	}
+}
