@@ -35,6 +35,7 @@ func TestWriterLockClassifiesEveryStatement(t *testing.T) {
 		"PutScores putScoresPGSQL":             true,
 		"SetCursor setCursorSQL":               true,
 		"InsertOutbox insertOutboxSQL":         true,
+		"InsertOutboxes insertOutboxesPGSQL":   true,
 		"UpdateOutbox updateOutboxSQL":         true,
 		"indexServices step.read":              true,
 		"indexServices step.insert":            true,
