@@ -167,6 +167,10 @@ func (b *Bot) releaseNotesJob(ctx context.Context, f *storage.StoredFact, end, c
 		Service: f.Service, Payload: payload}, true, nil
 }
 
+// scoreWaitMax is how long release notes wait for the score after their deploy without
+// counting attempts.
+const scoreWaitMax = 10 * time.Minute
+
 // errScoreNotYet is returned while the rescore that includes the deploy is not stored yet.
 var errScoreNotYet = errors.New("the score after the deploy is not stored yet")
 
@@ -280,11 +284,14 @@ func (c *notesComposer) SendTx(ctx context.Context, m *outbox.Stored) (string, f
 		err = b.completeNotes(ctx, &job, cursor)
 	}
 	if err != nil {
-		after := time.Duration(0)
+		re := &outbox.RetryableError{Err: fmt.Errorf("release notes of %s: %w", job.Notes.Service, err)}
 		if errors.Is(err, errScoreNotYet) {
-			after = 500 * time.Millisecond
+			// Rescoring lags under load (seconds on PostgreSQL): waiting for it is not a failed
+			// attempt, up to scoreWaitMax, after which the attempts count again and a
+			// rescoring that never catches up ends the job as dead instead of holding the queue.
+			re.After, re.Waiting = 500*time.Millisecond, b.d.Now().Sub(m.CreatedAt) < scoreWaitMax
 		}
-		return "", nil, &outbox.RetryableError{Err: fmt.Errorf("release notes of %s: %w", job.Notes.Service, err), After: after}
+		return "", nil, re
 	}
 	n := &job.Notes
 	attempt := m.Attempts + 1

@@ -87,6 +87,10 @@ type Repeatable interface {
 type RetryableError struct {
 	Err   error
 	After time.Duration
+	// Waiting says the message was not tried: something it needs is not there yet (release
+	// notes wait for the score after their deploy). The attempt is not counted, so a slow
+	// precondition cannot use up MaxAttempts; the sender bounds how long it waits.
+	Waiting bool
 }
 
 func (e *RetryableError) Error() string { return "retryable: " + e.Err.Error() }
@@ -378,7 +382,10 @@ func (o *Outbox) attempt(ctx context.Context, m Stored) (done bool, err error) {
 		return true, o.record(ctx, m.ID, StateSent, attempts, "", ref, now, now)
 	}
 	var re *RetryableError
-	if !errors.As(err, &re) || attempts >= o.MaxAttempts {
+	if errors.As(err, &re) && re.Waiting {
+		attempts = m.Attempts
+	}
+	if re == nil || !re.Waiting && attempts >= o.MaxAttempts {
 		o.Log.Warn("message dead", "key", m.Key, "kind", m.Kind, "attempts", attempts, "err", err)
 		return true, o.record(ctx, m.ID, StateDead, attempts, err.Error(), "", now, time.Time{}) // no longer holds the queue
 	}

@@ -207,3 +207,27 @@ func TestRestartDuringSendDoesNotDuplicate(t *testing.T) {
 		t.Fatalf("state %s, resent %v: an in-doubt delivered message was sent twice", m.State, r.got)
 	}
 }
+
+// A sender waiting for a precondition (Waiting) is not failing: however long it waits, the
+// message does not die of MaxAttempts, and its attempts count only real tries.
+func TestWaitingIsNotAnAttempt(t *testing.T) {
+	db, o, c := setup(t, "")
+	o.MaxAttempts = 2
+	s := &scripted{script: []error{&RetryableError{Err: errors.New("5xx")}}}
+	for range 5 { // waits after a failed attempt: one more would be the last
+		s.script = append(s.script, &RetryableError{Err: errors.New("score not stored yet"), After: time.Second, Waiting: true})
+	}
+	o.Register("slack.post", s)
+	enqueue(t, db, c.Now(), Message{Key: "notes", Kind: "slack.post", Target: "C1"})
+	ctx := context.Background()
+	for range 10 {
+		if _, err := o.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(time.Minute)
+	}
+	m, _ := o.Get(ctx, "notes")
+	if m.State != StateSent || m.Attempts != 2 || fmt.Sprint(s.got) != "[notes]" {
+		t.Fatalf("after 5 waits, a failure and a success: %+v, posts %v; want sent after 2 attempts", m, s.got)
+	}
+}
