@@ -43,16 +43,21 @@ func (p *Pipeline) RecordInternal(ctx context.Context, in Internal) (duplicate b
 		}
 		f.Evidence = releaseops.Evidence{Source: releaseops.SourceInternal, Event: in.Type, Delivery: in.DeliveryID, At: f.At}
 	}
-	err = p.DB.Writer.Do(ctx, func(t *storage.Tx) error {
-		var err error
-		if _, duplicate, err = storage.InsertDelivery(t, d); err != nil || duplicate {
-			return err
-		}
-		if in.Also != nil {
+	// Two writes, not one function that tests Also: the writer remembers by function which
+	// requests need PostgreSQL's exclusive lock, and the gate's records (Also: the audit chain)
+	// must not send every plain internal record after them to the exclusive lock as well; a
+	// plain one is a delivery like any other.
+	if in.Also != nil {
+		err = p.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+			var err error
+			if _, duplicate, err = storage.InsertDelivery(t, d); err != nil || duplicate {
+				return err
+			}
 			return in.Also(t)
-		}
-		return nil
-	})
+		})
+	} else {
+		duplicate, err = p.DB.Writer.StoreDelivery(ctx, d, nil, now)
+	}
 	if err != nil {
 		return false, fmt.Errorf("record internal event %s %s: %w", in.Type, in.DeliveryID, err)
 	}

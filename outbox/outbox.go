@@ -389,7 +389,7 @@ func (o *Outbox) attempt(ctx context.Context, m Stored) (done bool, err error) {
 		o.Log.Warn("message dead", "key", m.Key, "kind", m.Kind, "attempts", attempts, "err", err)
 		return true, o.record(ctx, m.ID, StateDead, attempts, err.Error(), "", now, time.Time{}) // no longer holds the queue
 	}
-	delay := o.backoff(attempts)
+	delay := o.backoff(max(attempts, 1)) // 0 after waits alone
 	if re.After > 0 {
 		delay = re.After
 	}
