@@ -338,7 +338,7 @@ func (c *notesComposer) SendTx(ctx context.Context, m *outbox.Stored) (string, f
 			return fmt.Errorf("queue release notes post: %w", err)
 		}
 		for _, f := range folded {
-			if err := storage.UpdateOutbox(t, f.ID, outbox.StateSent, f.Attempts, "", job.PostKey, now, now); err != nil {
+			if err := storage.FoldOutbox(t, f.ID, job.PostKey, now); err != nil {
 				return fmt.Errorf("release notes folded into %s: %w", job.PostKey, err)
 			}
 		}

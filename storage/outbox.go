@@ -19,7 +19,28 @@ const (
 		VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING`
 	updateOutboxSQL = `UPDATE outbox SET state = ?, attempts = ?, last_error = ?, ref = CASE WHEN ? = '' THEN ref ELSE ? END,
 		next_attempt = ?, sent_at = coalesce(?, sent_at) WHERE id = ?`
+	foldOutboxSQL = `UPDATE outbox SET state = 'sent', last_error = '', ref = ?, next_attempt = ?, sent_at = ? WHERE id = ? AND state IN ('pending', 'sending')`
 )
+
+// ErrOutboxNotWaiting is FoldOutbox's answer for a message no longer waiting.
+var ErrOutboxNotWaiting = errors.New("storage: the message is no longer waiting")
+
+// FoldOutbox marks a waiting message sent as part of another one's post (ref), and fails with
+// ErrOutboxNotWaiting, so that the caller's transaction rolls back, when it is not waiting any
+// more: a former sender whose write commits late (after a lease handover) must not post what
+// the new sender has posted already.
+func FoldOutbox(t *Tx, id int64, ref string, now time.Time) error {
+	res, err := t.Exec(foldOutboxSQL, ref, now.UTC().UnixMilli(), now.UTC().UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("fold message %d into %s: %w", id, ref, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("fold message %d into %s: %w", id, ref, err)
+	} else if n == 0 {
+		return fmt.Errorf("fold message %d into %s: %w", id, ref, ErrOutboxNotWaiting)
+	}
+	return nil
+}
 
 // OutboxRow is one stored outgoing message.
 type OutboxRow struct {
@@ -140,8 +161,6 @@ func (db *DB) ListOutbox(ctx context.Context, state string, limit int) ([]Outbox
 	return out, rows.Err()
 }
 
-// UpdateOutbox records the outcome of an attempt. state is the new state; ref and sentAt are
-// kept only when non-zero.
 // DisableWaitingOutbox marks every waiting (pending or sending) message of kind disabled, with
 // why as its last error, and returns how many there were.
 func DisableWaitingOutbox(t *Tx, kind, why string, now time.Time) (int64, error) {
@@ -154,6 +173,8 @@ func DisableWaitingOutbox(t *Tx, kind, why string, now time.Time) (int64, error)
 	return n, nil
 }
 
+// UpdateOutbox records the outcome of an attempt. state is the new state; ref and sentAt are
+// kept only when non-zero.
 func UpdateOutbox(t *Tx, id int64, state string, attempts int, lastErr, ref string, next, sentAt time.Time) error {
 	var sent any
 	if !sentAt.IsZero() {

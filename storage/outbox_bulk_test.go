@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
@@ -48,4 +49,26 @@ func sortedIDs(ids []int64) []int64 {
 	out := slices.Clone(ids)
 	slices.Sort(out)
 	return out
+}
+
+func TestFoldOutboxOnlyWhileWaiting(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		var id int64
+		write(t, db, func(tx *Tx) error {
+			if _, err := InsertOutbox(tx, OutboxRow{Key: "notes:2", Kind: "release_notes", Target: "release_notes:svc", Payload: []byte(`{}`), CreatedAt: t0}); err != nil {
+				return err
+			}
+			return tx.QueryRow(`SELECT id FROM outbox WHERE key = ?`, "notes:2").Scan(&id)
+		})
+		write(t, db, func(tx *Tx) error { return FoldOutbox(tx, id, "post:1", t0) })
+		err := db.Writer.Do(context.Background(), func(tx *Tx) error { return FoldOutbox(tx, id, "post:other", t0) })
+		if !errors.Is(err, ErrOutboxNotWaiting) {
+			t.Fatalf("folding a sent message again: %v, want ErrOutboxNotWaiting", err)
+		}
+		rows, _ := db.ListOutbox(context.Background(), "", 10)
+		if len(rows) != 1 || rows[0].State != "sent" || rows[0].Ref != "post:1" {
+			t.Fatalf("outbox = %+v", rows)
+		}
+	})
 }

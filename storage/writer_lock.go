@@ -60,6 +60,7 @@ var sharedStatements = map[string]bool{
 	insertOutboxSQL:        true,
 	insertOutboxesPGSQL:    true,
 	updateOutboxSQL:        true,
+	foldOutboxSQL:          true,
 }
 
 // errNeedExclusive stops a request that needs the exclusive lock in a transaction that holds

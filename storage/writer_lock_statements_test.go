@@ -37,6 +37,7 @@ func TestWriterLockClassifiesEveryStatement(t *testing.T) {
 		"InsertOutbox insertOutboxSQL":         true,
 		"InsertOutboxes insertOutboxesPGSQL":   true,
 		"UpdateOutbox updateOutboxSQL":         true,
+		"FoldOutbox foldOutboxSQL":             true,
 		"indexServices step.read":              true,
 		"indexServices step.insert":            true,
 	}
