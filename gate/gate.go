@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -139,37 +138,28 @@ func (g *Gate) Check(ctx context.Context, req Request, caller string) (Result, e
 	return res, nil
 }
 
-// decide reads what Decide needs and calls it.
+// decide reads what Decide needs, in one call (one round trip on PostgreSQL), and calls it.
 // exclude is a delivery row to leave out of the staleness check (0: none).
 func (g *Gate) decide(ctx context.Context, req *Request, exclude int64) (Decision, error) {
-	var card *scoring.Scorecard
-	row, err := g.DB.GetScore(ctx, req.Service)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-	case err != nil:
+	now := g.Now()
+	in, err := g.DB.GateInputs(ctx, g.inputsQuery(req, exclude, now))
+	if err != nil {
 		return Decision{}, err
-	default:
+	}
+	var card *scoring.Scorecard
+	if in.HasScore {
 		card = &scoring.Scorecard{}
-		if err := json.Unmarshal(row.Card, card); err != nil {
+		if err := json.Unmarshal(in.Score.Card, card); err != nil {
 			return Decision{}, fmt.Errorf("decode scorecard of %s: %w", req.Service, err)
 		}
 	}
-	last, ok, err := g.DB.LastEventAt(ctx, req.Service, exclude)
-	if err != nil {
-		return Decision{}, err
+	if in.HasLastEvent {
+		req.LastEventAt = in.LastEventAt
 	}
-	if ok {
-		req.LastEventAt = last
+	if in.HasLastSync {
+		req.LastSyncAt = in.LastSyncAt
 	}
-	synced, ok, err := g.DB.LastSyncSuccess(ctx, req.Service)
-	if err != nil {
-		return Decision{}, err
-	}
-	if ok {
-		req.LastSyncAt = synced
-	}
-	now := g.Now()
-	timing, err := g.timing(ctx, req, card, now)
+	timing, err := g.timing(ctx, req, card, now, &in)
 	if err != nil {
 		return Decision{}, err
 	}
