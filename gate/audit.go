@@ -88,7 +88,8 @@ type audit struct {
 }
 
 // appendAudit appends entries inside the caller's transaction, chaining each to the newest
-// entry. All writes go through the one writer, so the head read here cannot change under it.
+// entry, in one statement. All writes go through the one writer (on PostgreSQL under the
+// exclusive writer lock), so the head read here cannot change under it.
 func appendAudit(t *storage.Tx, at time.Time, entries ...audit) error {
 	seq, prev, err := storage.LastAudit(t)
 	if err != nil {
@@ -97,6 +98,7 @@ func appendAudit(t *storage.Tx, at time.Time, entries ...audit) error {
 	if prev == "" {
 		prev = genesisHash
 	}
+	rows := make([]storage.AuditRow, 0, len(entries))
 	for _, e := range entries {
 		detail, err := canonicalJSON(e.Detail)
 		if err != nil {
@@ -108,12 +110,10 @@ func appendAudit(t *storage.Tx, at time.Time, entries ...audit) error {
 		if r.Hash, err = contentHash(r); err != nil {
 			return err
 		}
-		if err := storage.InsertAudit(t, r); err != nil {
-			return err
-		}
+		rows = append(rows, r)
 		prev = r.Hash
 	}
-	return nil
+	return storage.InsertAudits(t, rows...)
 }
 
 // Verification is the result of checking the audit log's hash chain.

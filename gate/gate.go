@@ -205,6 +205,9 @@ func (g *Gate) record(ctx context.Context, in decided) (a *Approval, duplicate b
 			Reasons: in.d.Reasons, Score: in.d.Score, Band: in.d.Band, Channel: g.channelOf(in.svc), Origin: in.origin,
 			CreatedAt: now.Truncate(time.Millisecond), Callback: in.callback, Quorum: max(in.d.Quorum, 1)}
 		g.withOnCall(ctx, a, now)
+		if p, ok := g.Notifier.(ApprovalPreparer); ok {
+			p.PrepareApproval(ctx, a, now)
+		}
 	}
 	duplicate, err = g.Pipeline.RecordInternal(ctx, ingest.Internal{
 		Type: "gate.decision", DeliveryID: "gate:" + in.originKey, Service: in.svc.Name, Body: body,
