@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -28,44 +27,6 @@ type AuditRow struct {
 func LastAudit(t *Tx) (seq int64, hash string, err error) {
 	seq, hash, _, err = LastAuditKind(t)
 	return seq, hash, err
-}
-
-// InsertAudit appends an entry. The caller computed its hashes (package gate).
-func InsertAudit(t *Tx, r AuditRow) error { return InsertAudits(t, r) }
-
-// insertAuditSQL holds the statements that append 1, 2, … entries at once.
-var insertAuditSQL [maxAuditRows + 1]string
-
-// maxAuditRows bounds the entries one statement appends; more take several.
-const maxAuditRows = 8
-
-func init() {
-	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	for n := 1; n <= maxAuditRows; n++ {
-		insertAuditSQL[n] = `INSERT INTO audit_log (` + auditCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
-	}
-}
-
-// InsertAudits appends entries in order, in one statement (up to maxAuditRows): a gate
-// decision with a break glass or a review appends two or three, and on PostgreSQL each
-// statement is a round trip made while holding the exclusive writer lock.
-func InsertAudits(t *Tx, rows ...AuditRow) error {
-	for len(rows) > 0 {
-		part := rows[:min(len(rows), maxAuditRows)]
-		rows = rows[len(part):]
-		args := make([]any, 0, 9*len(part))
-		for _, r := range part {
-			args = append(args, r.Seq, r.At.UTC().UnixMilli(), r.Kind, r.Service, r.Actor, r.ApprovalID, r.Detail, r.PrevHash, r.Hash)
-		}
-		if _, err := t.Exec(insertAuditSQL[len(part)], args...); err != nil {
-			first, last := part[0], part[len(part)-1]
-			if len(part) == 1 {
-				return fmt.Errorf("append audit entry %d (%s): %w", first.Seq, first.Kind, err)
-			}
-			return fmt.Errorf("append audit entries %d-%d (%s…%s): %w", first.Seq, last.Seq, first.Kind, last.Kind, err)
-		}
-	}
-	return nil
 }
 
 const auditCols = `seq, at, kind, service, actor, approval_id, detail, prev_hash, hash`
