@@ -103,18 +103,38 @@ func (n slackNotifier) ApprovalRequested(t *storage.Tx, a *gate.Approval, now ti
 	return err
 }
 
+// The gate asks for the pending changes before its transaction begins.
+var _ gate.ApprovalPreparer = slackNotifier{}
+
+// preparedChanges is what PrepareApproval keeps in Approval.Prepared.
+type preparedChanges struct{ changes []bot.Change }
+
+// PrepareApproval reads the pull requests the request will list before the gate's
+// transaction, which would otherwise hold the writer lock through these reads.
+func (n slackNotifier) PrepareApproval(ctx context.Context, a *gate.Approval, now time.Time) {
+	a.Prepared = preparedChanges{n.readChanges(ctx, a, now)}
+}
+
+func (n slackNotifier) readChanges(ctx context.Context, a *gate.Approval, now time.Time) []bot.Change {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	changes, err := pendingChanges(ctx, n.db, a.Service, now)
+	if err != nil {
+		n.log.Warn("approval request without the pending pull requests", "approval", a.ID, "err", err)
+	}
+	return changes
+}
+
 // requestMessage is the request with its buttons, as first posted or as updated while votes
 // come in short of the quorum.
 func (n slackNotifier) requestMessage(t *storage.Tx, a *gate.Approval, now time.Time) bot.Message {
 	r := n.approvalRequestOf(a)
-	// A read on the read pool: WAL readers do not wait for the writer whose transaction this is.
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-	changes, err := pendingChanges(ctx, n.db, a.Service, now)
-	cancel()
-	if err != nil {
-		n.log.Warn("approval request without the pending pull requests", "approval", a.ID, "err", err)
+	if p, ok := a.Prepared.(preparedChanges); ok {
+		r.Changes = p.changes
+	} else {
+		// A read on the read pool: WAL readers do not wait for the writer whose transaction this is.
+		r.Changes = n.readChanges(t.Context(), a, now)
 	}
-	r.Changes = changes
 	return bot.ApprovalRequestMessage(r, n.publicURL)
 }
 

@@ -12,8 +12,8 @@ import (
 	"github.com/releaseops/releaseops/storage"
 )
 
-// Bounds of the lookups: the request is composed inside the gate's transaction, so the work is
-// kept small and fixed however long the service's history.
+// Bounds of the lookups: the request is composed just before the gate's transaction (and
+// inside a vote's), so the work is kept small and fixed however long the service's history.
 const (
 	deployLookup = 200 // recent deploy facts searched for the last production deploy
 	prLookup     = 50  // recent merged pull requests considered
@@ -24,10 +24,13 @@ const (
 // approval would ship. It reads only what webhooks already delivered, so the approval request
 // never waits on GitHub.
 func pendingChanges(ctx context.Context, db *storage.DB, service string, now time.Time) ([]bot.Change, error) {
-	deploys, err := db.RecentFacts(ctx, service, releaseops.FactDeploy, now.Add(time.Millisecond), deployLookup)
+	// Both reads at once: one round trip on PostgreSQL.
+	recent, err := db.RecentFactsOfKinds(ctx, service, now.Add(time.Millisecond),
+		storage.RecentKind{Kind: releaseops.FactDeploy, Limit: deployLookup}, storage.RecentKind{Kind: releaseops.FactPullRequest, Limit: prLookup})
 	if err != nil {
 		return nil, err
 	}
+	deploys, prs := recent[0], recent[1]
 	var lastDeploy time.Time
 	for _, f := range deploys {
 		d := f.Deploy
@@ -38,10 +41,6 @@ func pendingChanges(ctx context.Context, db *storage.DB, service string, now tim
 			lastDeploy = f.At // newest first: the first match is the last deploy
 			break
 		}
-	}
-	prs, err := db.RecentFacts(ctx, service, releaseops.FactPullRequest, now.Add(time.Millisecond), prLookup)
-	if err != nil {
-		return nil, err
 	}
 	var out []bot.Change
 	seen := map[string]bool{}

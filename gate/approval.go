@@ -51,6 +51,9 @@ type Approval struct {
 	Quorum int `json:"quorum"`
 	// Votes are the approvals counted so far, oldest first; a Deny is a decision, not a vote.
 	Votes []Vote `json:"votes"`
+	// Prepared is what the Notifier's PrepareApproval read for the request's message (nil:
+	// ApprovalRequested reads it itself).
+	Prepared any `json:"-"`
 }
 
 // Vote is one approver's counted Approve click.

@@ -88,32 +88,52 @@ type audit struct {
 }
 
 // appendAudit appends entries inside the caller's transaction, chaining each to the newest
-// entry. All writes go through the one writer, so the head read here cannot change under it.
+// entry, in one statement. All writes go through the one writer (on PostgreSQL under the
+// exclusive writer lock), so the head cannot change under it. The head this process's last
+// append left is tried first, checked by the append itself: when it still is the head (one
+// replica, or the last to append), reading it first would be one more round trip.
 func appendAudit(t *storage.Tx, at time.Time, entries ...audit) error {
+	if seq, prev, ok := storage.AuditHeadHint(t); ok {
+		rows, err := chainAudit(seq, prev, at, entries)
+		if err != nil {
+			return err
+		}
+		if done, err := storage.InsertAuditsAfter(t, seq, prev, rows...); err != nil || done {
+			return err
+		}
+	}
 	seq, prev, err := storage.LastAudit(t)
 	if err != nil {
 		return err
 	}
+	rows, err := chainAudit(seq, prev, at, entries)
+	if err != nil {
+		return err
+	}
+	return storage.InsertAudits(t, rows...)
+}
+
+// chainAudit makes the rows of entries following the entry (seq, prev); "" is the empty log.
+func chainAudit(seq int64, prev string, at time.Time, entries []audit) ([]storage.AuditRow, error) {
 	if prev == "" {
 		prev = genesisHash
 	}
+	rows := make([]storage.AuditRow, 0, len(entries))
 	for _, e := range entries {
 		detail, err := canonicalJSON(e.Detail)
 		if err != nil {
-			return fmt.Errorf("encode audit detail (%s): %w", e.Kind, err)
+			return nil, fmt.Errorf("encode audit detail (%s): %w", e.Kind, err)
 		}
 		seq++
 		r := storage.AuditRow{Seq: seq, At: at.UTC().Truncate(time.Millisecond), Kind: e.Kind, Service: e.Service, Actor: e.Actor,
 			ApprovalID: e.ApprovalID, Detail: detail, PrevHash: prev}
 		if r.Hash, err = contentHash(r); err != nil {
-			return err
+			return nil, err
 		}
-		if err := storage.InsertAudit(t, r); err != nil {
-			return err
-		}
+		rows = append(rows, r)
 		prev = r.Hash
 	}
-	return nil
+	return rows, nil
 }
 
 // Verification is the result of checking the audit log's hash chain.

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -139,37 +138,28 @@ func (g *Gate) Check(ctx context.Context, req Request, caller string) (Result, e
 	return res, nil
 }
 
-// decide reads what Decide needs and calls it.
+// decide reads what Decide needs, in one call (one round trip on PostgreSQL), and calls it.
 // exclude is a delivery row to leave out of the staleness check (0: none).
 func (g *Gate) decide(ctx context.Context, req *Request, exclude int64) (Decision, error) {
-	var card *scoring.Scorecard
-	row, err := g.DB.GetScore(ctx, req.Service)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-	case err != nil:
+	now := g.Now()
+	in, err := g.DB.GateInputs(ctx, g.inputsQuery(req, exclude, now))
+	if err != nil {
 		return Decision{}, err
-	default:
+	}
+	var card *scoring.Scorecard
+	if in.HasScore {
 		card = &scoring.Scorecard{}
-		if err := json.Unmarshal(row.Card, card); err != nil {
+		if err := json.Unmarshal(in.Score.Card, card); err != nil {
 			return Decision{}, fmt.Errorf("decode scorecard of %s: %w", req.Service, err)
 		}
 	}
-	last, ok, err := g.DB.LastEventAt(ctx, req.Service, exclude)
-	if err != nil {
-		return Decision{}, err
+	if in.HasLastEvent {
+		req.LastEventAt = in.LastEventAt
 	}
-	if ok {
-		req.LastEventAt = last
+	if in.HasLastSync {
+		req.LastSyncAt = in.LastSyncAt
 	}
-	synced, ok, err := g.DB.LastSyncSuccess(ctx, req.Service)
-	if err != nil {
-		return Decision{}, err
-	}
-	if ok {
-		req.LastSyncAt = synced
-	}
-	now := g.Now()
-	timing, err := g.timing(ctx, req, card, now)
+	timing, err := g.timing(ctx, req, card, now, &in)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -215,6 +205,9 @@ func (g *Gate) record(ctx context.Context, in decided) (a *Approval, duplicate b
 			Reasons: in.d.Reasons, Score: in.d.Score, Band: in.d.Band, Channel: g.channelOf(in.svc), Origin: in.origin,
 			CreatedAt: now.Truncate(time.Millisecond), Callback: in.callback, Quorum: max(in.d.Quorum, 1)}
 		g.withOnCall(ctx, a, now)
+		if p, ok := g.Notifier.(ApprovalPreparer); ok {
+			p.PrepareApproval(ctx, a, now)
+		}
 	}
 	duplicate, err = g.Pipeline.RecordInternal(ctx, ingest.Internal{
 		Type: "gate.decision", DeliveryID: "gate:" + in.originKey, Service: in.svc.Name, Body: body,

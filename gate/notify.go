@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"time"
 
 	"github.com/releaseops/releaseops/storage"
@@ -16,6 +17,14 @@ type Notifier interface {
 	ApprovalDecided(t *storage.Tx, a *Approval, now time.Time) error
 	// BreakGlassUsed queues the post asking the channel to review a break-glass deploy.
 	BreakGlassUsed(t *storage.Tx, b *BreakGlassNotice, now time.Time) error
+}
+
+// ApprovalPreparer is a Notifier that reads what an approval request shows before the
+// decision's transaction begins, and keeps it in a.Prepared for ApprovalRequested: a read
+// inside the transaction waits while it holds the writer lock (on PostgreSQL the exclusive
+// one, for which every replica's audited writes wait).
+type ApprovalPreparer interface {
+	PrepareApproval(ctx context.Context, a *Approval, now time.Time)
 }
 
 // BreakGlassNotice is a deploy allowed below threshold, for the channel to review.

@@ -54,23 +54,45 @@ func (p *TimingPolicy) production(env string) bool {
 	return false
 }
 
-// timing reads what the risk, the window and the ladder need for this request.
-func (g *Gate) timing(ctx context.Context, req *Request, card *scoring.Scorecard, now time.Time) (*Timing, error) {
+// deployHistory is how many recent deploys the risk and the ladder see, and historyMargin how
+// much score history before the oldest of them the ladder's bands are read from.
+const (
+	deployHistory = 500
+	historyMargin = 30 * 24 * time.Hour
+)
+
+// inputsQuery says what decide reads for req: with the timing model, its facts, recent
+// deploys, their score history and, for a release, the release's other services.
+func (g *Gate) inputsQuery(req *Request, exclude int64, now time.Time) storage.GateQuery {
+	q := storage.GateQuery{Service: req.Service, Exclude: exclude}
+	p := g.Timing
+	if p == nil || p.Model == nil {
+		return q
+	}
+	cfg := p.Model.Config()
+	q.Timing = true
+	q.FactsSince = now.Add(-time.Duration(cfg.FailureRateDays) * 24 * time.Hour)
+	q.DeploysBefore, q.DeployLimit, q.HistoryMargin = now.Add(time.Second), deployHistory, historyMargin
+	if req.Release != "" {
+		q.Release, q.ReleaseSince = req.Release, now.Add(-cfg.ReleaseWindow.Std())
+	}
+	return q
+}
+
+// timing weighs what the risk, the window and the ladder need for this request, from the
+// inputs decide read (inputsQuery).
+func (g *Gate) timing(ctx context.Context, req *Request, card *scoring.Scorecard, now time.Time, inputs *storage.GateInputs) (*Timing, error) {
 	p := g.Timing
 	if p == nil || p.Model == nil {
 		return nil, nil
 	}
 	svc, _ := g.Catalog.Get(req.Service)
 	base := Decide(card, *req, g.Policy, now) // the band after floors, before timing
-	cfg := p.Model.Config()
 	in := risk.Input{Service: req.Service, Environment: req.Environment, Now: now, Release: req.Release}
 	if base.Band != BandUnknown {
 		in.Band = base.Band
 	}
-	facts, err := g.DB.FactsForService(ctx, req.Service, now.Add(-time.Duration(cfg.FailureRateDays)*24*time.Hour))
-	if err != nil {
-		return nil, err
-	}
+	facts := inputs.Facts
 	open := map[string]risk.Incident{}
 	var incidentTimes []time.Time
 	for _, f := range facts {
@@ -98,19 +120,12 @@ func (g *Gate) timing(ctx context.Context, req *Request, card *scoring.Scorecard
 		in.Incidents = append(in.Incidents, i)
 	}
 	sortIncidents(in.Incidents)
-	deploys, err := g.DB.RecentFacts(ctx, req.Service, releaseops.FactDeploy, now.Add(time.Second), 500)
-	if err != nil {
-		return nil, err
-	}
+	deploys := inputs.Deploys
 	var ladder []risk.LadderDeploy
 	var lastCommit string
 	bandAt := func(time.Time) string { return "" }
-	if len(deploys) > 0 {
-		hist, err := g.DB.History(ctx, req.Service, deploys[len(deploys)-1].At.Add(-30*24*time.Hour))
-		if err != nil {
-			return nil, err
-		}
-		bandAt = bandsAt(hist, g.Policy.ThresholdsFor(req.Environment))
+	if len(deploys) > 0 { // the history from 30 days before the oldest of them
+		bandAt = bandsAt(inputs.History, g.Policy.ThresholdsFor(req.Environment))
 	}
 	for _, f := range deploys { // newest first
 		d := f.Deploy
@@ -129,10 +144,7 @@ func (g *Gate) timing(ctx context.Context, req *Request, card *scoring.Scorecard
 	}
 	in.Change, in.ChangeUnknownWhy = p.change(ctx, svc.Repo, lastCommit, req.CommitSHA)
 	if req.Release != "" {
-		in.ReleaseServices, err = g.DB.ReleaseServices(ctx, req.Release, req.Service, now.Add(-cfg.ReleaseWindow.Std()))
-		if err != nil {
-			return nil, err
-		}
+		in.ReleaseServices = inputs.ReleaseServices
 	}
 	a := p.Model.Assess(in)
 	l := p.Ladder.Climb(ladder, incidentTimes, now)

@@ -29,15 +29,6 @@ func LastAudit(t *Tx) (seq int64, hash string, err error) {
 	return seq, hash, err
 }
 
-// InsertAudit appends an entry. The caller computed its hashes (package gate).
-func InsertAudit(t *Tx, r AuditRow) error {
-	if _, err := t.Exec(`INSERT INTO audit_log (seq, at, kind, service, actor, approval_id, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Seq, r.At.UTC().UnixMilli(), r.Kind, r.Service, r.Actor, r.ApprovalID, r.Detail, r.PrevHash, r.Hash); err != nil {
-		return fmt.Errorf("append audit entry %d (%s): %w", r.Seq, r.Kind, err)
-	}
-	return nil
-}
-
 const auditCols = `seq, at, kind, service, actor, approval_id, detail, prev_hash, hash`
 
 func scanAudit(sc interface{ Scan(...any) error }) (AuditRow, error) {

@@ -137,6 +137,7 @@ func (db *DB) close() error {
 	<-db.indexDone
 	db.releaseLeases()
 	db.Writer.close()
+	auditHeads.Delete(db.Writer)
 	if db.pg != nil {
 		return db.closePostgres()
 	}

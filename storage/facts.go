@@ -28,27 +28,38 @@ var stateKinds = []releaseops.FactKind{releaseops.FactBranchProtection, releaseo
 // FactsForService returns the service's facts that happened at or after since, plus every
 // state fact of any age, oldest first.
 func (db *DB) FactsForService(ctx context.Context, service string, since time.Time) ([]StoredFact, error) {
-	args := []any{service, since.UTC().UnixMilli()}
-	var ph []string
-	for _, k := range stateKinds {
-		args = append(args, string(k))
-		ph = append(ph, fmt.Sprintf("?%d", len(args)))
-	}
-	kinds := strings.Join(ph, ", ")
-	// Three parts in one statement (one snapshot): the indexed facts since, the indexed state
-	// facts of any age, and the tail the indexer has not reached. UNION drops a fact found twice
-	// (a claimed fact is indexed at once, even in the tail).
-	rows, err := db.query(ctx, `SELECT f.id, f.delivery, f.data FROM fact_index x JOIN facts f ON f.id = x.fact
-			WHERE x.service = ?1 AND x.at >= ?2
-		UNION SELECT f.id, f.delivery, f.data FROM fact_index x JOIN facts f ON f.id = x.fact
-			WHERE x.service = ?1 AND x.kind IN (`+kinds+`)
-		UNION SELECT id, delivery, data FROM facts
-			WHERE id > `+tailFacts+` AND +service = ?1 AND (at >= ?2 OR kind IN (`+kinds+`))
-		ORDER BY 1`, args...)
+	rows, err := db.query(ctx, factsForServiceSQL, factsForServiceArgs(service, since)...)
 	if err != nil {
 		return nil, fmt.Errorf("facts of %s: %w", service, err)
 	}
 	return scanFacts(rows, "facts of "+service)
+}
+
+// factsForServiceSQL is FactsForService's query: three parts in one statement (one
+// snapshot): the indexed facts since, the indexed state facts of any age, and the tail the
+// indexer has not reached. UNION drops a fact found twice (a claimed fact is indexed at once,
+// even in the tail). ?1 is the service, ?2 since, ?3… the state kinds.
+var factsForServiceSQL = func() string {
+	var ph []string
+	for i := range stateKinds {
+		ph = append(ph, fmt.Sprintf("?%d", i+3))
+	}
+	kinds := strings.Join(ph, ", ")
+	return `SELECT f.id, f.delivery, f.data FROM fact_index x JOIN facts f ON f.id = x.fact
+			WHERE x.service = ?1 AND x.at >= ?2
+		UNION SELECT f.id, f.delivery, f.data FROM fact_index x JOIN facts f ON f.id = x.fact
+			WHERE x.service = ?1 AND x.kind IN (` + kinds + `)
+		UNION SELECT id, delivery, data FROM facts
+			WHERE id > ` + tailFacts + ` AND +service = ?1 AND (at >= ?2 OR kind IN (` + kinds + `))
+		ORDER BY 1`
+}()
+
+func factsForServiceArgs(service string, since time.Time) []any {
+	args := []any{service, since.UTC().UnixMilli()}
+	for _, k := range stateKinds {
+		args = append(args, string(k))
+	}
+	return args
 }
 
 // FactsAfter returns up to limit facts with id greater than after, in id order: the feed the
@@ -85,10 +96,23 @@ func (db *DB) MaxFactID(ctx context.Context) (int64, error) {
 
 func scanFacts(rows *sql.Rows, what string) ([]StoredFact, error) {
 	defer rows.Close()
-	var out []StoredFact
 	// RawBytes: the driver's copy of the column is decoded at once, before the next row, so
 	// database/sql need not clone it (goccy/go-json copies what it keeps).
-	var data sql.RawBytes
+	return readFacts[sql.RawBytes](rows, what)
+}
+
+// rowReader is what database/sql's and pgx's rows have in common.
+type rowReader interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// readFacts decodes rows of (id, delivery, data). B is a byte slice type the driver fills
+// without copying, valid until the next row.
+func readFacts[B ~[]byte](rows rowReader, what string) ([]StoredFact, error) {
+	var out []StoredFact
+	var data B
 	for rows.Next() {
 		var f StoredFact
 		if err := rows.Scan(&f.ID, &f.Delivery, &data); err != nil {
@@ -96,7 +120,7 @@ func scanFacts(rows *sql.Rows, what string) ([]StoredFact, error) {
 		}
 		// goccy/go-json decodes facts about 3.5× faster than encoding/json (1.3 µs against
 		// 4.8 µs for a deploy fact); loading a service's facts is most of a rescore.
-		if err := gojson.Unmarshal(data, &f.Fact); err != nil {
+		if err := gojson.Unmarshal([]byte(data), &f.Fact); err != nil {
 			return nil, fmt.Errorf("%s: fact %d: %w", what, f.ID, err)
 		}
 		out = append(out, f)
@@ -227,18 +251,25 @@ func SetCursor(t *Tx, name string, v int64) error {
 // RecentFacts returns up to limit of the service's facts of one kind that happened before
 // before, newest first.
 func (db *DB) RecentFacts(ctx context.Context, service string, kind releaseops.FactKind, before time.Time, limit int) ([]StoredFact, error) {
-	// Each part keeps its own ORDER BY and LIMIT, so the index part walks back from before
-	// and stops early instead of collecting all of the service's facts of that kind.
-	rows, err := db.query(ctx, `SELECT id, delivery, data FROM (
-			SELECT * FROM (SELECT f.id, f.delivery, f.data, x.at FROM fact_index x JOIN facts f ON f.id = x.fact
-				WHERE x.service = ?1 AND x.at < ?3 AND x.kind = ?2 ORDER BY x.at DESC, x.fact DESC LIMIT ?4) from_index
-			UNION
-			SELECT * FROM (SELECT id, delivery, data, at FROM facts
-				WHERE id > `+tailFacts+` AND +service = ?1 AND +kind = ?2 AND at < ?3 ORDER BY at DESC, id DESC LIMIT ?4) from_tail) recent
-		ORDER BY at DESC, id DESC LIMIT ?4`,
-		service, string(kind), before.UTC().UnixMilli(), limit)
+	rows, err := db.query(ctx, recentFactsSQL, recentFactsArgs(service, kind, before, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("recent %s facts of %s: %w", kind, service, err)
 	}
 	return scanFacts(rows, "recent facts of "+service)
+}
+
+// recentFacts is RecentFacts' rows with their at: ?1 the service, ?2 the kind, ?3 before, ?4
+// the limit. Each part keeps its own ORDER BY and LIMIT, so the index part walks back from
+// before and stops early instead of collecting all of the service's facts of that kind.
+const recentFacts = `(SELECT * FROM (SELECT f.id, f.delivery, f.data, x.at FROM fact_index x JOIN facts f ON f.id = x.fact
+				WHERE x.service = ?1 AND x.at < ?3 AND x.kind = ?2 ORDER BY x.at DESC, x.fact DESC LIMIT ?4) from_index
+			UNION
+			SELECT * FROM (SELECT id, delivery, data, at FROM facts
+				WHERE id > ` + tailFacts + ` AND +service = ?1 AND +kind = ?2 AND at < ?3 ORDER BY at DESC, id DESC LIMIT ?4) from_tail) recent
+		ORDER BY at DESC, id DESC LIMIT ?4`
+
+const recentFactsSQL = `SELECT id, delivery, data FROM ` + recentFacts
+
+func recentFactsArgs(service string, kind releaseops.FactKind, before time.Time, limit int) []any {
+	return []any{service, string(kind), before.UTC().UnixMilli(), limit}
 }

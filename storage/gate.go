@@ -151,7 +151,17 @@ func (db *DB) NextApprovalExpiry(ctx context.Context) (time.Time, bool, error) {
 // not count: asking the gate must not make stale data look fresh. exclude, if not 0, is the
 // row id of a delivery to leave out (the GitHub protection rule request being decided).
 func (db *DB) LastEventAt(ctx context.Context, service string, exclude int64) (time.Time, bool, error) {
-	// One seek per source on delivery_index, and the tail the indexer has not reached yet.
+	q, args := lastEventSQL(service, exclude)
+	var v sql.NullInt64
+	if err := db.queryRow(ctx, q, args...).Scan(&v); err != nil {
+		return time.Time{}, false, fmt.Errorf("last event of %s: %w", service, err)
+	}
+	return time.UnixMilli(v.Int64).UTC(), v.Valid, nil
+}
+
+// lastEventSQL is LastEventAt's query and arguments: one seek per source on delivery_index,
+// and the tail the indexer has not reached yet.
+func lastEventSQL(service string, exclude int64) (string, []any) {
 	q := `SELECT max(m) FROM (
 		SELECT max(received_at) AS m FROM delivery_index WHERE service = ?1 AND source = ?2 AND delivery <> ?6
 		UNION ALL SELECT max(received_at) FROM delivery_index WHERE service = ?1 AND source = ?3 AND delivery <> ?6
@@ -166,9 +176,5 @@ func (db *DB) LastEventAt(ctx context.Context, service string, exclude int64) (t
 	if exclude != 0 {
 		args = append(args, exclude)
 	}
-	var v sql.NullInt64
-	if err := db.queryRow(ctx, q, args...).Scan(&v); err != nil {
-		return time.Time{}, false, fmt.Errorf("last event of %s: %w", service, err)
-	}
-	return time.UnixMilli(v.Int64).UTC(), v.Valid, nil
+	return q, args
 }

@@ -224,14 +224,22 @@ func (pg *pgState) sendLoop(ctx context.Context, db *sql.DB, holder string) {
 		clear(pg.pending)
 		pg.queued = pg.queued[:0]
 		pg.mu.Unlock()
-		for _, m := range msgs {
-			nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := db.ExecContext(nctx, `SELECT pg_notify($1, $2)`, pg.channel, m[0]+" "+holder+" "+m[1])
-			cancel()
-			if err != nil && ctx.Err() == nil {
-				// The workers' own polling picks the change up; a lost wake only delays it.
-				pg.log.Warn("notify other replicas", "topic", m[0], "err", err)
-			}
+		if len(msgs) == 0 {
+			continue
+		}
+		// All in one statement: one round trip however many topics (a gate decision announces
+		// two or three). PostgreSQL delivers them in order and folds only identical ones,
+		// which wake their subscribers alike.
+		payloads := make([]string, len(msgs))
+		for i, m := range msgs {
+			payloads[i] = m[0] + " " + holder + " " + m[1]
+		}
+		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := db.ExecContext(nctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS x(p, n) ORDER BY n`, pg.channel, payloads)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			// The workers' own polling picks the change up; a lost wake only delays it.
+			pg.log.Warn("notify other replicas", "topics", len(msgs), "err", err)
 		}
 	}
 }

@@ -18,17 +18,27 @@ func NoteRelease(t *Tx, release, service string, at time.Time) error {
 // ReleaseServices returns the services other than except seen under release at or after
 // since, by name.
 func (db *DB) ReleaseServices(ctx context.Context, release, except string, since time.Time) ([]string, error) {
-	rows, err := db.query(ctx, `SELECT service FROM release_members WHERE release = ? AND service <> ? AND at >= ? ORDER BY service`,
-		release, except, since.UTC().UnixMilli())
+	rows, err := db.query(ctx, releaseServicesSQL, release, except, since.UTC().UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("services of release %s: %w", release, err)
 	}
 	defer rows.Close()
+	out, err := readStrings(rows)
+	if err != nil {
+		return nil, fmt.Errorf("services of release %s: %w", release, err)
+	}
+	return out, nil
+}
+
+const releaseServicesSQL = `SELECT service FROM release_members WHERE release = ? AND service <> ? AND at >= ? ORDER BY service`
+
+// readStrings reads rows of one text column; nil when there are none.
+func readStrings(rows rowReader) ([]string, error) {
 	var out []string
 	for rows.Next() {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("services of release %s: %w", release, err)
+			return nil, err
 		}
 		out = append(out, s)
 	}

@@ -99,8 +99,7 @@ func PutScores(t *Tx, rows []ScoreRow, snapshot []bool) error {
 func (db *DB) GetScore(ctx context.Context, service string) (ScoreRow, error) {
 	r := ScoreRow{Service: service}
 	var at int64
-	err := db.queryRow(ctx, `SELECT score, band, level, card, updated_at FROM scores WHERE service = ?`, service).
-		Scan(&r.Score, &r.Band, &r.Level, &r.Card, &at)
+	err := db.queryRow(ctx, getScoreSQL, service).Scan(&r.Score, &r.Band, &r.Level, &r.Card, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("score of %s: %w", service, ErrNotFound)
 	}
@@ -110,6 +109,8 @@ func (db *DB) GetScore(ctx context.Context, service string) (ScoreRow, error) {
 	r.UpdatedAt = time.UnixMilli(at).UTC()
 	return r, nil
 }
+
+const getScoreSQL = `SELECT score, band, level, card, updated_at FROM scores WHERE service = ?`
 
 // ListScores returns every service's latest score and trend without the scorecard, by name.
 func (db *DB) ListScores(ctx context.Context) ([]ScoreRow, error) {
@@ -135,18 +136,28 @@ func (db *DB) ListScores(ctx context.Context) ([]ScoreRow, error) {
 
 // History returns a service's snapshots at or after since, oldest first.
 func (db *DB) History(ctx context.Context, service string, since time.Time) ([]HistoryPoint, error) {
-	rows, err := db.query(ctx, `SELECT at, score, band, level FROM score_history WHERE service = ? AND at >= ? ORDER BY at, id`,
-		service, since.UTC().UnixMilli())
+	rows, err := db.query(ctx, historySQL, service, since.UTC().UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", service, err)
 	}
 	defer rows.Close()
+	out, err := readHistory(rows)
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", service, err)
+	}
+	return out, nil
+}
+
+const historySQL = `SELECT at, score, band, level FROM score_history WHERE service = ? AND at >= ? ORDER BY at, id`
+
+// readHistory reads rows of (at, score, band, level); never nil.
+func readHistory(rows rowReader) ([]HistoryPoint, error) {
 	out := []HistoryPoint{}
 	for rows.Next() {
 		var p HistoryPoint
 		var at int64
 		if err := rows.Scan(&at, &p.Score, &p.Band, &p.Level); err != nil {
-			return nil, fmt.Errorf("history of %s: %w", service, err)
+			return nil, err
 		}
 		p.At = time.UnixMilli(at).UTC()
 		out = append(out, p)

@@ -108,11 +108,13 @@ func (db *DB) SyncCoverage(ctx context.Context, service string) ([]releaseops.Sy
 // LastSyncSuccess returns the latest successful read of any subject feeding the service.
 func (db *DB) LastSyncSuccess(ctx context.Context, service string) (time.Time, bool, error) {
 	var v sql.NullInt64
-	if err := db.queryRow(ctx, `SELECT max(last_success) FROM sync_subjects WHERE service = ? AND last_success > 0`, service).Scan(&v); err != nil {
+	if err := db.queryRow(ctx, lastSyncSQL, service).Scan(&v); err != nil {
 		return time.Time{}, false, fmt.Errorf("last sync of %s: %w", service, err)
 	}
 	return fromMillis(v.Int64), v.Valid, nil
 }
+
+const lastSyncSQL = `SELECT max(last_success) FROM sync_subjects WHERE service = ? AND last_success > 0`
 
 // SyncAttemptOf returns the subject's last attempt as stored now, in the transaction: a
 // runner compares it with what it read when its run started, to notice another run (serve's

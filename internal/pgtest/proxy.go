@@ -19,6 +19,7 @@ type Proxy struct {
 	mu    sync.Mutex
 	down  bool
 	conns map[net.Conn]bool
+	tally *Tally // what Count counts, nil before it
 }
 
 // NewProxy starts a proxy to the server of url (a URL as URL returns) and returns it with url
@@ -97,8 +98,9 @@ func (p *Proxy) pipe(c net.Conn) {
 	p.conns[c], p.conns[s] = true, true
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(s, c); done <- struct{}{} }() //nolint:errcheck // ends when either side closes
-	go func() { io.Copy(c, s); done <- struct{}{} }() //nolint:errcheck
+	fe := &frontend{p: p, stmts: map[string]string{}}
+	go func() { io.Copy(s, io.TeeReader(c, fe)); done <- struct{}{} }() //nolint:errcheck // ends when either side closes
+	go func() { io.Copy(c, s); done <- struct{}{} }()                   //nolint:errcheck
 	<-done
 	c.Close()
 	s.Close()
