@@ -42,7 +42,9 @@ func InsertObservation(t *Tx, o Observation) error {
 	return nil
 }
 
-// Observations returns the observe-mode decisions made at or after since, oldest first.
+// Observations returns the observe-mode decisions made at or after since, oldest first: every
+// row of the window, as the gate report read them on each call before it kept a summary
+// (gate/report_index.go). Its tests compare the summary's report with the one built from these.
 func (db *DB) Observations(ctx context.Context, since time.Time) ([]Observation, error) {
 	rows, err := db.query(ctx, `SELECT origin_key, at, service, environment, mode_from, would_decision, band, score, reasons
 		FROM gate_observations WHERE at >= ? ORDER BY at, origin_key`, since.UTC().UnixMilli())
