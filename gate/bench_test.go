@@ -22,14 +22,18 @@ const benchServices = 10_000
 // benchEnv stores 10,000 services, each with a full scorecard from the real engine (every
 // dimension and signal, ~the size production stores) and a recent event. A third are mature,
 // a third in the watch band (each request creates an approval and queues its post), a third
-// blocked. Durability is production's: synchronous=FULL.
-func benchEnv(b *testing.B) *env {
+// blocked. Durability is production's: synchronous=FULL. extra, if any, changes the config
+// further.
+func benchEnv(b *testing.B, extra ...func(*config.Config)) *env {
 	e := newEnv(b, func(cfg *config.Config) {
 		cfg.Storage.Synchronous = "FULL"
 		cfg.Services = nil
 		for i := range benchServices {
 			cfg.Services = append(cfg.Services, releaseops.Service{Name: fmt.Sprintf("svc-%05d", i), Repo: fmt.Sprintf("acme/svc-%05d", i),
 				SlackChannel: "C0BENCH", Approvers: []string{"U0ALICE", "U0BOB"}})
+		}
+		for _, fn := range extra {
+			fn(cfg)
 		}
 	})
 	cfg := e.cfg
@@ -100,6 +104,21 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 // services stored.
 func BenchmarkGate(b *testing.B) {
 	e := benchEnv(b)
+	client := &http.Client{}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		lat = append(lat, postGate(b, client, e.srv.URL, i))
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkGateObserve is BenchmarkGate in observe mode: each request also stores its
+// observation (gate_observations) and, for the two thirds enforcement would not allow, queues
+// the channel's post, in the decision's transaction.
+func BenchmarkGateObserve(b *testing.B) {
+	e := benchEnv(b, func(cfg *config.Config) { cfg.Gate.Mode = "observe" })
 	client := &http.Client{}
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()

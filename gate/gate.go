@@ -46,8 +46,9 @@ type Gate struct {
 	// Timing weighs risk, release windows and the trust ladder; nil: readiness alone.
 	Timing *TimingPolicy
 
-	once sync.Once
-	wake chan struct{}
+	once    sync.Once
+	wake    chan struct{}
+	reports reportIndex // the gate report's summary of the observations (report_index.go)
 }
 
 func (g *Gate) init() {

@@ -17,6 +17,20 @@ import (
 	"github.com/releaseops/releaseops/storage"
 )
 
+// BenchmarkGateObservePostgres is BenchmarkGateObserve on PostgreSQL: what storing each
+// request's observation costs there, one request at a time.
+func BenchmarkGateObservePostgres(b *testing.B) {
+	e := pgBenchEnv(b, pgtest.URL(b), func(cfg *config.Config) { cfg.Gate.Mode = "observe" })
+	client := &http.Client{}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		lat = append(lat, postGate(b, client, e.srv.URL, i))
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
 // BenchmarkGatePostgres measures POST /api/v1/gate with 10,000 services stored on PostgreSQL
 // (a fresh schema on RELEASEOPS_TEST_POSTGRES_URL; skipped without it), one request at a time
 // and 8 at once, and the same on SQLite (synchronous=FULL, as BenchmarkGate) in the same run:
@@ -68,7 +82,7 @@ func BenchmarkGatePostgres(b *testing.B) {
 
 // pgBenchEnv is benchEnv on PostgreSQL: the same 10,000 services, scorecards and recent
 // events, stored in the schema url names.
-func pgBenchEnv(b *testing.B, url string) *env {
+func pgBenchEnv(b *testing.B, url string, extra ...func(*config.Config)) *env {
 	e := newEnv(b, func(cfg *config.Config) {
 		cfg.Storage.Driver = storage.DriverPostgres
 		cfg.Storage.PostgresURL = config.NewSecret(url)
@@ -77,6 +91,9 @@ func pgBenchEnv(b *testing.B, url string) *env {
 			name := fmt.Sprintf("svc-%05d", i)
 			cfg.Services = append(cfg.Services, releaseops.Service{Name: name, Repo: "acme/" + name,
 				SlackChannel: "C0BENCH", Approvers: []string{"U0ALICE", "U0BOB"}})
+		}
+		for _, fn := range extra {
+			fn(cfg)
 		}
 	})
 	now := e.clock.Now()
