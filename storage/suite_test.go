@@ -13,6 +13,9 @@ import (
 
 var t0 = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 
+// raceDetector is set under -race (race_test.go).
+var raceDetector bool
+
 func write(t *testing.T, db *DB, fn func(*Tx) error) {
 	t.Helper()
 	if err := db.Writer.Do(context.Background(), fn); err != nil {
