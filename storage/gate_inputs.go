@@ -59,6 +59,12 @@ func (db *DB) GateInputs(ctx context.Context, q GateQuery) (GateInputs, error) {
 	if db.pg != nil {
 		return db.gateInputsPostgres(ctx, q)
 	}
+	return db.gateInputsOneByOne(ctx, q)
+}
+
+// gateInputsOneByOne is GateInputs as the calls it stands for, one after another: SQLite's
+// path, and the reference the PostgreSQL batch is tested against.
+func (db *DB) gateInputsOneByOne(ctx context.Context, q GateQuery) (GateInputs, error) {
 	var in GateInputs
 	var err error
 	in.Score, err = db.GetScore(ctx, q.Service)

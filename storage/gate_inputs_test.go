@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -12,41 +11,6 @@ import (
 	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/internal/pgtest"
 )
-
-// stepByStep is what the gate read before GateInputs: one call after another.
-func stepByStep(ctx context.Context, db *DB, q GateQuery) (GateInputs, error) {
-	var in GateInputs
-	var err error
-	in.Score, err = db.GetScore(ctx, q.Service)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return in, err
-	}
-	in.HasScore = err == nil
-	if in.LastEventAt, in.HasLastEvent, err = db.LastEventAt(ctx, q.Service, q.Exclude); err != nil {
-		return in, err
-	}
-	if in.LastSyncAt, in.HasLastSync, err = db.LastSyncSuccess(ctx, q.Service); err != nil {
-		return in, err
-	}
-	if !q.Timing {
-		return in, nil
-	}
-	if in.Facts, err = db.FactsForService(ctx, q.Service, q.FactsSince); err != nil {
-		return in, err
-	}
-	if in.Deploys, err = db.RecentFacts(ctx, q.Service, releaseops.FactDeploy, q.DeploysBefore, q.DeployLimit); err != nil {
-		return in, err
-	}
-	if len(in.Deploys) > 0 {
-		if in.History, err = db.History(ctx, q.Service, in.Deploys[len(in.Deploys)-1].At.Add(-q.HistoryMargin)); err != nil {
-			return in, err
-		}
-	}
-	if q.Release != "" {
-		in.ReleaseServices, err = db.ReleaseServices(ctx, q.Release, q.Service, q.ReleaseSince)
-	}
-	return in, err
-}
 
 // seedGateService stores checkout's deploys (some failed), incidents (one open, one
 // resolved), an on-call rota older than any window, an old pull request, score history
@@ -141,7 +105,7 @@ func TestGateInputsEqualStepByStep(t *testing.T) {
 			}),
 		}
 		for name, q := range cases {
-			want, err := stepByStep(ctx, db, q)
+			want, err := db.gateInputsOneByOne(ctx, q)
 			if err != nil {
 				t.Fatalf("%s: step by step: %v", name, err)
 			}
@@ -191,7 +155,7 @@ func TestGateInputsIsOneRoundTripOnPostgres(t *testing.T) {
 		if how == "GateInputs" {
 			_, err = db.GateInputs(ctx, q)
 		} else {
-			_, err = stepByStep(ctx, db, q)
+			_, err = db.gateInputsOneByOne(ctx, q)
 		}
 		tally.Stop()
 		if err != nil {
