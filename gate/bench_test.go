@@ -100,18 +100,23 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 }
 
-// BenchmarkGate measures POST /api/v1/gate, one request at a time, over HTTP, with 10,000
-// services stored.
-func BenchmarkGate(b *testing.B) {
-	e := benchEnv(b)
+// serialGate posts b.N gate requests to url one at a time and reports their percentiles.
+func serialGate(b *testing.B, url string) {
 	client := &http.Client{}
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		lat = append(lat, postGate(b, client, e.srv.URL, i))
+		lat = append(lat, postGate(b, client, url, i))
 	}
 	b.StopTimer()
 	reportPercentiles(b, lat)
+}
+
+// BenchmarkGate measures POST /api/v1/gate, one request at a time, over HTTP, with 10,000
+// services stored.
+func BenchmarkGate(b *testing.B) {
+	e := benchEnv(b)
+	serialGate(b, e.srv.URL)
 }
 
 // BenchmarkGateObserve is BenchmarkGate in observe mode: each request also stores its
@@ -119,14 +124,7 @@ func BenchmarkGate(b *testing.B) {
 // the channel's post, in the decision's transaction.
 func BenchmarkGateObserve(b *testing.B) {
 	e := benchEnv(b, func(cfg *config.Config) { cfg.Gate.Mode = "observe" })
-	client := &http.Client{}
-	lat := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		lat = append(lat, postGate(b, client, e.srv.URL, i))
-	}
-	b.StopTimer()
-	reportPercentiles(b, lat)
+	serialGate(b, e.srv.URL)
 }
 
 // BenchmarkGateParallel is the same with 8 pipelines asking at once (group commit shares

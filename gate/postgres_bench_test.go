@@ -21,14 +21,7 @@ import (
 // request's observation costs there, one request at a time.
 func BenchmarkGateObservePostgres(b *testing.B) {
 	e := pgBenchEnv(b, pgtest.URL(b), func(cfg *config.Config) { cfg.Gate.Mode = "observe" })
-	client := &http.Client{}
-	lat := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		lat = append(lat, postGate(b, client, e.srv.URL, i))
-	}
-	b.StopTimer()
-	reportPercentiles(b, lat)
+	serialGate(b, e.srv.URL)
 }
 
 // BenchmarkGatePostgres measures POST /api/v1/gate with 10,000 services stored on PostgreSQL
