@@ -8,6 +8,7 @@ import (
 	"reflect"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -101,8 +102,15 @@ func (w *lane) commitPiped(ctx context.Context, batch []*writeReq) (errs []error
 		return br.Close()
 	})
 	if err != nil {
-		if !errors.Is(err, sql.ErrConnDone) {
+		// A statement the server refused is one request's bad data, which the transactions
+		// isolate; anything else (the connection, the driver) would cost every batch a second
+		// try, and is worth seeing. Either way nothing was acknowledged: a batch whose commit's
+		// answer was lost is run again, and its deliveries then answer as duplicates.
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
 			w.log.Debug("piped batch fell back to transactions", "requests", len(live), "err", err)
+		} else if !errors.Is(err, sql.ErrConnDone) {
+			w.log.Warn("piped batch fell back to transactions", "requests", len(live), "err", err)
 		}
 		return nil, false
 	}
