@@ -313,6 +313,9 @@ func (failingObserver) ObservedDecision(*storage.Tx, *gate.ObservedNotice, time.
 func TestObservationRolledBackWithItsDecision(t *testing.T) {
 	run := func(t *testing.T, e *env) {
 		e.setScore("legacy", 20)
+		// The gate's lazy init (which reads Notifier) runs here first, not on the PostgreSQL
+		// listener's goroutine at the same time as the swap below (a data race under -race).
+		e.app.Gate.WakeLocal()
 		real := e.app.Gate.Notifier
 		e.app.Gate.Notifier = failingObserver{real}
 		b := []byte(`{"service":"legacy","environment":"production","requested_by":"carol"}`)
