@@ -318,38 +318,8 @@ func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64, hea
 	if heard != nil {
 		<-heard
 	}
-	// Scorecards are stored a few at a time: each transaction shares the writer with webhooks
-	// waiting for their commit, so a round of large cards must not hold it in one piece. The
-	// cursor moves with the last chunk; a crash before it only repeats the round. On
-	// PostgreSQL a chunk is one statement (storage.PutScores), and the chunks but the last are
-	// stored at once: the writer has several lanes there and scores take its shared lock.
-	const perTx = 16
-	rest := out
-	if w.DB.Driver() == storage.DriverPostgres && len(out) > perTx {
-		lastFrom := (len(out) - 1) / perTx * perTx
-		if err := w.storeChunks(ctx, out[:lastFrom], perTx); err != nil {
-			return fmt.Errorf("store scores: %w", err)
-		}
-		rest = out[lastFrom:]
-	}
-	for i := 0; i < len(rest) || (i == 0 && cursor != nil); i += perTx {
-		chunk := rest[i:min(i+perTx, len(rest))]
-		last := i+perTx >= len(rest)
-		err = w.DB.Writer.Do(ctx, func(t *storage.Tx) error {
-			if err := putScores(t, chunk); err != nil {
-				return err
-			}
-			if last && cursor != nil {
-				return storage.SetCursor(t, cursorName, *cursor)
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("store scores: %w", err)
-		}
-		if last {
-			break
-		}
+	if err := w.store(ctx, out, cursor); err != nil {
+		return fmt.Errorf("store scores: %w", err)
 	}
 	w.mu.Lock()
 	for _, p := range out {
@@ -369,31 +339,46 @@ func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64, hea
 	return nil
 }
 
-// storeChunks stores the scorecards perTx to a transaction, the transactions concurrently.
-func (w *Worker) storeChunks(ctx context.Context, out []pending, perTx int) error {
-	var wg sync.WaitGroup
-	errs := make([]error, (len(out)+perTx-1)/perTx)
-	for i := 0; i < len(out); i += perTx {
-		chunk := out[i:min(i+perTx, len(out))]
-		wg.Add(1)
-		go func(k int) {
-			defer wg.Done()
-			errs[k] = w.DB.Writer.Do(ctx, func(t *storage.Tx) error { return putScores(t, chunk) })
-		}(i / perTx)
+// store saves a round's scorecards and, if given, the cursor that moves with them.
+//
+// On PostgreSQL the whole round is one piped write (storage.Writer.StoreScores): it rides in
+// the batch of whatever deliveries the writer commits next, one round trip, under the shared
+// writer lock that the deliveries take too. On SQLite the cards are stored a few at a time:
+// each transaction there holds the only writer, with webhooks waiting for their commit, so a
+// round of large cards must not hold it in one piece. The cursor moves with the last chunk;
+// a crash before it only repeats the round.
+func (w *Worker) store(ctx context.Context, out []pending, cursor *int64) error {
+	if w.DB.Driver() == storage.DriverPostgres {
+		rows, snap := rowsOf(out)
+		return w.DB.Writer.StoreScores(ctx, rows, snap, cursorName, cursor)
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	const perTx = 16
+	for i := 0; i < len(out) || (i == 0 && cursor != nil); i += perTx {
+		chunk := out[i:min(i+perTx, len(out))]
+		last := i+perTx >= len(out)
+		err := w.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+			rows, snap := rowsOf(chunk)
+			if err := storage.PutScores(t, rows, snap); err != nil {
+				return err
+			}
+			if last && cursor != nil {
+				return storage.SetCursor(t, cursorName, *cursor)
+			}
+			return nil
+		})
+		if err != nil || last {
+			return err
+		}
+	}
+	return nil
 }
 
-func putScores(t *storage.Tx, chunk []pending) error {
-	if len(chunk) == 0 {
-		return nil
-	}
-	rows, snap := make([]storage.ScoreRow, len(chunk)), make([]bool, len(chunk))
-	for i, p := range chunk {
+func rowsOf(out []pending) ([]storage.ScoreRow, []bool) {
+	rows, snap := make([]storage.ScoreRow, len(out)), make([]bool, len(out))
+	for i, p := range out {
 		rows[i], snap[i] = p.row, p.snapshot
 	}
-	return storage.PutScores(t, rows, snap)
+	return rows, snap
 }
 
 // spacing is how many times its own length a long round waits before the next. On SQLite a

@@ -147,3 +147,54 @@ func TestStoreDeliveryFailedBatchKeepsTheOthers(t *testing.T) {
 		}
 	})
 }
+
+// A rescoring round's scores and cursor are one write: on PostgreSQL piped with the deliveries
+// queued beside it, and on both engines all or nothing.
+func TestStoreScoresWithCursorBesideDeliveries(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		ctx := context.Background()
+		release := holdLanes(t, db)
+		rows := []ScoreRow{
+			{Service: "a", Score: 80, Band: "gold", Level: "L3", Card: []byte(`{"service":"a"}`), UpdatedAt: t0},
+			{Service: "b", Score: 40, Band: "bronze", Level: "L1", Card: []byte(`{"service":"b"}`), Trend: []byte(`{"delta":-2}`), UpdatedAt: t0},
+		}
+		cursor := int64(42)
+		var wg sync.WaitGroup
+		var scoreErr error
+		var delErr error
+		wg.Add(2)
+		go func() { defer wg.Done(); scoreErr = db.Writer.StoreScores(ctx, rows, []bool{true, false}, "rescore-test", &cursor) }()
+		go func() { defer wg.Done(); _, delErr = db.Writer.StoreDelivery(ctx, pipeDelivery("beside", "a"), nil, t0) }()
+		for deadline := time.Now().Add(10 * time.Second); db.Writer.Queued() < 2; {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d of 2 writes queued", db.Writer.Queued())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		release(1)
+		wg.Wait()
+		if scoreErr != nil || delErr != nil {
+			t.Fatalf("scores: %v, delivery: %v", scoreErr, delErr)
+		}
+		for _, r := range rows {
+			got, err := db.GetScore(ctx, r.Service)
+			if err != nil || got.Score != r.Score || got.Band != r.Band || string(got.Card) != string(r.Card) {
+				t.Fatalf("score of %s = %+v, %v", r.Service, got, err)
+			}
+		}
+		if v, err := db.Cursor(ctx, "rescore-test"); err != nil || v != 42 {
+			t.Fatalf("cursor = %d, %v; want 42", v, err)
+		}
+		counts, err := db.TableCounts(ctx)
+		if err != nil || counts["score_history"] != 1 {
+			t.Fatalf("history rows = %d, want 1 (only a's snapshot) (%v)", counts["score_history"], err)
+		}
+		if db.d.name == DriverPostgres && db.Writer.pipedBatches.Load() == 0 {
+			t.Fatal("the scores were not committed in a pgx batch on PostgreSQL")
+		}
+		if err := db.Writer.StoreScores(ctx, rows, []bool{true}, "rescore-test", nil); err == nil {
+			t.Fatal("StoreScores took 2 rows with 1 snapshot flag")
+		}
+	})
+}
