@@ -105,7 +105,7 @@ func putScoresPGArgs(rows []ScoreRow, snapshot []bool) []any {
 // the round's scores and cursor ride in the pgx batch of whatever deliveries the writer is
 // committing, one round trip in all, where a transaction of its own cost BEGIN, the lock,
 // the statements and COMMIT, each waiting its turn on a loaded server (measured: a round's
-// stores took 100–300 ms of a 250 ms round with 3 replicas under load, 50–145 ms piped;
+// stores took 100–300 ms in transactions with 3 replicas under load, 50–145 ms piped;
 // BENCHMARKS.md).
 func (w *Writer) StoreScores(ctx context.Context, rows []ScoreRow, snapshot []bool, cursorName string, cursor *int64) error {
 	if len(rows) != len(snapshot) {

@@ -164,8 +164,14 @@ func TestStoreScoresWithCursorBesideDeliveries(t *testing.T) {
 		var scoreErr error
 		var delErr error
 		wg.Add(2)
-		go func() { defer wg.Done(); scoreErr = db.Writer.StoreScores(ctx, rows, []bool{true, false}, "rescore-test", &cursor) }()
-		go func() { defer wg.Done(); _, delErr = db.Writer.StoreDelivery(ctx, pipeDelivery("beside", "a"), nil, t0) }()
+		go func() {
+			defer wg.Done()
+			scoreErr = db.Writer.StoreScores(ctx, rows, []bool{true, false}, "rescore-test", &cursor)
+		}()
+		go func() {
+			defer wg.Done()
+			_, delErr = db.Writer.StoreDelivery(ctx, pipeDelivery("beside", "a"), nil, t0)
+		}()
 		for deadline := time.Now().Add(10 * time.Second); db.Writer.Queued() < 2; {
 			if time.Now().After(deadline) {
 				t.Fatalf("only %d of 2 writes queued", db.Writer.Queued())
