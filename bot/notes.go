@@ -111,7 +111,9 @@ func (b *Bot) OnFacts(ctx context.Context, facts []storage.StoredFact) {
 	if len(jobs) == 0 {
 		return
 	}
-	err = b.d.DB.Writer.Do(ctx, func(t *storage.Tx) error {
+	// Express: the rescoring round stores its scores only after this write (the jobs must be
+	// queued before the cursor moves past their deploys), so it must not queue behind deliveries.
+	err = b.d.DB.Writer.DoExpress(ctx, func(t *storage.Tx) error {
 		_, err := outbox.EnqueueAll(t, jobs, now)
 		return err
 	})

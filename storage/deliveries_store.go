@@ -39,6 +39,6 @@ func (w *Writer) StoreDelivery(ctx context.Context, d *NewDelivery, discovered m
 	for name, subj := range discovered {
 		stmts = append(stmts, pipeStmt{query: recordDiscoveredSQL, args: []any{name, string(subj.Kind) + ":" + subj.Key, at.UTC().UnixMilli()}})
 	}
-	err = w.doPiped(ctx, fn, stmts...)
+	err = w.doPiped(ctx, false, fn, stmts...)
 	return duplicate, err
 }

@@ -64,7 +64,7 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	wcfg := cfg.Copy()
-	wcfg.MaxConns = int32(pgLanes) + 1 // the writer's lanes, and one for migrating and leases at start
+	wcfg.MaxConns = int32(pgLanes) + 2 // the writer's lanes, its express lane, and one for migrating and leases at start
 	writePool, err := pgxpool.NewWithConfig(ctx, wcfg)
 	if err != nil {
 		readPool.Close()
@@ -74,8 +74,8 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	read.SetMaxOpenConns(int(n))
 	read.SetMaxIdleConns(int(n))
 	write := stdlib.OpenDBFromPool(writePool)
-	write.SetMaxOpenConns(pgLanes)
-	write.SetMaxIdleConns(pgLanes)
+	write.SetMaxOpenConns(pgLanes + 1)
+	write.SetMaxIdleConns(pgLanes + 1)
 	fail := func(err error) (*DB, error) {
 		read.Close()
 		write.Close()
@@ -108,7 +108,7 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	for i := range lanes {
 		lanes[i] = write // one pool: each lane holds one of its connections at a time
 	}
-	db.Writer = newWriter(lanes, &d, opts.MaxBatch, opts.Logger, "", 0, &db.walFrames, 0)
+	db.Writer = newWriter(lanes, write, &d, opts.MaxBatch, opts.Logger, "", 0, &db.walFrames, 0)
 	lctx, cancel := context.WithCancel(context.Background())
 	pg.cancel = cancel
 	go db.listen(lctx)

@@ -130,7 +130,7 @@ func (w *Writer) StoreScores(ctx context.Context, rows []ScoreRow, snapshot []bo
 	if len(stmts) == 0 {
 		return nil
 	}
-	return w.doPiped(ctx, fn, stmts...)
+	return w.doPiped(ctx, true, fn, stmts...)
 }
 
 // GetScore returns a service's latest score, or ErrNotFound.

@@ -79,7 +79,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		done: make(chan struct{}), indexDone: make(chan struct{}), holder: opts.Holder}
 	db.walFrames.Store(-1)
 	const walFrameHeader = 24
-	db.Writer = newWriter([]*sql.DB{write}, sqliteDialect, opts.MaxBatch, opts.Logger, path+"-wal", opts.WALLimit, &db.walFrames, pageSize+walFrameHeader)
+	db.Writer = newWriter([]*sql.DB{write}, nil, sqliteDialect, opts.MaxBatch, opts.Logger, path+"-wal", opts.WALLimit, &db.walFrames, pageSize+walFrameHeader)
 	interval := opts.CheckpointInterval
 	if interval <= 0 {
 		interval = time.Second

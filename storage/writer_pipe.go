@@ -29,10 +29,11 @@ type pipeStmt struct {
 	scan func(pgx.Row) error
 }
 
-// doPiped runs a piped write: stmts pipelined on PostgreSQL, fn everywhere else.
-// Every statement must be one the shared writer lock covers.
-func (w *Writer) doPiped(ctx context.Context, fn func(*Tx) error, stmts ...pipeStmt) error {
-	r := &writeReq{ctx: ctx, fn: fn, pc: reflect.ValueOf(fn).Pointer(), done: make(chan error, 1)}
+// doPiped runs a piped write: stmts pipelined on PostgreSQL, fn everywhere else; express
+// sends it to the express lane (DoExpress). Every statement must be one the shared writer
+// lock covers.
+func (w *Writer) doPiped(ctx context.Context, express bool, fn func(*Tx) error, stmts ...pipeStmt) error {
+	r := &writeReq{ctx: ctx, fn: fn, pc: reflect.ValueOf(fn).Pointer(), express: express, done: make(chan error, 1)}
 	if w.d.name == DriverPostgres && w.d.sharedLock != "" {
 		for _, s := range stmts {
 			if !sharedStatements[s.query] {

@@ -148,40 +148,33 @@ func TestStoreDeliveryFailedBatchKeepsTheOthers(t *testing.T) {
 	})
 }
 
-// A rescoring round's scores and cursor are one write: on PostgreSQL piped with the deliveries
-// queued beside it, and on both engines all or nothing.
-func TestStoreScoresWithCursorBesideDeliveries(t *testing.T) {
+// A rescoring round's scores and cursor are one write, all or nothing; on PostgreSQL a piped
+// one on the express lane, which commits while every other lane is busy.
+func TestStoreScoresWithCursorOnTheExpressLane(t *testing.T) {
 	eachDriver(t, func(t *testing.T, open opener) {
 		db := open(DefaultOptions())
 		ctx := context.Background()
-		release := holdLanes(t, db)
 		rows := []ScoreRow{
 			{Service: "a", Score: 80, Band: "gold", Level: "L3", Card: []byte(`{"service":"a"}`), UpdatedAt: t0},
 			{Service: "b", Score: 40, Band: "bronze", Level: "L1", Card: []byte(`{"service":"b"}`), Trend: []byte(`{"delta":-2}`), UpdatedAt: t0},
 		}
 		cursor := int64(42)
-		var wg sync.WaitGroup
-		var scoreErr error
-		var delErr error
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			scoreErr = db.Writer.StoreScores(ctx, rows, []bool{true, false}, "rescore-test", &cursor)
-		}()
-		go func() {
-			defer wg.Done()
-			_, delErr = db.Writer.StoreDelivery(ctx, pipeDelivery("beside", "a"), nil, t0)
-		}()
-		for deadline := time.Now().Add(10 * time.Second); db.Writer.Queued() < 2; {
-			if time.Now().After(deadline) {
-				t.Fatalf("only %d of 2 writes queued", db.Writer.Queued())
+		if db.d.name == DriverPostgres {
+			release := holdLanes(t, db)
+			queued := make(chan error, 1)
+			go func() { _, err := db.Writer.StoreDelivery(ctx, pipeDelivery("behind", "a"), nil, t0); queued <- err }()
+			if err := db.Writer.StoreScores(ctx, rows, []bool{true, false}, "rescore-test", &cursor); err != nil {
+				t.Fatalf("scores while every lane is held: %v", err)
 			}
-			time.Sleep(time.Millisecond)
-		}
-		release(1)
-		wg.Wait()
-		if scoreErr != nil || delErr != nil {
-			t.Fatalf("scores: %v, delivery: %v", scoreErr, delErr)
+			if db.Writer.pipedBatches.Load() == 0 {
+				t.Fatal("the scores were not committed in a pgx batch")
+			}
+			release(1)
+			if err := <-queued; err != nil {
+				t.Fatalf("the delivery queued behind the held lanes: %v", err)
+			}
+		} else if err := db.Writer.StoreScores(ctx, rows, []bool{true, false}, "rescore-test", &cursor); err != nil {
+			t.Fatal(err)
 		}
 		for _, r := range rows {
 			got, err := db.GetScore(ctx, r.Service)
@@ -196,11 +189,27 @@ func TestStoreScoresWithCursorBesideDeliveries(t *testing.T) {
 		if err != nil || counts["score_history"] != 1 {
 			t.Fatalf("history rows = %d, want 1 (only a's snapshot) (%v)", counts["score_history"], err)
 		}
-		if db.d.name == DriverPostgres && db.Writer.pipedBatches.Load() == 0 {
-			t.Fatal("the scores were not committed in a pgx batch on PostgreSQL")
-		}
 		if err := db.Writer.StoreScores(ctx, rows, []bool{true}, "rescore-test", nil); err == nil {
 			t.Fatal("StoreScores took 2 rows with 1 snapshot flag")
+		}
+	})
+}
+
+// DoExpress commits on PostgreSQL while every ordinary lane is held; on SQLite it is Do.
+func TestDoExpressPassesHeldLanes(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open opener) {
+		db := open(DefaultOptions())
+		if db.d.name != DriverPostgres {
+			t.Skip("SQLite has one writer and no express lane")
+		}
+		holdLanes(t, db)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := db.Writer.DoExpress(ctx, func(t *Tx) error { return SetCursor(t, "express-test", 7) }); err != nil {
+			t.Fatalf("express write while the lanes are held: %v", err)
+		}
+		if v, err := db.Cursor(ctx, "express-test"); err != nil || v != 7 {
+			t.Fatalf("cursor = %d, %v; want 7", v, err)
 		}
 	})
 }
