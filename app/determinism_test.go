@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -87,6 +88,15 @@ func TestSameReplayGivesByteIdenticalScorecards(t *testing.T) {
 		std, _ := json.Marshal(c)
 		if !bytes.Equal(std, card) {
 			t.Fatalf("%s: stored scorecard differs from encoding/json's encoding", svc)
+		}
+		// The gate and the rescoring worker read cards with scoring.DecodeCard (goccy/go-json):
+		// it must give what encoding/json gives.
+		var fast scoring.Scorecard
+		if err := scoring.DecodeCard(card, &fast); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fast, c) {
+			t.Fatalf("%s: DecodeCard differs from encoding/json:\n%+v\n%+v", svc, fast, c)
 		}
 		// The composite is the mean of the applicable dimensions, from the JSON itself.
 		var sum float64

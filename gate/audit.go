@@ -93,6 +93,17 @@ type audit struct {
 // append left is tried first, checked by the append itself: when it still is the head (one
 // replica, or the last to append), reading it first would be one more round trip.
 func appendAudit(t *storage.Tx, at time.Time, entries ...audit) error {
+	// Encoded once, whichever head the entries end up chained to.
+	es := make([]audit, len(entries))
+	for i, e := range entries {
+		d, err := canonicalOf(e)
+		if err != nil {
+			return err
+		}
+		e.Detail = canonicalDetail(d)
+		es[i] = e
+	}
+	entries = es
 	if seq, prev, ok := storage.AuditHeadHint(t); ok {
 		rows, err := chainAudit(seq, prev, at, entries)
 		if err != nil {
@@ -113,6 +124,18 @@ func appendAudit(t *storage.Tx, at time.Time, entries ...audit) error {
 	return storage.InsertAudits(t, rows...)
 }
 
+// canonicalOf is e's detail in canonical form: as given when it is a canonicalDetail.
+func canonicalOf(e audit) ([]byte, error) {
+	if c, ok := e.Detail.(canonicalDetail); ok {
+		return c, nil
+	}
+	detail, err := canonicalJSON(e.Detail)
+	if err != nil {
+		return nil, fmt.Errorf("encode audit detail (%s): %w", e.Kind, err)
+	}
+	return detail, nil
+}
+
 // chainAudit makes the rows of entries following the entry (seq, prev); "" is the empty log.
 func chainAudit(seq int64, prev string, at time.Time, entries []audit) ([]storage.AuditRow, error) {
 	if prev == "" {
@@ -120,14 +143,14 @@ func chainAudit(seq int64, prev string, at time.Time, entries []audit) ([]storag
 	}
 	rows := make([]storage.AuditRow, 0, len(entries))
 	for _, e := range entries {
-		detail, err := canonicalJSON(e.Detail)
+		detail, err := canonicalOf(e)
 		if err != nil {
-			return nil, fmt.Errorf("encode audit detail (%s): %w", e.Kind, err)
+			return nil, err
 		}
 		seq++
 		r := storage.AuditRow{Seq: seq, At: at.UTC().Truncate(time.Millisecond), Kind: e.Kind, Service: e.Service, Actor: e.Actor,
 			ApprovalID: e.ApprovalID, Detail: detail, PrevHash: prev}
-		if r.Hash, err = contentHash(r); err != nil {
+		if r.Hash, err = chainHash(r); err != nil {
 			return nil, err
 		}
 		rows = append(rows, r)

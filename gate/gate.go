@@ -150,8 +150,8 @@ func (g *Gate) decide(ctx context.Context, req *Request, exclude int64) (Decisio
 	var card *scoring.Scorecard
 	if in.HasScore {
 		card = &scoring.Scorecard{}
-		if err := json.Unmarshal(in.Score.Card, card); err != nil {
-			return Decision{}, fmt.Errorf("decode scorecard of %s: %w", req.Service, err)
+		if err := scoring.DecodeCard(in.Score.Card, card); err != nil {
+			return Decision{}, fmt.Errorf("%s: %w", req.Service, err)
 		}
 	}
 	if in.HasLastEvent {
@@ -210,10 +210,16 @@ func (g *Gate) record(ctx context.Context, in decided) (a *Approval, duplicate b
 			p.PrepareApproval(ctx, a, now)
 		}
 	}
+	// The audit entry's detail is encoded here, not in the transaction, which on PostgreSQL
+	// holds the exclusive writer lock of the whole cluster.
+	detail, err := canonicalJSON(body)
+	if err != nil {
+		return nil, false, fmt.Errorf("encode the audit entry of %s's gate decision: %w", in.svc.Name, err)
+	}
 	duplicate, err = g.Pipeline.RecordInternal(ctx, ingest.Internal{
 		Type: "gate.decision", DeliveryID: "gate:" + in.originKey, Service: in.svc.Name, Body: body,
 		Facts: []releaseops.Fact{fact},
-		Also:  func(t *storage.Tx) error { return g.recordTx(t, in, a, body, now) },
+		Also:  func(t *storage.Tx) error { return g.recordTx(t, in, a, canonicalDetail(detail), now) },
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("record gate decision for %s: %w", in.svc.Name, err)
@@ -225,9 +231,9 @@ func (g *Gate) record(ctx context.Context, in decided) (a *Approval, duplicate b
 	return a, duplicate, nil
 }
 
-func (g *Gate) recordTx(t *storage.Tx, in decided, a *Approval, body map[string]any, now time.Time) error {
+func (g *Gate) recordTx(t *storage.Tx, in decided, a *Approval, detail canonicalDetail, now time.Time) error {
 	actor := in.req.RequestedBy
-	entries := []audit{{Kind: AuditGateDecision, Service: in.svc.Name, Actor: actor, ApprovalID: in.approvalID, Detail: body}}
+	entries := []audit{{Kind: AuditGateDecision, Service: in.svc.Name, Actor: actor, ApprovalID: in.approvalID, Detail: detail}}
 	if in.d.BreakGlass {
 		entries = append(entries, audit{Kind: AuditBreakGlass, Service: in.svc.Name, Actor: actor, Detail: map[string]any{
 			"request_id": in.originKey, "reason": in.req.BreakGlass.Reason, "caller": in.caller, "would": in.d.Would,

@@ -6,7 +6,6 @@ package rescore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -537,8 +536,8 @@ func (w *Worker) storedCard(ctx context.Context, name string) (*scoring.Scorecar
 		return nil, err
 	}
 	var c scoring.Scorecard
-	if err := json.Unmarshal(row.Card, &c); err != nil {
-		return nil, fmt.Errorf("decode stored scorecard of %s: %w", name, err)
+	if err := scoring.DecodeCard(row.Card, &c); err != nil {
+		return nil, fmt.Errorf("stored scorecard of %s: %w", name, err)
 	}
 	return &c, nil
 }
