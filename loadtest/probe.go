@@ -52,6 +52,9 @@ type ScoreLag struct {
 // Run posts a marker, waits for its effect, and repeats until ctx ends or max samples. A
 // marker whose effect is not seen within timeout counts as a failure.
 func (s *ScoreLag) Run(ctx context.Context, max int, timeout time.Duration) (lags []time.Duration, failures int, err error) {
+	// Sorted however Run ends: the callers take percentiles, and a run cut short by its context
+	// (the usual end of a phase) returns through the error paths.
+	defer func() { slices.Sort(lags) }()
 	r := rand.New(rand.NewPCG(7, uint64(time.Now().UnixNano())))
 	for len(lags)+failures < max && ctx.Err() == nil {
 		before, err := s.updatedAt(ctx)
@@ -87,7 +90,6 @@ func (s *ScoreLag) Run(ctx context.Context, max int, timeout time.Duration) (lag
 			failures++
 		}
 	}
-	slices.Sort(lags)
 	return lags, failures, nil
 }
 
