@@ -397,16 +397,13 @@ func (w *Worker) spacing() time.Duration {
 	return 2
 }
 
-// parallel is how many services a round scores at once. On SQLite a round is CPU, and it
-// takes at most half the cores: with one scorer per core a round took both cores of a 2-core
-// machine in bursts, and every webhook arriving during it waited (measured with --as-users:
-// deploy p99 51–62 ms with 2 scorers, 43–49 ms with 1; score lag p99 unchanged, 547–597 and
-// 571–656 ms; BENCHMARKS.md). More on PostgreSQL, where each service's reads wait for the network.
+// parallel is how many services a round scores at once: one per core when a round is CPU;
+// more on PostgreSQL, where each service's reads wait for the network.
 func (w *Worker) parallel() int {
 	if w.DB.Driver() == storage.DriverPostgres {
 		return 4 * runtime.GOMAXPROCS(0)
 	}
-	return max(1, runtime.GOMAXPROCS(0)/2)
+	return runtime.GOMAXPROCS(0)
 }
 
 // scoreAll scores the services on up to parallel() goroutines: loading and decoding facts
