@@ -346,9 +346,9 @@ func (w *Worker) rescore(ctx context.Context, names []string, cursor *int64, hea
 
 // store saves a round's scorecards and, if given, the cursor that moves with them.
 //
-// On PostgreSQL the whole round is one piped write (storage.Writer.StoreScores): it rides in
-// the batch of whatever deliveries the writer commits next, one round trip, under the shared
-// writer lock that the deliveries take too. On SQLite the cards are stored a few at a time:
+// On PostgreSQL the whole round is one piped write (storage.Writer.StoreScores) on the
+// writer's express lane: one round trip, under the shared writer lock that deliveries take
+// too, not queued behind them. On SQLite the cards are stored a few at a time:
 // each transaction there holds the only writer, with webhooks waiting for their commit, so a
 // round of large cards must not hold it in one piece. The cursor moves with the last chunk;
 // a crash before it only repeats the round.

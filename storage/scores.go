@@ -101,12 +101,11 @@ func putScoresPGArgs(rows []ScoreRow, snapshot []bool) []any {
 }
 
 // StoreScores saves a round of scorecards as PutScores does and, when cursor is not nil, sets
-// the named cursor in the same write. On PostgreSQL it is one piped write (writer_pipe.go):
-// the round's scores and cursor ride in the pgx batch of whatever deliveries the writer is
-// committing, one round trip in all, where a transaction of its own cost BEGIN, the lock,
-// the statements and COMMIT, each waiting its turn on a loaded server (measured: a round's
-// stores took 100–300 ms in transactions with 3 replicas under load, 50–145 ms piped;
-// BENCHMARKS.md).
+// the named cursor in the same write. On PostgreSQL it is one piped write (writer_pipe.go) on
+// the express lane (DoExpress): the shared lock, the scores and the cursor in one pgx batch,
+// one round trip, where a transaction of its own cost BEGIN, the lock, the statements and
+// COMMIT, queued behind the replica's deliveries (measured: a round's stores took 100–300 ms
+// so with 3 replicas under load, 50–145 ms piped on the express lane; BENCHMARKS.md).
 func (w *Writer) StoreScores(ctx context.Context, rows []ScoreRow, snapshot []bool, cursorName string, cursor *int64) error {
 	if len(rows) != len(snapshot) {
 		return fmt.Errorf("storage: %d scores with %d snapshot flags", len(rows), len(snapshot))

@@ -26,7 +26,7 @@ var ErrClosed = errors.New("storage: writer closed")
 type Writer struct {
 	d    *dialect
 	reqs chan *writeReq
-	// express feeds the express lane (AddExpressLane), nil without one: the writes a
+	// express feeds the express lane (addExpressLane), nil without one: the writes a
 	// rescoring round waits for, so that they do not queue behind every delivery.
 	express chan *writeReq
 	max     int
@@ -197,8 +197,8 @@ func (w *Writer) addExpressLane(db *sql.DB) {
 	go l.loop()
 }
 
-// Queued returns the number of writes waiting for a transaction.
-func (w *Writer) Queued() int { return len(w.reqs) }
+// Queued returns the number of writes waiting for a transaction, on any lane.
+func (w *Writer) Queued() int { return len(w.reqs) + len(w.express) }
 
 // Do runs fn in a transaction shared with other waiting writes and returns once that
 // transaction has committed (nil) or fn or the commit failed. If ctx ends while the request
