@@ -397,21 +397,31 @@ func (w *Worker) spacing() time.Duration {
 	return 2
 }
 
-// parallel is how many services a round scores at once: one per core when a round is CPU;
-// more on PostgreSQL, where each service's reads wait for the network.
-func (w *Worker) parallel() int {
+// parallel is how many services a round of n scores at once. On SQLite a round is CPU: a
+// large one (a full rescore, a flood over a big catalog) takes one scorer per core, because its
+// length is the score lag; a small one takes a scorer per smallRound services. Two scorers on a
+// round of 50 services took both cores of a 2-core machine in bursts of tens of milliseconds,
+// and every webhook arriving meanwhile waited (--as-users deploy p99 51–64 ms with two, 43–49
+// with one, score lag unchanged), while one scorer for every round doubled a full rescore of
+// 10,000 services (BENCHMARKS.md). More on PostgreSQL, where each service's reads wait for the
+// network.
+func (w *Worker) parallel(n int) int {
 	if w.DB.Driver() == storage.DriverPostgres {
 		return 4 * runtime.GOMAXPROCS(0)
 	}
-	return runtime.GOMAXPROCS(0)
+	return min(runtime.GOMAXPROCS(0), max(1, (n+smallRound-1)/smallRound))
 }
 
-// scoreAll scores the services on up to parallel() goroutines: loading and decoding facts
+// smallRound is the number of services a scorer takes in a round on SQLite before the round
+// gets another: about 0.2 s of one core at the 2 ms a service costs at scale.
+const smallRound = 100
+
+// scoreAll scores the services on up to parallel(len(names)) goroutines: loading and decoding facts
 // and scoring are independent per service, so a round's latency shrinks with the cores.
 func (w *Worker) scoreAll(ctx context.Context, names []string, now time.Time, cacheable bool, granted map[string][]scoring.GrantedWaiver, pre map[string]*storage.RescoreInput) ([]pending, error) {
 	out := make([]pending, len(names))
 	errs := make([]error, len(names))
-	workers := min(w.parallel(), len(names))
+	workers := min(w.parallel(len(names)), len(names))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for g := 0; g < workers; g++ {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -239,5 +240,19 @@ func TestCacheShrinksToItsCapWhenCachedServicesGrow(t *testing.T) {
 	}
 	if got := cachedServices(w); !slices.Equal(got, []string{"checkout"}) || w.cached > w.CacheFacts {
 		t.Fatalf("cached %v holding %d facts: billing, scored least recently, should have made room (cap %d)", got, w.cached, w.CacheFacts)
+	}
+}
+
+// On SQLite a small round keeps cores free for ingestion; a large one takes every core.
+func TestParallelScalesWithTheRound(t *testing.T) {
+	w, _, _, _ := setup(t)
+	cores := runtime.GOMAXPROCS(0)
+	for _, c := range []struct{ n, want int }{
+		{1, 1}, {50, 1}, {smallRound, 1},
+		{smallRound + 1, min(cores, 2)}, {10000, cores},
+	} {
+		if got := w.parallel(c.n); got != c.want {
+			t.Errorf("parallel(%d) = %d on %d cores, want %d", c.n, got, cores, c.want)
+		}
 	}
 }
