@@ -171,7 +171,7 @@ func (db *DB) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]DeliveryR
 	if f.Service != "" {
 		// The service's indexed deliveries and the tail the indexer has not reached yet.
 		where = append(where, `id IN (SELECT delivery FROM delivery_index WHERE service = ?
-			UNION SELECT id FROM deliveries WHERE id > `+tailDeliveries+` AND +service = ?)`)
+			UNION SELECT id FROM deliveries WHERE `+inDeliveriesTail+` AND +service = ?)`)
 		args = append(args, f.Service, f.Service)
 	}
 	add("event_type", f.Type)

@@ -50,7 +50,7 @@ var factsForServiceSQL = func() string {
 		UNION SELECT f.id, f.delivery, f.data FROM fact_index x JOIN facts f ON f.id = x.fact
 			WHERE x.service = ?1 AND x.kind IN (` + kinds + `)
 		UNION SELECT id, delivery, data FROM facts
-			WHERE id > ` + tailFacts + ` AND +service = ?1 AND (at >= ?2 OR kind IN (` + kinds + `))
+			WHERE ` + inFactsTail + ` AND +service = ?1 AND (at >= ?2 OR kind IN (` + kinds + `))
 		ORDER BY 1`
 }()
 
@@ -265,7 +265,7 @@ const recentFacts = `(SELECT * FROM (SELECT f.id, f.delivery, f.data, x.at FROM 
 				WHERE x.service = ?1 AND x.at < ?3 AND x.kind = ?2 ORDER BY x.at DESC, x.fact DESC LIMIT ?4) from_index
 			UNION
 			SELECT * FROM (SELECT id, delivery, data, at FROM facts
-				WHERE id > ` + tailFacts + ` AND +service = ?1 AND +kind = ?2 AND at < ?3 ORDER BY at DESC, id DESC LIMIT ?4) from_tail) recent
+				WHERE ` + inFactsTail + ` AND +service = ?1 AND +kind = ?2 AND at < ?3 ORDER BY at DESC, id DESC LIMIT ?4) from_tail) recent
 		ORDER BY at DESC, id DESC LIMIT ?4`
 
 const recentFactsSQL = `SELECT id, delivery, data FROM ` + recentFacts

@@ -167,7 +167,7 @@ func lastEventSQL(service string, exclude int64) (string, []any) {
 		UNION ALL SELECT max(received_at) FROM delivery_index WHERE service = ?1 AND source = ?3 AND delivery <> ?6
 		UNION ALL SELECT max(received_at) FROM delivery_index WHERE service = ?1 AND source = ?4 AND delivery <> ?6
 		UNION ALL SELECT max(received_at) FROM delivery_index WHERE service = ?1 AND source = ?5 AND delivery <> ?6
-		UNION ALL SELECT max(received_at) FROM deliveries WHERE id > ` + tailDeliveries + `
+		UNION ALL SELECT max(received_at) FROM deliveries WHERE ` + inDeliveriesTail + `
 			AND +service = ?1 AND +source IN (?2, ?3, ?4, ?5) AND id <> ?6) latest`
 	if exclude == 0 {
 		q = strings.NewReplacer(" AND id <> ?6", "", " AND delivery <> ?6", "").Replace(q)

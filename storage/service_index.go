@@ -23,6 +23,18 @@ const (
 	tailDeliveries = `coalesce((SELECT value FROM cursors WHERE name = '` + deliveryIndexCursor + `'), 0)`
 )
 
+// inFactsTail and inDeliveriesTail select a table's rows above its indexer cursor. The upper
+// bound changes no result (every row is at or below the table's max id, read in the same
+// snapshot) but PostgreSQL's plan: with the cursor a subquery, the planner estimated a
+// one-sided range at 90% of the table and chose a parallel bitmap scan, starting workers for a
+// tail of a few hundred rows. With 10,000 services that made the rescoring worker's
+// FactsForService 17.7 ms a call (0.1 ms of it the scan); a two-sided range is estimated at
+// 0.5% of the table and read in 0.1 ms.
+const (
+	inFactsTail      = `id > ` + tailFacts + ` AND id <= (SELECT max(id) FROM facts)`
+	inDeliveriesTail = `id > ` + tailDeliveries + ` AND id <= (SELECT max(id) FROM deliveries)`
+)
+
 // indexRoundLimit bounds the rows one indexing transaction takes from each table, so that a
 // long backlog (a restore, a replay) is indexed in steps that each hold the writer briefly.
 const indexRoundLimit = 20000
