@@ -256,3 +256,32 @@ func TestParallelScalesWithTheRound(t *testing.T) {
 		}
 	}
 }
+
+// A miss with every cached service busy skips the scan until one can have gone idle, and a
+// service that went idle meanwhile still gives way then.
+func TestEvictIdleSkipsScansUntilAServiceCanBeIdle(t *testing.T) {
+	w := &Worker{CacheFacts: 2}
+	w.init()
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	for i, name := range []string{"a", "b"} {
+		w.cache[name] = []releaseops.Fact{{}}
+		w.used[name] = t0.Add(time.Duration(i) * time.Second)
+		w.cached++
+	}
+	if w.evictIdle(1, t0.Add(10*time.Second)) {
+		t.Fatal("a busy cache made room")
+	}
+	if want := t0.Add(cacheIdle); !w.noIdleBefore.Equal(want) {
+		t.Fatalf("noIdleBefore = %v, want %v (the oldest use plus cacheIdle)", w.noIdleBefore, want)
+	}
+	w.used["a"] = t0.Add(20 * time.Second) // used again: still no idle service before b's turn
+	if w.evictIdle(1, t0.Add(cacheIdle-time.Millisecond)) {
+		t.Fatal("made room before any service could be idle")
+	}
+	if !w.evictIdle(1, t0.Add(cacheIdle+time.Second)) {
+		t.Fatal("b has been idle for cacheIdle and did not give way")
+	}
+	if _, ok := w.cache["b"]; ok || len(w.cache) != 1 {
+		t.Fatalf("cache after eviction: %v, want only a", w.cache)
+	}
+}
