@@ -83,15 +83,15 @@ type Worker struct {
 	cache map[string][]releaseops.Fact
 	// index holds the scoring index of each cached service, extended round after round
 	// instead of rebuilt (scoring.Index); an entry is taken out while a score uses it.
-	index   map[string]*scoring.Index
-	used    map[string]time.Time // when each cached service was last scored
-	cached  int
+	index  map[string]*scoring.Index
+	used   map[string]time.Time // when each cached service was last scored
+	cached int
 	// noIdleBefore is a time before which no cached service can have been idle for cacheIdle:
 	// the oldest use seen by the last scan, plus cacheIdle. Uses only move forward and new
 	// entries are used now, so it stays a lower bound until the next scan.
 	noIdleBefore time.Time
-	last    map[string]summary
-	settled chan struct{}
+	last         map[string]summary
+	settled      chan struct{}
 }
 
 type summary struct {
