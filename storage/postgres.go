@@ -119,9 +119,13 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 
 // pgLanes is how many transactions one replica's writer runs at once. Batches of deliveries
 // commit concurrently under the shared writer lock and share the server's WAL flushes; the
-// rest serialize on the exclusive lock whatever the number. Measured with 3 replicas on
-// 2 cores (BENCHMARKS.md): 1 lane leaves each replica waiting on one round trip at a time.
-const pgLanes = 4
+// rest serialize on the exclusive lock whatever the number. Fewer lanes make larger batches,
+// and each batch has a fixed cost (the lock, the commit's WAL record and flush, the NOTIFY):
+// with 3 replicas on 2 cores (BENCHMARKS.md), 4 lanes committed 2.2 deliveries a batch and
+// reached 47.7–51.5% of the verify-and-commit ceiling, 2 lanes 3.6 a batch and 53.8–54.0%,
+// 1 lane 5.6 and 54.0–57.6%. Two, so that a transaction waiting for the exclusive lock (a
+// gate decision, an approval) does not hold every delivery of its replica behind it.
+const pgLanes = 2
 
 // connectRetry connects and pings, retrying with backoff (0.5 s doubling to 10 s) for
 // opts.ConnectRetry.
