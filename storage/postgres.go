@@ -259,11 +259,12 @@ func (pg *pgState) sendLoop(ctx context.Context, db *sql.DB, holder string) {
 }
 
 // notifySpacing is the least time between two of a replica's NOTIFY statements. Sent back
-// to back, a replica taking 1,000 deliveries a second sent 250 a second, each waking every
-// other replica's listening connection and a server backend per listener: 763 NOTIFYs a second
-// with three replicas. A wake that waits up to 20 ms costs nothing the workers would notice
-// (rescoring rounds are 250 ms apart).
-const notifySpacing = 20 * time.Millisecond
+// to back, three replicas taking 1,000 deliveries a second each sent 763 a second, each waking
+// every other replica's listening connection and a server backend per listener. With 20 ms
+// they took 56–66% of the verify-and-commit ceiling (p99 54–59 ms), with 50 ms 64–66% (p99
+// 49–51 ms; BENCHMARKS.md). A wake that waits up to 50 ms costs nothing the workers notice:
+// rescoring rounds are 250 ms apart, and the outbox and approval loops are woken, not timed.
+const notifySpacing = 50 * time.Millisecond
 
 // listen keeps a connection LISTENing on the schema's channel (pgxlisten reconnects it) and
 // wakes the local subscribers of each topic announced by another replica.
