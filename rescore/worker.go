@@ -401,17 +401,23 @@ func (w *Worker) spacing() time.Duration {
 	return 2
 }
 
-// parallel is how many services a round of n scores at once. On SQLite a round is CPU: a
-// large one (a full rescore, a flood over a big catalog) takes one scorer per core, because its
+// parallel is how many services a round of n scores at once. A round is mostly CPU: a large
+// one (a full rescore, a flood over a big catalog) takes one scorer per core, because its
 // length is the score lag; a small one takes a scorer per smallRound services. Two scorers on a
 // round of 50 services took both cores of a 2-core machine in bursts of tens of milliseconds,
-// and every webhook arriving meanwhile waited (--as-users deploy p99 51–64 ms with two, 43–49
-// with one, score lag unchanged), while one scorer for every round doubled a full rescore of
-// 10,000 services (BENCHMARKS.md). More on PostgreSQL, where each service's reads wait for the
-// network.
-func (w *Worker) parallel(n int) int {
+// and every webhook arriving meanwhile waited (SQLite, --as-users: deploy p99 51–64 ms with
+// two, 43–49 with one, score lag unchanged), while one scorer for every round doubled a full
+// rescore of 10,000 services (BENCHMARKS.md). On PostgreSQL each scorer's reads wait for the
+// network, so it takes as many per core: 4 per core when a round reads every service from the
+// database (cacheable false: a full rescore), one per core per smallRound services otherwise
+// (3 replicas: deploy p99 44–50 ms against 51–55 with 4 per core for every round, score lag
+// p99 557–668 ms against 472–578).
+func (w *Worker) parallel(n int, cacheable bool) int {
 	if w.DB.Driver() == storage.DriverPostgres {
-		return 4 * runtime.GOMAXPROCS(0)
+		if !cacheable {
+			return 4 * runtime.GOMAXPROCS(0)
+		}
+		return min(4*runtime.GOMAXPROCS(0), runtime.GOMAXPROCS(0)*max(1, (n+smallRound-1)/smallRound))
 	}
 	return min(runtime.GOMAXPROCS(0), max(1, (n+smallRound-1)/smallRound))
 }
@@ -425,7 +431,7 @@ const smallRound = 100
 func (w *Worker) scoreAll(ctx context.Context, names []string, now time.Time, cacheable bool, granted map[string][]scoring.GrantedWaiver, pre map[string]*storage.RescoreInput) ([]pending, error) {
 	out := make([]pending, len(names))
 	errs := make([]error, len(names))
-	workers := min(w.parallel(len(names)), len(names))
+	workers := min(w.parallel(len(names), cacheable), len(names))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for g := 0; g < workers; g++ {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/releaseops/releaseops"
 	"github.com/releaseops/releaseops/catalog"
+	"github.com/releaseops/releaseops/internal/pgtest"
 	"github.com/releaseops/releaseops/scoring"
 	"github.com/releaseops/releaseops/storage"
 )
@@ -251,7 +252,7 @@ func TestParallelScalesWithTheRound(t *testing.T) {
 		{1, 1}, {50, 1}, {smallRound, 1},
 		{smallRound + 1, min(cores, 2)}, {10000, cores},
 	} {
-		if got := w.parallel(c.n); got != c.want {
+		if got := w.parallel(c.n, true); got != c.want {
 			t.Errorf("parallel(%d) = %d on %d cores, want %d", c.n, got, cores, c.want)
 		}
 	}
@@ -283,5 +284,25 @@ func TestEvictIdleSkipsScansUntilAServiceCanBeIdle(t *testing.T) {
 	}
 	if _, ok := w.cache["b"]; ok || len(w.cache) != 1 {
 		t.Fatalf("cache after eviction: %v, want only a", w.cache)
+	}
+}
+
+// On PostgreSQL a round that reads every service from the database keeps four scorers a core.
+func TestParallelOnPostgres(t *testing.T) {
+	db, err := storage.OpenPostgres(context.Background(), pgtest.URL(t), storage.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	w := &Worker{DB: db}
+	cores := runtime.GOMAXPROCS(0)
+	for _, c := range []struct {
+		n         int
+		cacheable bool
+		want      int
+	}{{50, true, cores}, {smallRound + 1, true, min(4*cores, 2*cores)}, {10000, true, 4 * cores}, {50, false, 4 * cores}} {
+		if got := w.parallel(c.n, c.cacheable); got != c.want {
+			t.Errorf("parallel(%d, cacheable %v) = %d on %d cores, want %d", c.n, c.cacheable, got, cores, c.want)
+		}
 	}
 }
