@@ -122,22 +122,57 @@ func (c *PGCeiling) commit(ec echo.Context) error {
 }
 
 // RoundRobin sends each request to the next of Hosts (host:port), in turn, through Next:
-// a load balancer without stickiness in front of several replicas.
+// a load balancer without stickiness in front of several replicas. It counts each host's
+// requests, and those answered in more than SlowOver when that is set (ByHost): a tail that
+// comes from one replica (the one holding a lease, say) shows there.
 type RoundRobin struct {
-	Next  http.RoundTripper
-	Hosts []string
-	n     atomic.Uint64
+	Next     http.RoundTripper
+	Hosts    []string
+	SlowOver time.Duration
+	n        atomic.Uint64
+	once     sync.Once
+	tally    []hostTally
 }
+
+type hostTally struct{ requests, slow atomic.Int64 }
+
+// HostTally is one host's requests since the previous ByHost.
+type HostTally struct {
+	Host     string   `json:"host"`
+	Requests int64    `json:"requests"`
+	Slow     int64    `json:"slow"`             // headers received after more than SlowOver
+	Leases   []string `json:"leases,omitempty"` // the leases the replica held at the end (the bench fills it in)
+}
+
+func (rr *RoundRobin) init() { rr.tally = make([]hostTally, len(rr.Hosts)) }
 
 // RoundTrip implements http.RoundTripper.
 func (rr *RoundRobin) RoundTrip(req *http.Request) (*http.Response, error) {
-	host := rr.Hosts[int((rr.n.Add(1)-1)%uint64(len(rr.Hosts)))]
+	rr.once.Do(rr.init)
+	i := int((rr.n.Add(1) - 1) % uint64(len(rr.Hosts)))
 	out := new(http.Request)
 	*out = *req // a shallow copy: only the URL changes, and it is copied too
 	u := *req.URL
-	u.Host = host
+	u.Host = rr.Hosts[i]
 	out.URL, out.Host = &u, ""
-	return rr.Next.RoundTrip(out)
+	start := time.Now()
+	resp, err := rr.Next.RoundTrip(out)
+	rr.tally[i].requests.Add(1)
+	if rr.SlowOver > 0 && err == nil && time.Since(start) > rr.SlowOver {
+		rr.tally[i].slow.Add(1)
+	}
+	return resp, err
+}
+
+// ByHost returns each host's counts since the previous call, in Hosts order, and starts
+// counting afresh.
+func (rr *RoundRobin) ByHost() []HostTally {
+	rr.once.Do(rr.init)
+	out := make([]HostTally, len(rr.Hosts))
+	for i, h := range rr.Hosts {
+		out[i] = HostTally{Host: h, Requests: rr.tally[i].requests.Swap(0), Slow: rr.tally[i].slow.Swap(0)}
+	}
+	return out
 }
 
 // WithSearchPath returns the PostgreSQL URL or DSN base with its search_path set to schema.

@@ -59,3 +59,34 @@ func TestCPUSampleCountsThisProcess(t *testing.T) {
 		t.Fatalf("use %+v", use)
 	}
 }
+
+// ByHost counts each host's requests and those answered after SlowOver, then starts afresh.
+func TestRoundRobinCountsSlowAnswersByHost(t *testing.T) {
+	var hosts []string
+	for i := 0; i < 2; i++ {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if i == 1 {
+				time.Sleep(30 * time.Millisecond) // always over SlowOver: a lower bound, not a race
+			}
+			w.WriteHeader(http.StatusAccepted)
+		}))
+		defer srv.Close()
+		hosts = append(hosts, strings.TrimPrefix(srv.URL, "http://"))
+	}
+	rr := &RoundRobin{Next: http.DefaultTransport, Hosts: hosts, SlowOver: 10 * time.Millisecond}
+	client := &http.Client{Transport: rr}
+	for i := 0; i < 6; i++ {
+		resp, err := client.Get("http://" + hosts[0] + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	got := rr.ByHost()
+	if len(got) != 2 || got[0].Requests != 3 || got[1].Requests != 3 || got[1].Slow != 3 || got[0].Host != hosts[0] {
+		t.Fatalf("by host %+v, want 3 requests each and host 1's 3 slow", got)
+	}
+	if again := rr.ByHost(); again[0].Requests != 0 || again[1].Slow != 0 {
+		t.Fatalf("after ByHost the counts did not start afresh: %+v", again)
+	}
+}

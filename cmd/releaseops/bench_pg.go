@@ -158,7 +158,8 @@ func benchPostgres(ctx context.Context, o benchOptions, profile *os.File, stdout
 	conns := o.concurrency + o.readers + 4
 	ceilClient := loadtest.NewClient(conns)
 	rrClient := loadtest.NewClient(conns)
-	rrClient.Transport = &loadtest.RoundRobin{Next: rrClient.Transport, Hosts: hosts}
+	rr := &loadtest.RoundRobin{Next: rrClient.Transport, Hosts: hosts, SlowOver: slowAnswer}
+	rrClient.Transport = rr
 	probeClient := loadtest.NewClient(4)
 	hasSlash := routeExists(ctx, probeClient, reps[0].base+slashPath)
 	if !hasSlash {
@@ -195,8 +196,12 @@ func benchPostgres(ctx context.Context, o benchOptions, profile *os.File, stdout
 		}
 		c0 := cpu.Sample()
 		pg0, pgErr := loadtest.ReadPGCounters(ctx, admin)
+		rr.ByHost() // warm-ups and earlier phases do not count
 		p, err := fn()
 		p.CPU = cpu.Sample().CoresSince(c0)
+		if by := rr.ByHost(); by[0].Requests > 0 {
+			p.Replicas = withLeases(ctx, admin, schema, reps, by)
+		}
 		if pg1, err1 := loadtest.ReadPGCounters(ctx, admin); pgErr == nil && err1 == nil {
 			r := pg1.RatesSince(pg0)
 			p.PG = &r
@@ -495,19 +500,46 @@ func probeReplica(ctx context.Context, admin *pgxpool.Pool, schema string, reps 
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	holds := func(r *pgReplica) bool {
-		if r.holder != "" {
-			return r.holder == holder
-		}
-		parts := strings.Split(holder, "/") // host/pid/random
-		return len(parts) >= 2 && parts[1] == strconv.Itoa(r.pid)
-	}
 	for _, r := range reps {
-		if !holds(r) {
+		if !r.holds(holder) {
 			return r, holder, nil
 		}
 	}
 	return reps[0], holder, nil
+}
+
+// holds reports whether holder (a leases row's) is this replica.
+func (r *pgReplica) holds(holder string) bool {
+	if r.holder != "" {
+		return r.holder == holder
+	}
+	parts := strings.Split(holder, "/") // host/pid/random
+	return len(parts) >= 2 && parts[1] == strconv.Itoa(r.pid)
+}
+
+// slowAnswer is what the bench counts as a slow answer per replica: a tail that comes from one
+// of them shows as its share of these.
+const slowAnswer = 40 * time.Millisecond
+
+// withLeases adds to each replica's tally (in reps order) the leases it holds now.
+func withLeases(ctx context.Context, admin *pgxpool.Pool, schema string, reps []*pgReplica, by []loadtest.HostTally) []loadtest.HostTally {
+	rows, err := admin.Query(ctx, `SELECT name, holder FROM `+schema+`.leases WHERE expires_at > (extract(epoch from clock_timestamp()) * 1000)::bigint ORDER BY name`)
+	if err != nil {
+		return by // the counts alone still say where the tail is
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, holder string
+		if rows.Scan(&name, &holder) != nil {
+			return by
+		}
+		for i, r := range reps {
+			if i < len(by) && r.holds(holder) {
+				by[i].Leases = append(by[i].Leases, name)
+			}
+		}
+	}
+	return by
 }
 
 // scrapeBatches sums the writers' batch figures over the replicas' /metrics.

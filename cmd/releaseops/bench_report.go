@@ -62,6 +62,7 @@ type benchPhase struct {
 	Waits        []loadtest.WaitShare `json:"pg_activity,omitempty"`          // postgres: mean backends by state and wait event
 	PG           *loadtest.PGRates    `json:"pg_server,omitempty"`            // postgres: WAL flushes and commits per second, whole server
 	PGRoundTrip  time.Duration        `json:"pg_round_trip_p50_ns,omitempty"` // postgres: a pg_stat_activity query from the bench process, median
+	Replicas     []loadtest.HostTally `json:"by_replica,omitempty"`           // postgres: each replica's requests, slow answers and leases
 }
 
 type benchLag struct {
@@ -188,6 +189,17 @@ func printRun(w io.Writer, r benchRun) {
 				fmt.Fprintf(w, "        rescoring replica: %d rounds (%.1f/s), first wake → scores stored %s mean; %d services rescored, %s each\n",
 					l.Rounds, l.RoundsPerSec, ms(l.RoundLag), l.Rescores, ms(l.RescoreMean))
 			}
+		}
+		if len(p.Replicas) > 1 {
+			var parts []string
+			for _, r := range p.Replicas {
+				part := fmt.Sprintf("%s %d / %d", r.Host, r.Requests, r.Slow)
+				if len(r.Leases) > 0 {
+					part += " (leases: " + strings.Join(r.Leases, ", ") + ")"
+				}
+				parts = append(parts, part)
+			}
+			fmt.Fprintf(w, "        by replica, requests / answered in over %s: %s\n", ms(slowAnswer), strings.Join(parts, "; "))
 		}
 		if len(p.CPU) > 0 {
 			var parts []string
