@@ -259,8 +259,8 @@ func (pg *pgState) sendLoop(ctx context.Context, db *sql.DB, holder string) {
 }
 
 // notifySpacing is the least time between two of a replica's NOTIFY statements. Sent back
-// to back, three replicas taking 1,000 deliveries a second each sent 763 a second, each waking
-// every other replica's listening connection and a server backend per listener. With 20 ms
+// to back, three replicas taking 1,000 deliveries a second each sent 763 a second together,
+// each waking every other replica's listening connection and a server backend per listener. With 20 ms
 // they took 56–66% of the verify-and-commit ceiling (p99 54–59 ms), with 50 ms 64–66% (p99
 // 49–51 ms; BENCHMARKS.md). A wake that waits up to 50 ms costs nothing the workers notice:
 // rescoring rounds are 250 ms apart, and the outbox and approval loops are woken, not timed.

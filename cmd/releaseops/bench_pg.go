@@ -539,6 +539,11 @@ func withLeases(ctx context.Context, admin *pgxpool.Pool, schema string, reps []
 			}
 		}
 	}
+	if rows.Err() != nil {
+		for i := range by {
+			by[i].Leases = nil // a partial list would point at the wrong replica
+		}
+	}
 	return by
 }
 
